@@ -1,0 +1,49 @@
+# landkit — the two commands a newcomer needs: `make demo` and `make test`.
+# Every pip call goes through constraints.txt (PIP_CONSTRAINT), which pins the CPU build of torch.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(PY) -m pip
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: demo test lint format lab bench install install-test clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Idempotent installs: redone only when pyproject.toml or the constraints change.
+$(VENV)/.installed: $(PY) pyproject.toml constraints.txt
+	$(PIP) install -q -e .
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml constraints.txt
+	$(PIP) install -q -e ".[test]"
+	@touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/landkit tour --out report/
+	@echo "Report written to $(CURDIR)/report/index.html"
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed-test
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lab: $(VENV)/.installed
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 notebooks/
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/capture_overhead.py
+
+clean:
+	rm -rf $(VENV) report .pytest_cache .ruff_cache

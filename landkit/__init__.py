@@ -1,0 +1,41 @@
+"""landkit: see how a neural network learns.
+
+The verbs a user types first::
+
+    import landkit as lk
+    task = lk.tasks.digits(seed=0)
+    model = lk.models.mlp(task.in_features, [64], task.n_classes, seed=0)
+    rec = lk.Recorder("runs/demo", schedule=lk.schedules.geometric(1, 2000, 60))
+    result = lk.train(model, task, steps=2000, lr=0.1, batch_size=32, seed=0, recorder=rec)
+    traj = lk.load("runs/demo")
+"""
+
+__version__ = "0.1.0"
+
+from . import models, tasks
+from .capture import Recorder, schedules
+from .errors import LandkitError, RunExistsError, StoreError
+from .store import RunSet, Trajectory, from_checkpoints, load, load_runs
+from .sweep import grid, sweep
+from .training import StopTraining, TrainResult, train
+
+__all__ = [
+    "LandkitError",
+    "Recorder",
+    "RunExistsError",
+    "RunSet",
+    "StopTraining",
+    "StoreError",
+    "TrainResult",
+    "Trajectory",
+    "__version__",
+    "from_checkpoints",
+    "grid",
+    "load",
+    "load_runs",
+    "models",
+    "schedules",
+    "sweep",
+    "tasks",
+    "train",
+]

@@ -1,0 +1,9 @@
+"""What to keep while training: the :class:`Recorder`, its schedules, sketches and noise estimates."""
+
+from . import schedules
+from .noise import gradient_noise
+from .recorder import Recorder
+from .schedules import at, every, geometric
+from .sketch import CountSketch
+
+__all__ = ["CountSketch", "Recorder", "at", "every", "geometric", "gradient_noise", "schedules"]

@@ -1,0 +1,325 @@
+"""The Recorder: snapshots of a model's parameters and scalars, streamed to a store on disk."""
+
+from __future__ import annotations
+
+import atexit
+import queue
+import threading
+import time
+import weakref
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import store as _store
+from .schedules import Schedule, every
+from .sketch import CountSketch
+
+__all__ = ["Recorder"]
+
+_OPEN: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_open_recorders():  # a user loop that forgot close() still keeps its snapshots
+    for rec in list(_OPEN):
+        try:
+            rec.flush()
+        except Exception:
+            pass
+
+
+class Recorder:
+    """Records snapshots of a model during training into a trajectory store at ``path``.
+
+    Parameters
+    ----------
+    path : where the run is written (a directory; created).
+    schedule : which steps to record (:mod:`landkit.schedules`); default every step. Step 0 (the
+        initialisation) and, under :func:`landkit.train`, the last step are always recorded.
+    params : parameter names or globs to keep (``"fc2.*"``); default all parameters.
+    sketch : keep a seeded CountSketch of the (selected) parameters to ``sketch`` dimensions instead
+        of the parameters themselves (O(P) per snapshot; same projection for every run with the same
+        ``sketch_seed``).
+    grad_noise : under :func:`landkit.train`, also record the minibatch gradient-noise estimate
+        (``grad_var``, ``grad_noise``; see :func:`landkit.capture.gradient_noise`) at each snapshot.
+    evaluate : under :func:`landkit.train`, evaluate the model on the whole train and test sets at
+        each snapshot (``loss`` is then the full training loss, plus ``test_loss``, ``test_acc``, ...).
+        With ``evaluate=False`` ``loss`` is the minibatch loss at that step (free).
+    flush_every : seconds between flushes to disk (also flushed whenever a chunk fills, and at close).
+    overwrite, resume : what to do when ``path`` already holds a run: replace it, or append after
+        its last recorded step. Neither: :class:`landkit.errors.RunExistsError`.
+    config : JSON-serialisable dict stored with the run (hyper-parameters, notes).
+
+    Example
+    -------
+    With your own loop::
+
+        rec = lk.Recorder("runs/mine", schedule=lk.schedules.every(10))
+        for step in range(1000):
+            loss = loss_fn(model(x), y)
+            rec.capture(step, model, loss=loss)      # does nothing on unscheduled steps
+            opt.zero_grad(); loss.backward(); opt.step()
+        rec.close()
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        schedule: Schedule | None = None,
+        *,
+        params=None,
+        sketch: int | None = None,
+        sketch_seed: int = 0,
+        grad_noise: bool = False,
+        evaluate: bool = True,
+        flush_every: float = 10.0,
+        overwrite: bool = False,
+        resume: bool = False,
+        config: dict | None = None,
+        dtype: str = "float32",
+        chunk_mb: float = 16.0,
+    ):
+        if schedule is None:
+            schedule = every(1)
+        if not isinstance(schedule, Schedule):
+            raise TypeError(
+                f"schedule must be a landkit schedule (lk.schedules.every/geometric/at), got {type(schedule).__name__}"
+            )
+        if overwrite and resume:
+            raise ValueError("overwrite=True and resume=True contradict each other: choose one")
+        if flush_every <= 0:
+            raise ValueError(f"flush_every must be > 0 seconds, got {flush_every}")
+        if sketch is not None and (isinstance(sketch, bool) or not isinstance(sketch, int) or sketch < 1):
+            raise ValueError(f"sketch must be a positive int (sketch dimension) or None, got {sketch!r}")
+        self.path = Path(path)
+        self.schedule = schedule
+        self.params = params
+        self.sketch_dim = sketch
+        self.sketch_seed = int(sketch_seed)
+        self.grad_noise = bool(grad_noise)
+        self.evaluate = bool(evaluate)
+        self.flush_every = float(flush_every)
+        self.overwrite, self.resume = bool(overwrite), bool(resume)
+        self.config = dict(config or {})
+        self.dtype = dtype
+        self.chunk_mb = float(chunk_mb)
+        self._writer: _store.StoreWriter | None = None
+        self._closed = False
+
+    # -- life cycle ------------------------------------------------------------------------------
+
+    @property
+    def started(self) -> bool:
+        return self._writer is not None
+
+    @property
+    def n_recorded(self) -> int:
+        """Snapshots captured so far (flushed or still in memory)."""
+        return 0 if self._writer is None else self._buf_start + self._rows
+
+    def due(self, step: int) -> bool:
+        """Whether ``step`` is scheduled (step 0 always is)."""
+        return step == 0 or step in self.schedule
+
+    def start(self, model: torch.nn.Module, *, max_step: int | None = None, config: dict | None = None, seed=None, **meta):
+        """Create the store for ``model``'s parameters. Called by :func:`landkit.train` and on the
+        first :meth:`capture`; call it yourself to store ``config``/``seed`` with a run of your own loop."""
+        if self._closed:
+            raise RuntimeError(f"this Recorder for {self.path} is closed; make a new one")
+        if self._writer is not None:
+            raise RuntimeError(f"this Recorder for {self.path} has already started")
+        named = [(n, p) for n, p in model.named_parameters()]
+        if not named:
+            raise ValueError("the model has no parameters to record")
+        names = _store.select_names([n for n, _ in named], self.params)
+        chosen = dict(named)
+        self._tensors = [chosen[n] for n in names]
+        self._layout = _store.layout((n, chosen[n].shape) for n in names)
+        total = sum(p.numel for p in self._layout)
+        self._sketch = CountSketch(total, self.sketch_dim, self.sketch_seed) if self.sketch_dim else None
+        dim = self.sketch_dim or total
+        if max_step is not None:
+            capacity = self.schedule.count(max_step) + 2
+        else:
+            capacity = 1024
+        import landkit
+
+        run_meta = {
+            "status": "running",
+            "created": _store.now(),
+            "config": {**self.config, **(config or {})},
+            "seed": seed,
+            "params": [p.to_json() for p in self._layout],
+            "n_params_total": sum(p.numel() for p in model.parameters()),
+            "sketch": self._sketch.to_json() if self._sketch else None,
+            "schedule": self.schedule.to_json(),
+            "model": type(model).__name__,
+            "loss_source": "train_set" if self.evaluate else "minibatch",
+            "dtype": self.dtype,
+            "versions": {"landkit": landkit.__version__, "torch": torch.__version__, "numpy": np.__version__},
+            **meta,
+        }
+        self._writer = _store.StoreWriter(
+            self.path, dim=dim, meta=run_meta, capacity=capacity, dtype=self.dtype,
+            chunk_bytes=int(self.chunk_mb * (1 << 20)), overwrite=self.overwrite, resume=self.resume,
+        )  # fmt: skip
+        self._last_step = self._writer.last_step
+        self._chunk = self._writer.chunk_rows
+        self._buf_start = self._writer.n
+        self._free: queue.Queue = queue.Queue()
+        self._n_buffers = 0
+        self._new_buffer()
+        self._queue: queue.Queue = queue.Queue(maxsize=2)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._write_loop, name=f"landkit-writer-{self.path.name}", daemon=True)
+        self._thread.start()
+        self._last_flush = time.monotonic()
+        _OPEN.add(self)
+
+    def _new_buffer(self):
+        align = self._buf_start % self._chunk  # after a resume the first buffer ends on a chunk boundary
+        self._cap = self._chunk - align
+        # Buffers are recycled once written: a fresh allocation would page-fault on every row and
+        # cost more than the copy itself.
+        try:
+            buf = self._free.get_nowait()
+        except queue.Empty:
+            buf = torch.empty((self._chunk, self._writer.dim), dtype=getattr(torch, self.dtype)) if self._n_buffers < 3 else self._free.get()
+            self._n_buffers += 1
+        self._buf_full = buf
+        self._buf = buf[: self._cap]
+        self._steps: list[int] = []
+        self._scalars: dict[str, list[float]] = {}
+        self._rows = 0
+        self._flushed = 0
+
+    # -- capture ---------------------------------------------------------------------------------
+
+    def capture(self, step: int, model: torch.nn.Module, loss=None, *, force: bool = False, **scalars) -> bool:
+        """Record ``model``'s parameters at ``step`` if the schedule says so (or ``force``).
+
+        ``loss`` and any other keyword (``test_acc=...``) are stored as scalars of this snapshot;
+        tensors are converted with ``float()``. Returns whether a snapshot was taken. Steps at or
+        before the last recorded one are ignored (so a resumed run does not record twice).
+        """
+        if not (force or self.due(step)):
+            return False
+        if self._writer is None:
+            self.start(model)
+        self._raise_writer_error()
+        if self._last_step is not None and step <= self._last_step:
+            return False
+        row = self._buf[self._rows]
+        with torch.no_grad():
+            if self._sketch is None and all(t.device.type == "cpu" for t in self._tensors):
+                torch.cat([t.detach().reshape(-1) for t in self._tensors], out=row)
+            else:
+                flat = torch.cat([t.detach().reshape(-1) for t in self._tensors])
+                if self._sketch is not None:
+                    flat = self._sketch(flat.float())
+                row.copy_(flat)
+        if loss is not None:
+            scalars["loss"] = loss
+        r = self._rows
+        for name, value in scalars.items():
+            col = self._scalars.get(name)
+            if col is None:
+                col = self._scalars[name] = [np.nan] * r
+            col.append(float(value) if value is not None else np.nan)
+        for col in self._scalars.values():
+            if len(col) <= r:
+                col.append(np.nan)
+        self._steps.append(int(step))
+        self._rows += 1
+        self._last_step = int(step)
+        if self._rows == self._cap:
+            self._submit(full=True)
+        elif time.monotonic() - self._last_flush > self.flush_every:
+            self._submit(full=False)
+        return True
+
+    def _submit(self, full: bool):
+        lo, hi = (0, self._rows) if full else (self._flushed, self._rows)
+        if hi <= lo:
+            return
+        block = self._buf[lo:hi].numpy()
+        if not full:
+            block = block.copy()
+        item = (
+            self._buf_start + lo,
+            block,
+            np.asarray(self._steps[lo:hi], dtype=np.int64),
+            {k: np.asarray(v[lo:hi], dtype=np.float64) for k, v in self._scalars.items()},
+            self._buf_full if full else None,  # returned to the pool once written
+        )
+        self._queue.put(item)
+        self._last_flush = time.monotonic()
+        if full:
+            self._buf_start += self._rows
+            self._new_buffer()
+        else:
+            self._flushed = self._rows
+
+    def _write_loop(self):
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                *block, recycle = item
+                if self._error is None:
+                    self._writer.write(*block)
+                if recycle is not None:
+                    self._free.put(recycle)
+            except BaseException as e:  # surfaced in the training thread
+                self._error = e
+            finally:
+                self._queue.task_done()
+
+    def _raise_writer_error(self):
+        if self._writer is not None and self._error is not None:
+            err, self._error = self._error, None
+            raise RuntimeError(f"writing the trajectory to {self.path} failed: {err}") from err
+
+    def flush(self):
+        """Write everything captured so far to disk and wait until it is there."""
+        if self._writer is None or self._closed:
+            return
+        self._submit(full=False)
+        self._queue.join()
+        self._raise_writer_error()
+
+    def close(self, status: str = "finished", **summary):
+        """Flush, then mark the run ``status`` (finished / diverged / interrupted / failed) and store
+        ``summary`` (final metrics) with it. Safe to call twice."""
+        if self._closed:
+            return
+        if self._writer is None:
+            self._closed = True
+            return
+        try:
+            self.flush()
+        finally:
+            self._queue.put(None)
+            self._thread.join()
+            self._closed = True
+            _OPEN.discard(self)
+        self._writer.update_meta(status=status, finished=_store.now(), summary=_store.jsonable(summary))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close("finished")
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.close("interrupted")
+        else:
+            self.close("failed", error=repr(exc))
+        return False
+
+    def __repr__(self):
+        state = "closed" if self._closed else ("recording" if self.started else "not started")
+        return f"Recorder({str(self.path)!r}, schedule={self.schedule!r}, {state}, {self.n_recorded} snapshots)"

@@ -1,0 +1,212 @@
+"""A small model zoo, each initialised deterministically from ``seed``.
+
+Example
+-------
+>>> import landkit as lk
+>>> m = lk.models.mlp(64, [32], 10, seed=0)
+>>> sum(p.numel() for p in m.parameters())
+2410
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import OrderedDict
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+__all__ = ["cnn", "mlp", "resnet", "transformer"]
+
+_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "sigmoid": nn.Sigmoid, "identity": nn.Identity}
+
+
+@contextlib.contextmanager
+def _seeded(seed: int):
+    """Run model construction under a fixed CPU RNG state, leaving the global RNG untouched."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__} {seed!r}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def _activation(name: str) -> nn.Module:
+    if name not in _ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {name!r}")
+    return _ACTIVATIONS[name]()
+
+
+def _positive(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+def mlp(
+    in_features: int,
+    hidden: Sequence[int],
+    out_features: int,
+    *,
+    bias: bool = True,
+    activation: str = "relu",
+    seed: int = 0,
+) -> nn.Sequential:
+    """A fully connected network ``in -> hidden[0] -> ... -> out`` (PyTorch's default init).
+
+    Layers are named ``fc1, act1, fc2, ...`` so that ``params="fc2.*"`` selects the second layer.
+    ``hidden=[]`` gives a linear (softmax-regression) model.
+    """
+    _positive("in_features", in_features)
+    _positive("out_features", out_features)
+    hidden = list(hidden)
+    for h in hidden:
+        _positive("each hidden width", h)
+    sizes = [in_features, *hidden, out_features]
+    layers: dict[str, nn.Module] = {}
+    with _seeded(seed):
+        for i in range(len(sizes) - 1):
+            layers[f"fc{i + 1}"] = nn.Linear(sizes[i], sizes[i + 1], bias=bias)
+            if i < len(sizes) - 2:
+                layers[f"act{i + 1}"] = _activation(activation)
+    return nn.Sequential(OrderedDict(layers))
+
+
+
+
+class _SmallCNN(nn.Module):
+    def __init__(self, in_channels, channels, n_classes, image_size):
+        super().__init__()
+        c1, c2 = channels
+        self.conv1 = nn.Conv2d(in_channels, c1, 3, padding=1)
+        self.conv2 = nn.Conv2d(c1, c2, 3, padding=1)
+        self.pool = nn.MaxPool2d(2)
+        self.fc = nn.Linear(c2 * (image_size // 4) ** 2, n_classes)
+
+    def forward(self, x):
+        x = self.pool(torch.relu(self.conv1(x)))
+        x = self.pool(torch.relu(self.conv2(x)))
+        return self.fc(x.flatten(1))
+
+
+def cnn(
+    n_classes: int = 10,
+    *,
+    channels: Sequence[int] = (8, 16),
+    in_channels: int = 1,
+    image_size: int = 8,
+    seed: int = 0,
+) -> nn.Module:
+    """A two-convolution CNN for small images (8×8 digits by default): conv-relu-pool twice, linear."""
+    _positive("n_classes", n_classes)
+    if len(channels) != 2:
+        raise ValueError(f"channels must be two ints (conv1, conv2), got {tuple(channels)}")
+    if image_size % 4:
+        raise ValueError(f"image_size must be divisible by 4, got {image_size}")
+    with _seeded(seed):
+        return _SmallCNN(in_channels, tuple(channels), n_classes, image_size)
+
+
+class _Block(nn.Module):
+    def __init__(self, c_in, c_out, stride, residual, batchnorm):
+        super().__init__()
+        norm = nn.BatchNorm2d if batchnorm else (lambda c: nn.Identity())
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=not batchnorm)
+        self.bn1 = norm(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=not batchnorm)
+        self.bn2 = norm(c_out)
+        self.residual = residual
+        self.shortcut = nn.Identity()
+        if residual and (stride != 1 or c_in != c_out):
+            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), norm(c_out))
+
+    def forward(self, x):
+        out = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+        if self.residual:
+            out = out + self.shortcut(x)
+        return torch.relu(out)
+
+
+class _ResNet(nn.Module):
+    def __init__(self, in_channels, width, depth, n_classes, residual, batchnorm):
+        super().__init__()
+        self.stem = nn.Conv2d(in_channels, width, 3, padding=1)
+        blocks, c = [], width
+        for i in range(depth):
+            stride = 2 if i == depth // 2 and depth > 1 else 1
+            c_out = width * 2 if stride == 2 else c
+            blocks.append(_Block(c, c_out, stride, residual, batchnorm))
+            c = c_out
+        self.blocks = nn.Sequential(*blocks)
+        self.fc = nn.Linear(c, n_classes)
+
+    def forward(self, x):
+        x = self.blocks(torch.relu(self.stem(x)))
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+def resnet(
+    n_classes: int = 10,
+    *,
+    width: int = 8,
+    depth: int = 2,
+    residual: bool = True,
+    batchnorm: bool = False,
+    in_channels: int = 1,
+    seed: int = 0,
+) -> nn.Module:
+    """A small ResNet for 8×8 images: a stem, ``depth`` basic blocks, global average pooling, linear.
+
+    ``residual=False`` removes the skip connections and nothing else (Li et al. 2018's comparison).
+    Batch norm is off by default so that the loss is a plain function of the weights.
+    """
+    _positive("n_classes", n_classes)
+    _positive("width", width)
+    _positive("depth", depth)
+    with _seeded(seed):
+        return _ResNet(in_channels, width, depth, n_classes, residual, batchnorm)
+
+
+class _Transformer(nn.Module):
+    """One-layer, attention + MLP, pre-embedding transformer; reads out at the last position."""
+
+    def __init__(self, vocab, n_ctx, d_model, n_heads, d_mlp, n_out):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, d_model)
+        self.pos = nn.Parameter(torch.randn(n_ctx, d_model) / math.sqrt(d_model))
+        self.attn = nn.MultiheadAttention(d_model, n_heads, bias=False, batch_first=True)
+        self.mlp_in = nn.Linear(d_model, d_mlp)
+        self.mlp_out = nn.Linear(d_mlp, d_model)
+        self.W_out = nn.Linear(d_model, n_out, bias=False)
+
+    def forward(self, tokens):
+        x = self.embed(tokens) + self.pos[: tokens.shape[1]]
+        a, _ = self.attn(x, x, x, need_weights=False)
+        x = x + a
+        x = x + self.mlp_out(torch.relu(self.mlp_in(x)))
+        return self.W_out(x[:, -1])
+
+
+def transformer(
+    p: int = 113,
+    *,
+    d_model: int = 128,
+    n_heads: int = 4,
+    d_mlp: int = 512,
+    n_ctx: int = 3,
+    vocab: int | None = None,
+    seed: int = 0,
+) -> nn.Module:
+    """A one-layer transformer for :func:`landkit.tasks.modular_addition` (no layer norm, as in
+    Nanda et al.'s grokking model). ``vocab`` defaults to ``p + 1`` (the "=" token); ``p`` outputs.
+    The unembedding is ``W_out``."""
+    _positive("p", p)
+    _positive("d_model", d_model)
+    _positive("n_heads", n_heads)
+    _positive("d_mlp", d_mlp)
+    if d_model % n_heads:
+        raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
+    with _seeded(seed):
+        return _Transformer(vocab or p + 1, n_ctx, d_model, n_heads, d_mlp, p)

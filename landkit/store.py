@@ -1,0 +1,732 @@
+"""Trajectories on disk: the only module that knows the file layout.
+
+A run is a zarr (v3) group::
+
+    RUN/zarr.json            group metadata; attribute "landkit" holds the run's metadata (JSON):
+                             schema_version, n_snapshots, status, config, seed, params (names, shapes,
+                             offsets), sketch, versions, scalar names
+    RUN/weights/             (capacity, D) float array, chunked along time (full rows per chunk),
+                             uncompressed; rows >= n_snapshots are not valid
+    RUN/steps/               (capacity,) int64 training steps of the snapshots
+    RUN/scalars/NAME/        (capacity,) float64 per recorded scalar (loss, lr, grad_norm, ...)
+
+Rows are written before ``n_snapshots`` is advanced, and zarr writes each file atomically, so a run
+killed at any moment opens with every snapshot flushed before the kill. Sweeps keep a small JSON
+record beside the store (``RUN/landkit-run.json``, ``RUN/landkit-done.json``, ``RUN/landkit-error.json``).
+
+Example
+-------
+>>> import landkit as lk                                  # doctest: +SKIP
+>>> traj = lk.load("runs/demo")
+>>> traj.steps[:3], traj.weights.shape, traj.scalars["loss"][-1]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import fnmatch
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .errors import RunExistsError, StoreError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "ParamInfo",
+    "RunSet",
+    "StoreWriter",
+    "Trajectory",
+    "WeightsArray",
+    "from_checkpoints",
+    "load",
+    "load_runs",
+]
+
+SCHEMA_VERSION = 1
+_META_KEY = "landkit"
+_CHUNK_KEYS = {"name": "default", "separator": "/"}
+RUN_RECORD = "landkit-run.json"
+DONE_MARKER = "landkit-done.json"
+ERROR_RECORD = "landkit-error.json"
+
+
+# --------------------------------------------------------------------------------------------------
+# small helpers shared with sweep.py
+
+
+def write_json_atomic(path: str | os.PathLike, obj) -> None:
+    """Write JSON to ``path`` atomically (temporary file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=1, default=_json_default)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with _suppress():
+            os.unlink(tmp)
+        raise
+
+
+class _suppress:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return True
+
+
+def read_json(path: str | os.PathLike):
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as e:
+        raise StoreError(f"{path} is not readable JSON ({e}); the file is truncated or corrupted") from e
+
+
+def _json_default(o):
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (Path, range)):
+        return str(o) if isinstance(o, Path) else list(o)
+    if dataclasses.is_dataclass(o):
+        return dataclasses.asdict(o)
+    return repr(o)
+
+
+def jsonable(obj):
+    """``obj`` made JSON-serialisable (numpy scalars to Python, unknown objects to their repr)."""
+    return json.loads(json.dumps(obj, default=_json_default))
+
+
+def now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def is_store(path: str | os.PathLike) -> bool:
+    """True when ``path`` holds a landkit trajectory store (complete or not)."""
+    return (Path(path) / "zarr.json").exists()
+
+
+# --------------------------------------------------------------------------------------------------
+# parameters
+
+
+@dataclasses.dataclass(frozen=True)
+class ParamInfo:
+    """Where one named parameter lives in a flat weight vector."""
+
+    name: str
+    shape: tuple
+    offset: int
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def slice(self) -> slice:
+        return slice(self.offset, self.offset + self.numel)
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "shape": list(self.shape), "offset": self.offset}
+
+    @classmethod
+    def from_json(cls, d) -> ParamInfo:
+        return cls(d["name"], tuple(d["shape"]), int(d["offset"]))
+
+
+def layout(named_shapes: Iterable[tuple[str, Sequence[int]]]) -> list[ParamInfo]:
+    out, offset = [], 0
+    for name, shape in named_shapes:
+        info = ParamInfo(name, tuple(int(s) for s in shape), offset)
+        out.append(info)
+        offset += info.numel
+    return out
+
+
+def select_names(names: Sequence[str], patterns: str | Sequence[str] | None) -> list[str]:
+    """Names matching any of ``patterns`` (exact names or globs such as ``"fc2.*"``), in order."""
+    if patterns is None:
+        return list(names)
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    patterns = list(patterns)
+    chosen = [n for n in names if any(n == p or fnmatch.fnmatchcase(n, p) for p in patterns)]
+    unmatched = [p for p in patterns if not any(n == p or fnmatch.fnmatchcase(n, p) for n in names)]
+    if unmatched or not chosen:
+        raise ValueError(
+            f"params={patterns!r}: {unmatched or patterns} match no parameter; "
+            f"the model's parameters are {list(names)}"
+        )
+    return chosen
+
+
+# --------------------------------------------------------------------------------------------------
+# writing
+
+
+class StoreWriter:
+    """Creates (or reopens for appending) a run store and writes blocks of snapshots into it.
+
+    Used by :class:`landkit.Recorder`; a user rarely needs it directly.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        dim: int,
+        meta: dict,
+        capacity: int = 1024,
+        dtype: str = "float32",
+        chunk_bytes: int = 16 << 20,
+        overwrite: bool = False,
+        resume: bool = False,
+    ):
+        import zarr
+
+        self.path = Path(path)
+        if is_store(self.path):
+            if resume:
+                self._reopen(meta, dim)
+                return
+            if not overwrite:
+                raise RunExistsError(
+                    f"{self.path} already holds a recorded run; pass overwrite=True to replace it "
+                    "or resume=True to append to it"
+                )
+            remove_store(self.path)
+        elif resume:
+            raise StoreError(f"resume=True but {self.path} holds no run to resume")
+        self.path.mkdir(parents=True, exist_ok=True)
+        itemsize = np.dtype(dtype).itemsize
+        self.chunk_rows = int(max(1, min(1024, chunk_bytes // max(1, dim * itemsize))))
+        self.capacity = max(int(capacity), 1)
+        self.dim = int(dim)
+        self.n = 0
+        self.group = zarr.open_group(str(self.path), mode="w")
+        self.weights = self.group.create_array(
+            "weights", shape=(self.capacity, dim), chunks=(self.chunk_rows, dim), dtype=dtype,
+            fill_value=np.nan, compressors=None, chunk_key_encoding=_CHUNK_KEYS,
+        )  # fmt: skip
+        self.steps = self._vector("steps", "int64", -1)
+        self.scalars: dict[str, object] = {}
+        self.meta = {**meta, "schema_version": SCHEMA_VERSION, "n_snapshots": 0, "scalar_names": []}
+        self._write_meta()
+
+    def _vector(self, name, dtype, fill):
+        return self.group.create_array(
+            name, shape=(self.capacity,), chunks=(max(self.chunk_rows, 256),), dtype=dtype,
+            fill_value=fill, compressors=None, chunk_key_encoding=_CHUNK_KEYS,
+        )  # fmt: skip
+
+    def _reopen(self, meta, dim):
+        import zarr
+
+        old = load(self.path)
+        if old.meta.get("params") != meta.get("params") or old.weights.shape[1] != dim:
+            raise StoreError(
+                f"resume=True: the run at {self.path} recorded other parameters "
+                f"({old.weights.shape[1]} values) than this model gives ({dim}); record into a new directory"
+            )
+        self.group = zarr.open_group(str(self.path), mode="r+")
+        self.weights = self.group["weights"]
+        self.steps = self.group["steps"]
+        self.scalars = {k: self.group[f"scalars/{k}"] for k in old.meta.get("scalar_names", [])}
+        self.capacity = self.weights.shape[0]
+        self.chunk_rows = self.weights.chunks[0]
+        self.dim = dim
+        self.n = len(old)
+        self.meta = {**old.meta, "status": "running", "resumed_at": now()}
+        self._write_meta()
+
+    @property
+    def last_step(self) -> int | None:
+        return int(self.steps[self.n - 1]) if self.n else None
+
+    def _write_meta(self):
+        self.group.attrs.update({_META_KEY: jsonable(self.meta)})
+
+    def _grow(self, needed: int):
+        new = max(needed, 2 * self.capacity)
+        self.weights.resize((new, self.dim))
+        self.steps.resize((new,))
+        for arr in self.scalars.values():
+            arr.resize((new,))
+        self.capacity = new
+
+    def write(self, start: int, weights: np.ndarray, steps: np.ndarray, scalars: dict[str, np.ndarray]):
+        """Write rows ``start .. start+len(steps)`` and then advance ``n_snapshots``."""
+        stop = start + len(steps)
+        if stop > self.capacity:
+            self._grow(stop)
+        _write_rows(self.path / "weights", self.weights, start, weights)
+        _write_rows(self.path / "steps", self.steps, start, steps)
+        for name, values in scalars.items():
+            if name not in self.scalars:
+                self.scalars[name] = self._vector(f"scalars/{name}", "float64", np.nan)
+                self.meta["scalar_names"] = [*self.meta["scalar_names"], name]
+                if start:  # earlier rows exist on disk as NaN, so every chunk below n is written
+                    _write_rows(self.path / "scalars" / name, self.scalars[name], 0, np.full(start, np.nan))
+            _write_rows(self.path / "scalars" / name, self.scalars[name], start, values)
+        for name in self.scalars.keys() - scalars.keys():  # not recorded in this block
+            _write_rows(self.path / "scalars" / name, self.scalars[name], start, np.full(stop - start, np.nan))
+        self.n = max(self.n, stop)
+        self.meta["n_snapshots"] = self.n
+        self._write_meta()
+
+    def update_meta(self, **changes):
+        self.meta.update(changes)
+        self._write_meta()
+
+
+def _chunk_file(array_dir: Path, arr, c: int) -> Path:
+    return array_dir / "c" / (f"{c}/0" if len(arr.shape) == 2 else f"{c}")
+
+
+def _write_rows(array_dir: Path, arr, start: int, values: np.ndarray) -> None:
+    """Write ``values`` at rows ``start..`` of an uncompressed array, chunk file by chunk file.
+
+    An uncompressed zarr v3 chunk is the raw little-endian bytes of the full chunk shape, so a full
+    chunk is one ``write`` (which releases the GIL: training goes on meanwhile) instead of zarr's
+    asynchronous encode pipeline; a partial chunk is read, merged and rewritten. Each file is
+    replaced atomically.
+    """
+    rows = arr.chunks[0]
+    dtype = np.dtype(arr.dtype).newbyteorder("<")
+    chunk_shape = tuple(arr.chunks)
+    values = np.asarray(values, dtype=dtype)
+    stop = start + len(values)
+    c = start // rows
+    while c * rows < stop:
+        lo, hi = max(start, c * rows), min(stop, (c + 1) * rows)
+        piece = values[lo - start : hi - start]
+        path = _chunk_file(array_dir, arr, c)
+        if hi - lo == rows:
+            data = piece
+        else:
+            if path.exists():
+                data = np.fromfile(path, dtype=dtype).reshape(chunk_shape)
+            else:
+                data = np.full(chunk_shape, arr.fill_value, dtype=dtype)
+            data[lo - c * rows : hi - c * rows] = piece
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            f.write(np.ascontiguousarray(data).data)
+        os.replace(tmp, path)
+        c += 1
+
+
+def remove_store(path: str | os.PathLike) -> None:
+    """Delete the store inside ``path`` (its zarr entries only; other files are left alone)."""
+    path = Path(path)
+    for name in ("weights", "steps", "scalars"):
+        shutil.rmtree(path / name, ignore_errors=True)
+    with _suppress():
+        (path / "zarr.json").unlink()
+
+
+# --------------------------------------------------------------------------------------------------
+# reading
+
+
+class WeightsArray:
+    """The (T, D) weight matrix of a run, read lazily: indexing reads only the chunks it touches.
+
+    Supports ``w[i]``, ``w[a:b]``, ``w[[i, j]]``, ``w[i, cols]``, ``len(w)``, ``w.shape``,
+    ``np.asarray(w)`` (reads everything) and :meth:`iter_chunks` (stream the whole matrix block by block).
+    """
+
+    def __init__(self, array, n: int, path: Path | None = None):
+        self._array = array
+        self._n = int(n)
+        self._path = path
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self._n, int(self._array.shape[1]))
+
+    @property
+    def dtype(self):
+        return np.dtype(self._array.dtype)
+
+    @property
+    def chunk_rows(self) -> int:
+        return int(getattr(self._array, "chunks", (self._n or 1,))[0])
+
+    @property
+    def nbytes(self) -> int:
+        return self.shape[0] * self.shape[1] * self.dtype.itemsize
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __repr__(self) -> str:
+        return f"WeightsArray(shape={self.shape}, dtype={self.dtype}, lazy)"
+
+    def _rows(self, key):
+        n = self._n
+        if isinstance(key, (int, np.integer)):
+            i = int(key)
+            if not -n <= i < n:
+                raise IndexError(f"snapshot index {i} out of range for a run of {n} snapshots")
+            return i % n
+        if isinstance(key, slice):
+            return slice(*key.indices(n))
+        idx = np.asarray(key)
+        if idx.dtype == bool:
+            if idx.shape != (n,):
+                raise IndexError(f"boolean index of shape {idx.shape} for {n} snapshots")
+            return np.flatnonzero(idx)
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            raise IndexError(f"snapshot indices out of range for a run of {n} snapshots")
+        return idx % n if n else idx
+
+    def __getitem__(self, key):
+        cols = slice(None)
+        if isinstance(key, tuple):
+            if len(key) != 2:
+                raise IndexError(f"weights take at most 2 indices (snapshot, parameter), got {len(key)}")
+            key, cols = key
+        rows = self._rows(key)
+        try:
+            if isinstance(rows, np.ndarray):
+                if isinstance(self._array, np.ndarray):
+                    return self._array[rows][:, cols]
+                return np.stack([np.asarray(self._array[int(r)])[cols] for r in rows]) if len(rows) else np.empty((0, self.shape[1]), self.dtype)[:, cols]
+            if isinstance(rows, slice) and rows.step != 1:
+                return np.asarray(self._array[rows.start : rows.stop])[:: rows.step][:, cols]
+            return np.asarray(self._array[rows, cols])
+        except (ValueError, OSError, RuntimeError) as e:
+            raise StoreError(f"could not read weights {key!r} from {self._path}: {e}") from e
+
+    def __array__(self, dtype=None, copy=None):
+        out = self[:]
+        return out.astype(dtype) if dtype is not None else out
+
+    def iter_chunks(self, rows: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(start, block)`` covering all snapshots, aligned to the storage chunks."""
+        step = rows or self.chunk_rows
+        for start in range(0, self._n, step):
+            yield start, self[start : min(start + step, self._n)]
+
+
+class Trajectory:
+    """One recorded training run: snapshots of (selected) parameters and scalars at recorded steps.
+
+    Attributes
+    ----------
+    steps : int64 array (T,)
+    weights : :class:`WeightsArray` (T, D), lazy
+    scalars : dict name -> float64 array (T,) (``loss``, ``lr``, ``grad_norm``, ``test_acc``, ...)
+    meta : dict, everything stored with the run (config, seed, params, versions, status, ...)
+    params : list of :class:`ParamInfo` (empty for a sketch)
+    """
+
+    def __init__(self, steps, weights, scalars: dict, meta: dict, path: Path | None = None):
+        self.steps = np.asarray(steps, dtype=np.int64)
+        self.weights = weights if isinstance(weights, WeightsArray) else WeightsArray(np.asarray(weights), len(self.steps))
+        self.scalars = dict(scalars)
+        self.meta = meta
+        self.path = path
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __repr__(self) -> str:
+        where = f" at {str(self.path)!r}" if self.path else ""
+        return (
+            f"Trajectory({len(self)} snapshots of {self.weights.shape[1]} values, steps "
+            f"{self.steps[0] if len(self) else '-'}..{self.steps[-1] if len(self) else '-'}, "
+            f"status={self.status!r}{where})"
+        )
+
+    @property
+    def status(self) -> str:
+        return self.meta.get("status", "unknown")
+
+    @property
+    def config(self) -> dict:
+        return self.meta.get("config", {})
+
+    @property
+    def seed(self):
+        return self.meta.get("seed")
+
+    @property
+    def params(self) -> list[ParamInfo]:
+        return [ParamInfo.from_json(p) for p in self.meta.get("params", [])]
+
+    @property
+    def is_sketch(self) -> bool:
+        return bool(self.meta.get("sketch"))
+
+    def param_slice(self, name: str) -> slice:
+        for p in self.params:
+            if p.name == name:
+                return p.slice
+        raise KeyError(f"no parameter {name!r} recorded; recorded: {[p.name for p in self.params]}")
+
+    def unflatten(self, vector) -> dict:
+        """A flat vector of this run's layout as a ``{name: tensor}`` dict."""
+        import torch
+
+        if self.is_sketch:
+            raise ValueError("this run stores a random sketch of the weights, which cannot be unflattened")
+        v = torch.as_tensor(np.asarray(vector))
+        if v.shape != (self.weights.shape[1],):
+            raise ValueError(f"vector must have shape ({self.weights.shape[1]},), got {tuple(v.shape)}")
+        return {p.name: v[p.slice].reshape(p.shape).clone() for p in self.params}
+
+    def state_dict(self, index: int = -1) -> dict:
+        """The recorded parameters at snapshot ``index`` as tensors, ready for
+        ``model.load_state_dict(..., strict=False)`` (``strict=True`` works when every parameter was
+        recorded and the model has no buffers)."""
+        return self.unflatten(self.weights[index])
+
+    def at_step(self, step: int) -> int:
+        """The snapshot index of training step ``step``."""
+        hit = np.flatnonzero(self.steps == step)
+        if not len(hit):
+            raise KeyError(f"step {step} was not recorded; recorded steps run {self.steps[:5].tolist()}...")
+        return int(hit[0])
+
+
+def _need(path: Path, what: str) -> Path:
+    if not path.exists():
+        raise StoreError(f"{what} is missing: {path} does not exist; the store is truncated or not a landkit run")
+    return path
+
+
+def load(path: str | os.PathLike) -> Trajectory:
+    """Open a recorded run lazily (milliseconds, whatever its size).
+
+    Raises :class:`landkit.StoreError` naming the file when the store is missing, truncated,
+    corrupted or of another schema version.
+
+    Example
+    -------
+    >>> traj = load("runs/demo")                          # doctest: +SKIP
+    >>> model.load_state_dict(traj.state_dict(-1))        # doctest: +SKIP
+    """
+    import zarr
+
+    path = Path(path)
+    if not path.is_dir():
+        raise StoreError(f"no landkit run at {path}: not a directory")
+    meta_file = _need(path / "zarr.json", "the run's metadata file")
+    attrs = read_json(meta_file).get("attributes", {})
+    meta = attrs.get(_META_KEY)
+    if not isinstance(meta, dict):
+        raise StoreError(f"{meta_file} has no landkit metadata: {path} is a zarr group but not a landkit run")
+    version = meta.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise StoreError(
+            f"{meta_file} has schema version {version!r}; this landkit reads version {SCHEMA_VERSION}. "
+            "Open it with the landkit version that wrote it, or re-record it"
+        )
+    n = int(meta.get("n_snapshots", 0))
+    for name in ("weights", "steps", *(f"scalars/{s}" for s in meta.get("scalar_names", []))):
+        read_json(_need(path / name / "zarr.json", f"metadata of array {name!r}"))
+    try:
+        group = zarr.open_group(str(path), mode="r")
+        weights, steps = group["weights"], group["steps"]
+        scalar_arrays = {s: group[f"scalars/{s}"] for s in meta.get("scalar_names", [])}
+    except Exception as e:  # zarr raises a variety of errors for broken metadata
+        raise StoreError(f"could not open the run at {path}: {e}") from e
+    for name, arr in (("weights", weights), ("steps", steps), *scalar_arrays.items()):
+        if arr.shape[0] < n:
+            raise StoreError(f"{path / name / 'zarr.json'} holds {arr.shape[0]} rows but the run says {n}")
+        _check_chunks(path / (name if name in ("weights", "steps") else f"scalars/{name}"), arr, n)
+    try:
+        steps_np = np.asarray(steps[:n])
+        scalars = {k: np.asarray(a[:n]) for k, a in scalar_arrays.items()}
+    except Exception as e:
+        raise StoreError(f"could not read steps/scalars of {path}: {e}") from e
+    return Trajectory(steps_np, WeightsArray(weights, n, path), scalars, meta, path)
+
+
+def _check_chunks(array_dir: Path, arr, n: int) -> None:
+    rows = arr.chunks[0]
+    for c in range(math.ceil(n / rows)):
+        chunk = _chunk_file(array_dir, arr, c)
+        if not chunk.exists():
+            raise StoreError(
+                f"missing chunk file {chunk} (snapshots {c * rows}..{min(n, (c + 1) * rows) - 1}); "
+                "the store is truncated or was copied incompletely"
+            )
+
+
+# --------------------------------------------------------------------------------------------------
+# many runs
+
+
+class RunSet:
+    """Many trajectories (seeds, sweep cells) with their configs.
+
+    ``runs[i]`` is a :class:`Trajectory`; ``runs.configs`` a list of dicts; ``runs.where(width=16)``
+    the subset whose config matches; ``runs.groupby("width")`` a dict of RunSets.
+    """
+
+    def __init__(self, trajectories: Sequence[Trajectory], configs: Sequence[dict] | None = None, root=None):
+        self.trajectories = list(trajectories)
+        self.configs = [dict(c) for c in (configs or [t.config for t in self.trajectories])]
+        self.root = root
+
+    def __len__(self):
+        return len(self.trajectories)
+
+    def __iter__(self):
+        return iter(self.trajectories)
+
+    def __getitem__(self, i):
+        return self.trajectories[i]
+
+    def __repr__(self):
+        keys = sorted({k for c in self.configs for k in c})
+        return f"RunSet({len(self)} runs, config keys {keys})"
+
+    def where(self, **match) -> RunSet:
+        keep = [i for i, c in enumerate(self.configs) if all(c.get(k) == v for k, v in match.items())]
+        return RunSet([self.trajectories[i] for i in keep], [self.configs[i] for i in keep], self.root)
+
+    def groupby(self, key: str) -> dict:
+        out: dict = {}
+        for t, c in zip(self.trajectories, self.configs):
+            out.setdefault(c.get(key), ([], []))
+            out[c.get(key)][0].append(t)
+            out[c.get(key)][1].append(c)
+        return {k: RunSet(ts, cs, self.root) for k, (ts, cs) in out.items()}
+
+    def table(self):
+        """Configs plus status and final scalars, one row per run (a list of dicts)."""
+        rows = []
+        for t, c in zip(self.trajectories, self.configs):
+            row = {**c, "status": t.status, "snapshots": len(t)}
+            row.update({k: float(v[-1]) for k, v in t.scalars.items() if len(v)})
+            rows.append(row)
+        return rows
+
+
+def load_runs(root: str | os.PathLike, *, include_failed: bool = False) -> RunSet:
+    """All runs under ``root`` (e.g. a :func:`landkit.sweep` directory), sorted by directory name.
+
+    Runs of a sweep that did not finish are left out unless ``include_failed=True``.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise StoreError(f"no runs at {root}: not a directory")
+    trajs, configs = [], []
+    for d in sorted(p for p in root.iterdir() if p.is_dir()):
+        record = d / RUN_RECORD
+        config = read_json(record).get("config", {}) if record.exists() else None
+        if record.exists() and not (d / DONE_MARKER).exists() and not include_failed:
+            continue
+        if not is_store(d):
+            continue
+        t = load(d)
+        trajs.append(t)
+        configs.append(config if config is not None else t.config)
+    if not trajs:
+        raise StoreError(f"no recorded runs found under {root}")
+    return RunSet(trajs, configs, root)
+
+
+# --------------------------------------------------------------------------------------------------
+# runs recorded before landkit
+
+
+def _checkpoint_state(obj, path):
+    if isinstance(obj, dict) and not any(hasattr(v, "shape") for v in obj.values()):
+        for key in ("state_dict", "model_state_dict", "model"):
+            if isinstance(obj.get(key), dict):
+                return obj[key]
+    if not isinstance(obj, dict):
+        raise ValueError(f"{path} does not hold a state_dict (a dict of tensors); got {type(obj).__name__}")
+    return obj
+
+
+def from_checkpoints(
+    paths: Sequence[str | os.PathLike],
+    steps: Sequence[int] | None = None,
+    *,
+    params: str | Sequence[str] | None = None,
+    path: str | os.PathLike | None = None,
+    overwrite: bool = False,
+) -> Trajectory:
+    """A trajectory from saved ``state_dict`` checkpoints (read with ``torch.load(weights_only=True)``).
+
+    ``steps`` defaults to the single integer in each file name (``ckpt_0500.pt`` -> 500) when every
+    name has one, else ``0, 1, 2, ...``. Floating-point tensors are kept (``params=`` selects by
+    name/glob). With ``path=`` the trajectory is written as a store there and opened lazily;
+    without it, it lives in memory.
+
+    Example
+    -------
+    >>> traj = from_checkpoints(sorted(glob.glob("ckpt/*.pt")))   # doctest: +SKIP
+    """
+    import torch
+
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise ValueError("paths is empty: give at least one checkpoint file")
+    if steps is None:
+        nums = [re.findall(r"\d+", p.stem) for p in paths]
+        steps = [int(n[-1]) for n in nums] if all(nums) and len({int(n[-1]) for n in nums}) == len(nums) else range(len(paths))
+    steps = [int(s) for s in steps]
+    if len(steps) != len(paths):
+        raise ValueError(f"steps has {len(steps)} entries for {len(paths)} checkpoint files")
+    first = None
+    rows = []
+    for p in paths:
+        if not p.exists():
+            raise FileNotFoundError(f"checkpoint {p} does not exist")
+        state = _checkpoint_state(torch.load(p, map_location="cpu", weights_only=True), p)
+        floats = {k: v for k, v in state.items() if torch.is_tensor(v) and v.is_floating_point()}
+        if first is None:
+            names = select_names(list(floats), params)
+            first = layout((n, floats[n].shape) for n in names)
+        missing = [q.name for q in first if q.name not in floats or tuple(floats[q.name].shape) != q.shape]
+        if missing:
+            raise ValueError(f"{p} lacks (or has another shape for) parameters {missing} of the first checkpoint")
+        rows.append(torch.cat([floats[q.name].detach().reshape(-1).float() for q in first]).numpy())
+    weights = np.stack(rows)
+    order = np.argsort(steps, kind="stable")
+    weights, steps_arr = weights[order], np.asarray(steps)[order]
+    meta = {
+        "schema_version": SCHEMA_VERSION,
+        "status": "finished",
+        "source": "checkpoints",
+        "files": [str(paths[i]) for i in order],
+        "params": [q.to_json() for q in first],
+        "config": {},
+        "seed": None,
+        "sketch": None,
+        "n_snapshots": len(steps_arr),
+        "created": now(),
+    }
+    if path is None:
+        return Trajectory(steps_arr, weights, {}, meta)
+    w = StoreWriter(path, dim=weights.shape[1], meta=meta, capacity=len(steps_arr), overwrite=overwrite)
+    w.write(0, weights, steps_arr, {})
+    return load(path)

@@ -1,0 +1,361 @@
+"""Built-in tasks: data, loss and metrics, all offline and deterministic given ``seed``.
+
+A :class:`Task` carries its train/test tensors, its loss, its metrics and what a model needs to know
+about it (``in_features``, ``n_classes`` or ``out_features``, ``input_shape``).
+
+Example
+-------
+>>> import landkit as lk
+>>> task = lk.tasks.digits(seed=0)
+>>> task.x_train.shape[1], task.n_classes
+(64, 10)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "Task",
+    "digits",
+    "iris",
+    "modular_addition",
+    "subset",
+    "teacher_student",
+]
+
+
+def _accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return (outputs.argmax(dim=-1) == targets).float().mean()
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Task:
+    """A supervised learning problem small enough for a laptop.
+
+    Attributes
+    ----------
+    name : str
+    x_train, y_train, x_test, y_test : torch.Tensor
+    loss_fn : callable ``(outputs, targets) -> scalar tensor`` (mean over the batch)
+    kind : ``"classification"`` or ``"regression"``
+    in_features : int, the flattened input size
+    input_shape : tuple, the shape of one input (``(64,)`` flat, ``(1, 8, 8)`` as an image, ...)
+    n_classes : int or None, for classification
+    out_features : int, what the model's last layer must produce
+    metrics : dict name -> ``(outputs, targets) -> scalar tensor``
+    info : dict of the options that built the task (JSON-serialisable)
+    """
+
+    name: str
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    kind: str
+    in_features: int
+    input_shape: tuple
+    out_features: int
+    n_classes: int | None = None
+    metrics: dict = dataclasses.field(default_factory=dict)
+    info: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def n_train(self) -> int:
+        return int(self.x_train.shape[0])
+
+    @property
+    def n_test(self) -> int:
+        return int(self.x_test.shape[0])
+
+    def loss(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The task's loss of ``model`` on the batch ``(x, y)``."""
+        return self.loss_fn(model(x), y)
+
+    @torch.no_grad()
+    def evaluate(self, model: torch.nn.Module, *, batch_size: int = 4096) -> dict[str, float]:
+        """Loss and metrics on the whole train and test sets: ``train_loss``, ``test_loss``,
+        and ``train_<metric>``/``test_<metric>`` for each metric (e.g. ``test_acc``)."""
+        was_training = model.training
+        model.eval()
+        device = next(model.parameters()).device
+        out = {}
+        try:
+            for split, x, y in (("train", self.x_train, self.y_train), ("test", self.x_test, self.y_test)):
+                if len(x) == 0:
+                    continue
+                outputs = torch.cat(
+                    [model(x[i : i + batch_size].to(device)) for i in range(0, len(x), batch_size)]
+                )
+                y = y.to(device)
+                out[f"{split}_loss"] = float(self.loss_fn(outputs, y))
+                for name, fn in self.metrics.items():
+                    out[f"{split}_{name}"] = float(fn(outputs, y))
+        finally:
+            model.train(was_training)
+        return out
+
+    def replace(self, **changes) -> Task:
+        """A copy with some fields changed (``dataclasses.replace``)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__} {seed!r}")
+    return int(seed)
+
+
+def _split(n: int, test_frac: float, rng: np.random.Generator, y: np.ndarray | None = None):
+    """A (stratified when ``y`` is given) random split into train and test indices."""
+    if not 0.0 <= test_frac < 1.0:
+        raise ValueError(f"test_frac must be in [0, 1), got {test_frac}")
+    if y is None:
+        perm = rng.permutation(n)
+        n_test = round(test_frac * n)
+        return np.sort(perm[n_test:]), np.sort(perm[:n_test])
+    train, test = [], []
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        k = round(test_frac * len(idx))
+        test.append(idx[:k])
+        train.append(idx[k:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+
+
+def _noisy_labels(y: np.ndarray, n_classes: int, frac: float, rng: np.random.Generator):
+    if not 0.0 <= frac <= 1.0:
+        raise ValueError(f"label_noise must be a fraction in [0, 1], got {frac}")
+    y = y.copy()
+    flip = rng.random(len(y)) < frac
+    # a uniformly random *other* class for each flipped label
+    y[flip] = (y[flip] + rng.integers(1, n_classes, flip.sum())) % n_classes
+    return y
+
+
+def _classification(name, x, y, n_classes, *, seed, test_frac, n_train, label_noise, input_shape, info):
+    rng = np.random.default_rng(seed)
+    tr, te = _split(len(x), test_frac, rng, y)
+    if n_train is not None:
+        if not 0 < n_train <= len(tr):
+            raise ValueError(f"n_train must be in [1, {len(tr)}] for {name}, got {n_train}")
+        tr = np.sort(rng.choice(tr, n_train, replace=False))
+    y_tr = y[tr]
+    if label_noise:
+        y_tr = _noisy_labels(y_tr, n_classes, label_noise, rng)
+    return Task(
+        name=name,
+        x_train=torch.as_tensor(x[tr], dtype=torch.float32),
+        y_train=torch.as_tensor(y_tr, dtype=torch.long),
+        x_test=torch.as_tensor(x[te], dtype=torch.float32),
+        y_test=torch.as_tensor(y[te], dtype=torch.long),
+        loss_fn=F.cross_entropy,
+        kind="classification",
+        in_features=int(np.prod(input_shape)),
+        input_shape=tuple(input_shape),
+        out_features=n_classes,
+        n_classes=n_classes,
+        metrics={"acc": _accuracy},
+        info=info,
+    )
+
+
+def digits(
+    *,
+    seed: int = 0,
+    classes: Sequence[int] | None = None,
+    n_train: int | None = None,
+    flatten: bool = True,
+    test_frac: float = 0.2,
+    label_noise: float = 0.0,
+) -> Task:
+    """scikit-learn's bundled 8×8 handwritten digits (1797 images, no download).
+
+    Pixels are scaled to [0, 1]. ``classes=(0, 1)`` keeps a subset, relabelled 0..k-1;
+    ``n_train`` subsamples the training set; ``flatten=False`` gives ``(1, 8, 8)`` images for a CNN;
+    ``label_noise`` flips that fraction of training labels to another class. The split is stratified.
+
+    Example
+    -------
+    >>> t = digits(classes=(0, 1), flatten=False, seed=1)
+    >>> tuple(t.x_train.shape[1:]), t.n_classes
+    ((1, 8, 8), 2)
+    """
+    from sklearn.datasets import load_digits
+
+    seed = _check_seed(seed)
+    data = load_digits()
+    x = (data.data / 16.0).astype(np.float32)
+    y = data.target.astype(np.int64)
+    if classes is not None:
+        classes = [int(c) for c in classes]
+        if len(set(classes)) < 2 or not all(0 <= c <= 9 for c in classes):
+            raise ValueError(f"classes must be at least two distinct digits in 0..9, got {classes}")
+        if classes != sorted(classes):
+            raise ValueError(f"classes must be given in increasing order, got {classes}")
+        keep = np.isin(y, classes)
+        x, y = x[keep], np.searchsorted(classes, y[keep])
+    n_classes = int(y.max()) + 1
+    shape = (64,) if flatten else (1, 8, 8)
+    x = x.reshape((-1, *shape))
+    info = dict(seed=seed, classes=classes, n_train=n_train, flatten=flatten, test_frac=test_frac, label_noise=label_noise)
+    return _classification(
+        "digits", x, y, n_classes, seed=seed, test_frac=test_frac, n_train=n_train,
+        label_noise=label_noise, input_shape=shape, info=info,
+    )  # fmt: skip
+
+
+def iris(
+    *,
+    seed: int = 0,
+    features: Sequence[int | str] | None = None,
+    standardize: bool = True,
+    test_frac: float = 0.2,
+    label_noise: float = 0.0,
+) -> Task:
+    """scikit-learn's bundled iris data (150 flowers, 3 classes).
+
+    ``features`` picks columns by index or name (``"petal length"``, ``"petal width"``, ...),
+    e.g. ``features=("petal length", "petal width")`` for the two-input problem of DOODL3.
+    ``standardize`` scales each feature to zero mean and unit variance (statistics of the training split).
+    """
+    from sklearn.datasets import load_iris
+
+    seed = _check_seed(seed)
+    data = load_iris()
+    x = data.data.astype(np.float32)
+    names = [n.replace(" (cm)", "") for n in data.feature_names]
+    if features is not None:
+        cols = []
+        for f in features:
+            if isinstance(f, str):
+                if f not in names:
+                    raise ValueError(f"unknown iris feature {f!r}; choose from {names}")
+                cols.append(names.index(f))
+            else:
+                if not 0 <= int(f) < 4:
+                    raise ValueError(f"iris feature index must be in 0..3, got {f}")
+                cols.append(int(f))
+        x = x[:, cols]
+    rng = np.random.default_rng(seed)
+    tr, te = _split(len(x), test_frac, rng, data.target)
+    if standardize:
+        mu, sd = x[tr].mean(0), x[tr].std(0)
+        x = (x - mu) / sd
+    y = data.target.astype(np.int64)
+    y_tr = _noisy_labels(y[tr], 3, label_noise, rng) if label_noise else y[tr]
+    return Task(
+        name="iris",
+        x_train=torch.as_tensor(x[tr]),
+        y_train=torch.as_tensor(y_tr),
+        x_test=torch.as_tensor(x[te]),
+        y_test=torch.as_tensor(y[te]),
+        loss_fn=F.cross_entropy,
+        kind="classification",
+        in_features=x.shape[1],
+        input_shape=(x.shape[1],),
+        out_features=3,
+        n_classes=3,
+        metrics={"acc": _accuracy},
+        info=dict(seed=seed, features=None if features is None else list(features), standardize=standardize, test_frac=test_frac, label_noise=label_noise),
+    )  # fmt: skip
+
+
+def teacher_student(
+    n: int = 512,
+    d: int = 16,
+    width: int = 8,
+    noise: float = 0.0,
+    *,
+    seed: int = 0,
+    n_test: int = 512,
+    out_features: int = 1,
+) -> Task:
+    """Regression on the outputs of a random one-hidden-layer tanh "teacher" network.
+
+    Inputs are standard Gaussian in ``d`` dimensions; targets are ``teacher(x) + noise * N(0, 1)``
+    (the test targets are noiseless). The teacher is ``tanh(x W1ᵀ / √d) W2ᵀ / √width``. Loss: mean
+    squared error (mean over samples and outputs). A student wider than ``width`` is over-parametrised.
+    """
+    seed = _check_seed(seed)
+    for name, v in (("n", n), ("d", d), ("width", width), ("n_test", n_test)):
+        if int(v) < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v}")
+    if noise < 0:
+        raise ValueError(f"noise must be >= 0, got {noise}")
+    g = torch.Generator().manual_seed(seed)
+    w1 = torch.randn(width, d, generator=g)
+    w2 = torch.randn(out_features, width, generator=g)
+
+    def teacher(x):
+        return torch.tanh(x @ w1.T / d**0.5) @ w2.T / width**0.5
+
+    x_tr = torch.randn(n, d, generator=g)
+    x_te = torch.randn(n_test, d, generator=g)
+    y_tr = teacher(x_tr) + noise * torch.randn(n, out_features, generator=g)
+    return Task(
+        name="teacher_student",
+        x_train=x_tr,
+        y_train=y_tr,
+        x_test=x_te,
+        y_test=teacher(x_te),
+        loss_fn=F.mse_loss,
+        kind="regression",
+        in_features=d,
+        input_shape=(d,),
+        out_features=out_features,
+        info=dict(n=n, d=d, width=width, noise=noise, seed=seed, n_test=n_test, out_features=out_features),
+    )
+
+
+def modular_addition(p: int = 113, train_frac: float = 0.3, *, seed: int = 0) -> Task:
+    """The grokking task: predict ``(a + b) mod p`` from the token pair ``(a, b)``.
+
+    Inputs are ``(N, 3)`` integer tokens ``[a, b, p]`` (``p`` is the "=" token, as in Nanda et al.);
+    all ``p²`` pairs are split at random into train (``train_frac``) and test. Use with
+    :func:`landkit.models.transformer` (vocabulary ``p + 1``, ``p`` output classes).
+    """
+    seed = _check_seed(seed)
+    if p < 2:
+        raise ValueError(f"p must be >= 2, got {p}")
+    if not 0.0 < train_frac < 1.0:
+        raise ValueError(f"train_frac must be in (0, 1), got {train_frac}")
+    a, b = torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij")
+    x = torch.stack([a.reshape(-1), b.reshape(-1), torch.full((p * p,), p)], dim=1)
+    y = (x[:, 0] + x[:, 1]) % p
+    perm = torch.randperm(p * p, generator=torch.Generator().manual_seed(seed))
+    k = round(train_frac * p * p)
+    tr, te = perm[:k].sort().values, perm[k:].sort().values
+    return Task(
+        name="modular_addition",
+        x_train=x[tr],
+        y_train=y[tr],
+        x_test=x[te],
+        y_test=y[te],
+        loss_fn=F.cross_entropy,
+        kind="classification",
+        in_features=3,
+        input_shape=(3,),
+        out_features=p,
+        n_classes=p,
+        metrics={"acc": _accuracy},
+        info=dict(p=p, train_frac=train_frac, seed=seed, vocab=p + 1),
+    )
+
+
+def subset(task: Task, n_train: int, *, seed: int = 0) -> Task:
+    """The same task with a random ``n_train`` of its training examples (less data = more "load")."""
+    if not 0 < n_train <= task.n_train:
+        raise ValueError(f"n_train must be in [1, {task.n_train}], got {n_train}")
+    idx = torch.randperm(task.n_train, generator=torch.Generator().manual_seed(seed))[:n_train].sort().values
+    return task.replace(
+        x_train=task.x_train[idx],
+        y_train=task.y_train[idx],
+        info={**task.info, "subset": n_train, "subset_seed": seed},
+    )

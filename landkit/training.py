@@ -1,0 +1,288 @@
+"""One training loop for every lens: :func:`train`."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from .capture.noise import gradient_noise
+from .capture.recorder import Recorder
+from .tasks import Task
+
+__all__ = ["StopTraining", "TrainResult", "train"]
+
+
+class StopTraining(Exception):  # noqa: N818 - a control-flow signal, like StopIteration
+    """Raise from a ``callback`` to end training gracefully (the run is marked interrupted)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes
+    ----------
+    final : metrics of the final model on the whole train and test sets (``train_loss``,
+        ``test_loss``, ``test_acc``, ...), empty when the run diverged
+    history : dict of arrays at the evaluation points (``step``, ``train_loss``, ``test_loss``, ...)
+    steps : number of optimisation steps taken
+    diverged : whether a non-finite loss stopped training; ``diverged_step`` says when
+    interrupted : whether a callback (or Ctrl-C) stopped training early
+    seconds : wall time of the loop
+    path : where the recorder wrote the run (or None)
+    config : the training configuration
+    """
+
+    final: dict
+    history: dict
+    steps: int
+    diverged: bool = False
+    diverged_step: int | None = None
+    interrupted: bool = False
+    seconds: float = 0.0
+    path: str | None = None
+    config: dict = dataclasses.field(default_factory=dict)
+
+    def __repr__(self):
+        state = "diverged at step %d" % self.diverged_step if self.diverged else ("interrupted" if self.interrupted else "finished")
+        shown = {k: round(v, 4) for k, v in self.final.items()}
+        return f"TrainResult({state}, steps={self.steps}, final={shown}, {self.seconds:.1f}s)"
+
+
+def _optimizer(name, params, lr, momentum, weight_decay):
+    if callable(name) and not isinstance(name, str):
+        return name(params)
+    key = str(name).lower()
+    if key == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if key == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if key == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    raise ValueError(
+        f"optimizer must be 'sgd', 'adam', 'adamw' or a callable params -> torch.optim.Optimizer, got {name!r}"
+    )
+
+
+class _Batches:
+    """Minibatches without replacement, reshuffled each epoch from a seeded generator."""
+
+    def __init__(self, n, batch_size, generator, device):
+        self.n, self.bs, self.g, self.device = n, batch_size, generator, device
+        self.perm, self.pos = None, n
+
+    def next(self):
+        if self.bs is None:
+            return None
+        if self.pos + self.bs > self.n:
+            self.perm = torch.randperm(self.n, generator=self.g).to(self.device)
+            self.pos = 0
+        idx = self.perm[self.pos : self.pos + self.bs]
+        self.pos += self.bs
+        return idx
+
+
+def train(
+    model: torch.nn.Module,
+    task: Task,
+    *,
+    steps: int,
+    lr: float | Callable[[int], float],
+    batch_size: int | None = None,
+    optimizer="sgd",
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    seed: int = 0,
+    recorder: Recorder | None = None,
+    device: str | torch.device = "cpu",
+    eval_every: int | None = None,
+    progress: bool = True,
+    update: Callable | None = None,
+    callback: Callable[[int, dict], None] | None = None,
+    noise_samples: int = 256,
+) -> TrainResult:
+    """Train ``model`` on ``task`` for ``steps`` optimisation steps, optionally recording the run.
+
+    Parameters
+    ----------
+    steps : number of updates. Step ``s`` denotes the weights after ``s`` updates (0 = initialisation).
+    lr : learning rate, or a function ``step -> lr``.
+    batch_size : minibatch size (sampled without replacement, reshuffled each epoch); ``None`` = full batch.
+    optimizer : ``"sgd"`` (with ``momentum``), ``"adam"``, ``"adamw"``, or a callable
+        ``params -> torch.optim.Optimizer``.
+    update : a custom update rule ``update(params, grads, lr, step)`` that changes ``params`` in place
+        (e.g. mirror descent); replaces the optimizer.
+    seed : seeds the data order and any randomness in the forward pass (dropout); the global RNG is
+        left untouched. Same seed, same numbers: bit-identical on the CPU.
+    recorder : a :class:`landkit.Recorder`; records step 0, the scheduled steps and the last step.
+    eval_every : evaluate on the whole train/test sets every this many steps (history); default
+        about 20 evaluations per run. ``0`` evaluates only at the end.
+    progress : a tqdm progress bar (a widget in Jupyter) with step and loss.
+    callback : ``callback(step, metrics)`` at every evaluation point; raise :class:`StopTraining`
+        in it to stop early.
+    noise_samples : training samples used for the gradient-noise estimate when the recorder asks for it.
+
+    A non-finite loss stops training at that step: the result says ``diverged`` and everything
+    recorded before it is kept (the run's status is ``"diverged"``).
+
+    Example
+    -------
+    >>> import landkit as lk
+    >>> task = lk.tasks.digits(seed=0)
+    >>> model = lk.models.mlp(task.in_features, [32], task.n_classes, seed=0)
+    >>> res = lk.train(model, task, steps=200, lr=0.1, batch_size=32, progress=False)
+    >>> res.final["test_acc"] > 0.8
+    True
+    """
+    if not isinstance(task, Task):
+        raise TypeError(f"task must be a landkit Task (lk.tasks.digits(), ...), got {type(task).__name__}")
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"steps must be an int >= 0, got {steps!r}")
+    steps = int(steps)
+    if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive int or None (full batch), got {batch_size!r}")
+    if batch_size is not None and batch_size >= task.n_train:
+        batch_size = None
+    lr_at = lr if callable(lr) else (lambda _s, _lr=float(lr): _lr)
+    if not callable(lr) and not (float(lr) > 0 and math.isfinite(float(lr))):
+        raise ValueError(f"lr must be a positive finite number or a function step -> lr, got {lr!r}")
+    if eval_every is None:
+        eval_every = max(1, steps // 20)
+    if recorder is not None and not isinstance(recorder, Recorder):
+        raise TypeError(f"recorder must be a landkit.Recorder, got {type(recorder).__name__}")
+
+    device = torch.device(device)
+    model.to(device)
+    model.train()
+    x_all, y_all = task.x_train.to(device), task.y_train.to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = None if update is not None else _optimizer(optimizer, params, lr_at(0), momentum, weight_decay)
+    config = dict(
+        steps=steps, lr=lr if not callable(lr) else repr(lr), batch_size=batch_size,
+        optimizer=optimizer if isinstance(optimizer, str) and update is None else repr(update or optimizer),
+        momentum=momentum, weight_decay=weight_decay, seed=int(seed), task=task.name, task_info=task.info,
+        model=type(model).__name__, n_params=sum(p.numel() for p in model.parameters()),
+    )  # fmt: skip
+    if recorder is not None and not recorder.started:
+        recorder.start(model, max_step=steps, config=config, seed=int(seed))
+    gen = torch.Generator().manual_seed(int(seed))
+    batches = _Batches(task.n_train, batch_size, gen, device)
+    noise_idx = torch.randperm(task.n_train, generator=torch.Generator().manual_seed(int(seed) + 1))[:noise_samples]
+
+    history: dict[str, list] = {"step": []}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=steps, desc=f"train {task.name}", unit="step", leave=False)
+    bar_every = max(1, steps // 200)
+    diverged_step = None
+    interrupted = False
+    step = 0
+    metrics: dict = {}
+    t0 = time.perf_counter()
+    fork_devices = [device] if device.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=fork_devices):
+            torch.manual_seed(int(seed))
+            for step in range(steps + 1):
+                idx = batches.next()
+                x, y = (x_all, y_all) if idx is None else (x_all[idx], y_all[idx])
+                loss = task.loss(model, x, y)
+                if not torch.isfinite(loss):
+                    diverged_step = step
+                    break
+                if opt is not None:
+                    opt.zero_grad(set_to_none=True)
+                else:
+                    for p in params:
+                        p.grad = None
+                loss.backward()
+                snap = recorder is not None and (recorder.due(step) or step == steps)
+                evaluate = eval_every and (step % eval_every == 0 or step == steps) or (step == steps)
+                metrics = {}
+                if evaluate or (snap and recorder.evaluate):
+                    metrics = task.evaluate(model)
+                if evaluate:
+                    history["step"].append(step)
+                    for k, v in metrics.items():
+                        history.setdefault(k, []).append(v)
+                if snap:
+                    _snapshot(recorder, step, model, loss, metrics, params, lr_at(step), task, x_all, y_all, noise_idx, batch_size)
+                if evaluate and callback is not None:
+                    callback(step, metrics)
+                if bar is not None and (step % bar_every == 0 or step == steps):
+                    bar.set_postfix(loss=f"{float(loss.detach()):.4g}", refresh=False)
+                    bar.update(step - bar.n)  # redraws at most every tqdm mininterval
+                if step == steps:
+                    break
+                current_lr = lr_at(step)
+                if opt is not None:
+                    if callable(lr):
+                        for group in opt.param_groups:
+                            group["lr"] = current_lr
+                    opt.step()
+                else:
+                    with torch.no_grad():
+                        update(params, [p.grad for p in params], current_lr, step)
+    except StopTraining:
+        interrupted = True
+    except KeyboardInterrupt:
+        if recorder is not None:
+            recorder.close("interrupted", steps=step)
+        if bar is not None:
+            bar.close()
+        raise
+    except BaseException as e:
+        if recorder is not None:
+            recorder.close("failed", error=repr(e), steps=step)
+        if bar is not None:
+            bar.close()
+        raise
+    seconds = time.perf_counter() - t0
+    if bar is not None:
+        bar.close()
+    if diverged_step is not None:
+        final = {}
+    elif not interrupted and metrics:  # the evaluation at the last step
+        final = metrics
+    else:
+        final = task.evaluate(model)
+    done = diverged_step if diverged_step is not None else step
+    status = "diverged" if diverged_step is not None else ("interrupted" if interrupted else "finished")
+    if recorder is not None:
+        recorder.close(status, steps=done, diverged_step=diverged_step, seconds=seconds, **final)
+    return TrainResult(
+        final=final,
+        history={k: np.asarray(v) for k, v in history.items()},
+        steps=done,
+        diverged=diverged_step is not None,
+        diverged_step=diverged_step,
+        interrupted=interrupted,
+        seconds=seconds,
+        path=str(recorder.path) if recorder is not None else None,
+        config=config,
+    )
+
+
+def _snapshot(rec, step, model, loss, metrics, params, lr, task, x_all, y_all, noise_idx, batch_size):
+    scalars = {"batch_loss": loss.detach(), "lr": lr}
+    grads = [p.grad for p in params if p.grad is not None]
+    if grads:
+        scalars["grad_norm"] = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+    if rec.evaluate:
+        scalars["loss"] = metrics["train_loss"]
+        scalars.update({k: v for k, v in metrics.items() if k != "train_loss"})
+    else:
+        scalars["loss"] = loss.detach()
+    if rec.grad_noise:
+        idx = noise_idx.to(x_all.device)
+        scalars.update(gradient_noise(model, task.loss_fn, x_all[idx], y_all[idx], batch_size=batch_size or task.n_train))
+    rec.capture(step, model, force=True, **scalars)

@@ -1,0 +1,111 @@
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import landkit as lk
+
+
+def test_digits_shapes_and_split():
+    t = lk.tasks.digits(seed=0)
+    assert t.in_features == 64 and t.n_classes == 10 and t.out_features == 10
+    assert t.n_train + t.n_test == 1797
+    assert t.x_train.dtype == torch.float32 and t.y_train.dtype == torch.long
+    assert float(t.x_train.max()) <= 1.0 and float(t.x_train.min()) >= 0.0
+    # stratified: every class in both splits
+    assert set(t.y_test.tolist()) == set(range(10))
+
+
+def test_digits_options():
+    t = lk.tasks.digits(classes=(0, 1), flatten=False, n_train=50, seed=3)
+    assert tuple(t.x_train.shape) == (50, 1, 8, 8)
+    assert t.n_classes == 2 and set(t.y_train.tolist()) <= {0, 1}
+    with pytest.raises(ValueError, match="classes"):
+        lk.tasks.digits(classes=(1, 0))
+    with pytest.raises(ValueError, match="n_train"):
+        lk.tasks.digits(n_train=100_000)
+    with pytest.raises(TypeError, match="seed"):
+        lk.tasks.digits(seed=1.5)
+
+
+def test_label_noise_flips_the_asked_fraction():
+    clean = lk.tasks.digits(seed=0)
+    noisy = lk.tasks.digits(seed=0, label_noise=0.3)
+    assert torch.equal(clean.x_train, noisy.x_train)
+    frac = float((clean.y_train != noisy.y_train).float().mean())
+    assert 0.25 < frac < 0.35  # binomial(1437, 0.3): sd ≈ 0.012
+    assert torch.equal(clean.y_test, noisy.y_test)
+
+
+def test_tasks_are_deterministic_given_seed():
+    for make in (lambda s: lk.tasks.digits(seed=s), lambda s: lk.tasks.iris(seed=s),
+                 lambda s: lk.tasks.teacher_student(64, 4, 3, 0.1, seed=s),
+                 lambda s: lk.tasks.modular_addition(11, 0.5, seed=s)):  # fmt: skip
+        a, b, c = make(1), make(1), make(2)
+        assert torch.equal(a.x_train, b.x_train) and torch.equal(a.y_train, b.y_train)
+        assert not (torch.equal(a.x_train, c.x_train) and torch.equal(a.y_train, c.y_train))
+
+
+def test_iris_two_features_standardised():
+    t = lk.tasks.iris(features=("petal length", "petal width"), seed=0)
+    assert t.in_features == 2 and t.n_classes == 3
+    np.testing.assert_allclose(t.x_train.mean(0).numpy(), 0, atol=1e-5)
+    np.testing.assert_allclose(t.x_train.std(0, unbiased=False).numpy(), 1, atol=1e-4)
+    with pytest.raises(ValueError, match="unknown iris feature"):
+        lk.tasks.iris(features=("petal colour",))
+
+
+def test_modular_addition_is_exact():
+    t = lk.tasks.modular_addition(p=7, train_frac=0.5, seed=0)
+    x = torch.cat([t.x_train, t.x_test])
+    y = torch.cat([t.y_train, t.y_test])
+    assert len(x) == 49 and torch.equal(y, (x[:, 0] + x[:, 1]) % 7)
+    assert (x[:, 2] == 7).all()
+    assert len({tuple(r) for r in x.tolist()}) == 49
+
+
+def test_teacher_student_regression_noiseless_test():
+    t = lk.tasks.teacher_student(n=32, d=5, width=4, noise=0.0, seed=0)
+    assert t.kind == "regression" and t.out_features == 1
+    model = torch.nn.Linear(5, 1)
+    assert "test_loss" in t.evaluate(model)
+
+
+def test_subset():
+    t = lk.tasks.digits(seed=0)
+    s = lk.tasks.subset(t, 100, seed=1)
+    assert s.n_train == 100 and s.n_test == t.n_test
+
+
+@given(seed=st.integers(0, 2**31 - 1))
+@settings(max_examples=10, deadline=None)
+def test_models_deterministic_and_rng_untouched(seed):
+    state = torch.random.get_rng_state()
+    a = lk.models.mlp(8, [5], 3, seed=seed)
+    b = lk.models.mlp(8, [5], 3, seed=seed)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)
+
+
+def test_model_zoo_shapes():
+    x = torch.rand(4, 1, 8, 8)
+    assert lk.models.cnn(10)(x).shape == (4, 10)
+    for residual in (True, False):
+        assert lk.models.resnet(10, residual=residual)(x).shape == (4, 10)
+    m = lk.models.mlp(64, [32, 16], 10, bias=False)
+    assert [n for n, _ in m.named_parameters()] == ["fc1.weight", "fc2.weight", "fc3.weight"]
+    t = lk.tasks.modular_addition(p=11)
+    tr = lk.models.transformer(11, d_model=16, n_heads=2, d_mlp=32)
+    assert tr(t.x_train[:5]).shape == (5, 11)
+    assert tr.W_out.weight.shape == (11, 16)
+
+
+def test_model_bad_input():
+    with pytest.raises(ValueError, match="activation"):
+        lk.models.mlp(4, [3], 2, activation="swish!")
+    with pytest.raises(ValueError, match="hidden width"):
+        lk.models.mlp(4, [0], 2)
+    with pytest.raises(ValueError, match="divisible"):
+        lk.models.transformer(11, d_model=10, n_heads=3)
