@@ -227,6 +227,8 @@ class Recorder:
             col = self._scalars.get(name)
             if col is None:
                 col = self._scalars[name] = [np.nan] * r
+            if torch.is_tensor(value):
+                value = value.detach()
             col.append(float(value) if value is not None else np.nan)
         for col in self._scalars.values():
             if len(col) <= r:

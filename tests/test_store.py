@@ -1,0 +1,303 @@
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import landkit as lk
+from landkit.errors import RunExistsError, StoreError
+
+
+def flat(model, names=None):
+    return torch.cat([p.detach().reshape(-1) for n, p in model.named_parameters() if names is None or n in names]).numpy()
+
+
+def test_api_as_written_in_the_issue(tmp_path):
+    """The calls of the foundation issue, as a user types them."""
+    task = lk.tasks.digits(seed=0)
+    model = lk.models.mlp(task.in_features, [64], task.n_classes, seed=0)
+    rec = lk.Recorder(tmp_path / "runs/demo", schedule=lk.schedules.geometric(1, 2000, 60))
+    result = lk.train(model, task, steps=2000, lr=0.1, batch_size=32, seed=0, recorder=rec, progress=False)
+    traj = lk.load(tmp_path / "runs/demo")
+    expected = sorted({0} | set(lk.schedules.geometric(1, 2000, 60).steps().tolist()))
+    assert traj.steps.dtype == np.int64 and traj.steps.tolist() == expected
+    assert traj.weights.shape == (len(expected), sum(p.numel() for p in model.parameters()))
+    assert np.array_equal(np.asarray(traj.weights[-1]), flat(model))
+    for key in ("loss", "test_loss", "test_acc", "lr", "grad_norm"):
+        assert traj.scalars[key].shape == (len(expected),)
+    assert traj.scalars["loss"][-1] == pytest.approx(result.final["train_loss"])
+    assert traj.scalars["test_acc"][-1] == pytest.approx(result.final["test_acc"])
+    fresh = lk.models.mlp(task.in_features, [64], task.n_classes, seed=123)
+    fresh.load_state_dict(traj.state_dict(-1))
+    assert task.evaluate(fresh)["test_acc"] == pytest.approx(result.final["test_acc"])
+    assert traj.status == "finished" and traj.seed == 0 and traj.config["lr"] == 0.1
+    assert traj.meta["versions"]["torch"] == torch.__version__
+
+
+def test_weights_are_lazy_and_indexable(tmp_path, digits):
+    model = lk.models.mlp(64, [16], 10, seed=0)
+    rec = lk.Recorder(tmp_path / "r", evaluate=False, chunk_mb=0.01)  # tiny chunks: many files
+    lk.train(model, digits, steps=40, lr=0.1, batch_size=8, recorder=rec, progress=False)
+    t = lk.load(tmp_path / "r")
+    full = np.asarray(t.weights)
+    assert full.shape == (41, 1210) and t.weights.chunk_rows < 41
+    np.testing.assert_array_equal(t.weights[3], full[3])
+    np.testing.assert_array_equal(t.weights[-2], full[-2])
+    np.testing.assert_array_equal(t.weights[5:17:3], full[5:17:3])
+    np.testing.assert_array_equal(t.weights[[0, 40, 7]], full[[0, 40, 7]])
+    np.testing.assert_array_equal(t.weights[2, 10:20], full[2, 10:20])
+    blocks = list(t.weights.iter_chunks())
+    np.testing.assert_array_equal(np.concatenate([b for _, b in blocks]), full)
+    with pytest.raises(IndexError, match="41 snapshots"):
+        t.weights[41]
+
+
+def test_params_glob_selects_layers(tmp_path, digits):
+    model = lk.models.mlp(64, [16], 10, seed=0)
+    rec = lk.Recorder(tmp_path / "r", params="fc2.*", schedule=lk.schedules.every(5))
+    lk.train(model, digits, steps=10, lr=0.1, recorder=rec, progress=False)
+    t = lk.load(tmp_path / "r")
+    assert [p.name for p in t.params] == ["fc2.weight", "fc2.bias"]
+    assert np.array_equal(np.asarray(t.weights[-1]), flat(model, {"fc2.weight", "fc2.bias"}))
+    sd = t.state_dict(-1)
+    assert set(sd) == {"fc2.weight", "fc2.bias"} and sd["fc2.weight"].shape == (10, 16)
+    with pytest.raises(ValueError, match="match no parameter"):
+        lk.Recorder(tmp_path / "bad", params="conv*").start(model)
+
+
+def test_sketch_is_seeded_and_preserves_distances(tmp_path, digits):
+    def run(name, model_seed):
+        model = lk.models.mlp(64, [64], 10, seed=model_seed)
+        rec = lk.Recorder(tmp_path / name, sketch=256, sketch_seed=7, schedule=lk.schedules.at([0, 50]))
+        lk.train(model, digits, steps=50, lr=0.1, recorder=rec, progress=False)
+        return lk.load(tmp_path / name), model
+
+    a, ma = run("a", 0)
+    b, mb = run("b", 1)
+    assert a.weights.shape == (2, 256) and a.is_sketch
+    # the same projection for both runs: sketches are linear, so sketch(a) - sketch(b) = sketch(a - b)
+    from landkit.capture import CountSketch
+
+    s = CountSketch(flat(ma).size, 256, seed=7)
+    np.testing.assert_allclose(a.weights[-1], s(torch.from_numpy(flat(ma))).numpy(), rtol=1e-5, atol=1e-5)
+    true = np.linalg.norm(flat(ma) - flat(mb))
+    est = np.linalg.norm(np.asarray(a.weights[-1]) - np.asarray(b.weights[-1]))
+    assert abs(est / true - 1) < 0.3  # relative error ~ sqrt(2/k) ≈ 0.09
+    with pytest.raises(ValueError, match="sketch"):
+        a.state_dict(-1)
+
+
+def test_user_loop_capture(tmp_path, digits):
+    model = lk.models.mlp(64, [8], 10, seed=0)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    rec = lk.Recorder(tmp_path / "mine", schedule=lk.schedules.every(10))
+    taken = []
+    for step in range(35):
+        loss = digits.loss(model, digits.x_train, digits.y_train)
+        taken.append(rec.capture(step, model, loss=loss, note=step * 2))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    rec.close()
+    t = lk.load(tmp_path / "mine")
+    assert t.steps.tolist() == [0, 10, 20, 30] and sum(taken) == 4
+    np.testing.assert_array_equal(t.scalars["note"], [0, 20, 40, 60])
+    assert t.status == "finished"
+
+
+def test_existing_run_refused_unless_overwrite_or_resume(tmp_path, digits):
+    path = tmp_path / "r"
+
+    def record(steps, **kw):
+        model = lk.models.mlp(64, [8], 10, seed=0)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        rec = lk.Recorder(path, **kw)
+        for step in range(steps):
+            rec.capture(step, model, loss=digits.loss(model, digits.x_train, digits.y_train))
+            opt.step()
+        rec.close()
+
+    record(5)
+    with pytest.raises(RunExistsError, match="overwrite=True"):
+        record(3)
+    record(3, overwrite=True)
+    assert lk.load(path).steps.tolist() == [0, 1, 2]
+    record(6, resume=True)  # steps 0..2 are skipped, 3..5 appended
+    assert lk.load(path).steps.tolist() == [0, 1, 2, 3, 4, 5]
+    with pytest.raises(ValueError, match="contradict"):
+        lk.Recorder(path, overwrite=True, resume=True)
+
+
+def test_many_flushes_and_growth_without_max_step(tmp_path):
+    """A user loop with no known length: the store grows, partial chunks are merged on disk."""
+    model = torch.nn.Linear(3, 2)
+    rec = lk.Recorder(tmp_path / "g", flush_every=1e-9, chunk_mb=0.0002)  # flush at every capture
+    expected = []
+    for step in range(1500):
+        with torch.no_grad():
+            model.weight.fill_(step)
+        rec.capture(step, model, loss=float(step))
+        expected.append(step)
+    rec.close()
+    t = lk.load(tmp_path / "g")
+    assert t.steps.tolist() == expected
+    np.testing.assert_array_equal(np.asarray(t.weights)[:, 0], np.arange(1500))
+    np.testing.assert_array_equal(t.scalars["loss"], np.arange(1500))
+
+
+def _make_run(tmp_path, digits):
+    path = tmp_path / "run"
+    rec = lk.Recorder(path, evaluate=False, chunk_mb=0.05)
+    lk.train(lk.models.mlp(64, [16], 10, seed=0), digits, steps=30, lr=0.1, recorder=rec, progress=False)
+    return path
+
+
+def test_corrupted_store_errors_name_the_file(tmp_path, digits):
+    path = _make_run(tmp_path, digits)
+    assert len(lk.load(path)) == 31
+
+    # missing chunk
+    chunk = sorted(glob.glob(str(path / "weights/c/*/0")))[1]
+    os.rename(chunk, chunk + ".bak")
+    with pytest.raises(StoreError, match=r"missing chunk file .*weights/c/1/0"):
+        lk.load(path)
+    os.rename(chunk + ".bak", chunk)
+
+    # truncated chunk: opening is fine, reading it says which run
+    data = open(chunk, "rb").read()
+    open(chunk, "wb").write(data[:100])
+    t = lk.load(path)
+    with pytest.raises(StoreError, match="could not read weights"):
+        t.weights[t.weights.chunk_rows]
+    open(chunk, "wb").write(data)
+
+    # wrong schema version
+    meta = json.loads((path / "zarr.json").read_text())
+    meta["attributes"]["landkit"]["schema_version"] = 999
+    (path / "zarr.json").write_text(json.dumps(meta))
+    with pytest.raises(StoreError, match="schema version 999"):
+        lk.load(path)
+
+    # truncated metadata
+    (path / "zarr.json").write_text('{"attributes": {"landk')
+    with pytest.raises(StoreError, match=r"zarr.json is not readable JSON"):
+        lk.load(path)
+
+    # missing metadata
+    (path / "zarr.json").unlink()
+    with pytest.raises(StoreError, match=r"metadata file is missing: .*zarr.json"):
+        lk.load(path)
+    with pytest.raises(StoreError, match="not a directory"):
+        lk.load(tmp_path / "nowhere")
+
+
+def test_missing_array_metadata(tmp_path, digits):
+    path = _make_run(tmp_path, digits)
+    (path / "steps" / "zarr.json").unlink()
+    with pytest.raises(StoreError, match=r"metadata of array 'steps' is missing"):
+        lk.load(path)
+
+
+KILL_SCRIPT = textwrap.dedent(
+    """
+    import sys, torch
+    torch.set_num_threads(1)
+    import landkit as lk
+    task = lk.tasks.digits(seed=0)
+    model = lk.models.mlp(64, [32], 10, seed=0)
+    rec = lk.Recorder(sys.argv[1], evaluate=False, flush_every=0.05)
+    lk.train(model, task, steps=10_000_000, lr=0.05, batch_size=8, recorder=rec, progress=False, eval_every=0)
+    """
+)
+
+
+def test_sigkill_mid_training_leaves_a_readable_store(tmp_path):
+    path = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(path)])
+    seen = 0
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and seen < 300:
+            time.sleep(0.1)
+            try:
+                seen = len(lk.load(path))  # reading while the run writes is safe too
+            except lk.StoreError:
+                pass
+        assert seen >= 300, "the child did not record in time"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    traj = lk.load(path)
+    assert len(traj) >= seen  # every snapshot flushed before the kill is there
+    assert traj.status == "running"
+    assert traj.steps.tolist() == list(range(len(traj)))
+    w = np.asarray(traj.weights)
+    assert np.isfinite(w).all() and np.isfinite(traj.scalars["loss"]).all()
+    assert not np.array_equal(w[0], w[-1])
+
+
+def test_from_checkpoints(tmp_path, digits):
+    model = lk.models.mlp(64, [8], 10, seed=0)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    (tmp_path / "ckpt").mkdir()
+    states = {}
+    for step in range(0, 50, 10):
+        torch.save(model.state_dict(), tmp_path / "ckpt" / f"epoch_{step:04d}.pt")
+        states[step] = flat(model)
+        for _ in range(10):
+            loss = digits.loss(model, digits.x_train, digits.y_train)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    files = sorted(glob.glob(str(tmp_path / "ckpt" / "*.pt")))
+    traj = lk.from_checkpoints(files)
+    assert traj.steps.tolist() == [0, 10, 20, 30, 40]
+    for i, s in enumerate(traj.steps):
+        np.testing.assert_array_equal(traj.weights[i], states[s])
+    on_disk = lk.from_checkpoints(files, steps=[5, 4, 3, 2, 1], path=tmp_path / "ck")
+    assert on_disk.steps.tolist() == [1, 2, 3, 4, 5]
+    np.testing.assert_array_equal(on_disk.weights[0], states[40])
+    fresh = lk.models.mlp(64, [8], 10, seed=9)
+    fresh.load_state_dict(traj.state_dict(-1))
+    np.testing.assert_array_equal(flat(fresh), states[40])
+    # a checkpoint wrapped in {"model": state_dict, "epoch": ...}
+    torch.save({"model": model.state_dict(), "epoch": 3}, tmp_path / "wrapped.pt")
+    assert lk.from_checkpoints([tmp_path / "wrapped.pt"]).weights.shape == (1, 610)
+    with pytest.raises(ValueError, match="steps has 1 entries"):
+        lk.from_checkpoints(files, steps=[1])
+    with pytest.raises(ValueError, match="empty"):
+        lk.from_checkpoints([])
+
+
+def test_from_checkpoints_never_unpickles(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned > " + str(tmp_path / "pwned"),))
+
+    torch.save({"w": torch.zeros(2), "evil": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(Exception):  # noqa: B017 - torch's own UnpicklingError
+        lk.from_checkpoints([tmp_path / "evil.pt"])
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_load_runs_and_runset(tmp_path, digits):
+    for width in (4, 8):
+        for seed in (0, 1):
+            rec = lk.Recorder(tmp_path / "sw" / f"w{width}s{seed}", config={"width": width})
+            lk.train(lk.models.mlp(64, [width], 10, seed=seed), digits, steps=5, lr=0.1, seed=seed,
+                     recorder=rec, progress=False)  # fmt: skip
+    runs = lk.load_runs(tmp_path / "sw")
+    assert len(runs) == 4
+    assert len(runs.where(width=8)) == 2
+    groups = runs.groupby("width")
+    assert sorted(groups) == [4, 8] and all(len(g) == 2 for g in groups.values())
+    assert {r["seed"] for r in runs.table()} == {0, 1}
+    with pytest.raises(StoreError, match="no recorded runs"):
+        lk.load_runs(tmp_path / "sw" / "w4s0" / "weights")
