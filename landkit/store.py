@@ -223,7 +223,7 @@ class StoreWriter:
         self.capacity = max(int(capacity), 1)
         self.dim = int(dim)
         self.n = 0
-        self.group = zarr.open_group(str(self.path), mode="w")
+        self.group = zarr.open_group(str(self.path), mode="a")  # "w" would delete files beside the store
         self.weights = self.group.create_array(
             "weights", shape=(self.capacity, dim), chunks=(self.chunk_rows, dim), dtype=dtype,
             fill_value=np.nan, compressors=None, chunk_key_encoding=_CHUNK_KEYS,

@@ -1,0 +1,100 @@
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import landkit as lk
+from landkit.sweep import run_name
+
+
+def small_run(width, seed, run_dir, fail=False, sleep=0.0, log=None):
+    """A sweep cell: a tiny digits MLP, recorded into run_dir."""
+    import torch
+
+    torch.set_num_threads(1)
+    if fail:
+        raise RuntimeError(f"cell width={width} seed={seed} was told to fail")
+    task = lk.tasks.digits(seed=0, n_train=200)
+    model = lk.models.mlp(task.in_features, [width], task.n_classes, seed=seed)
+    rec = lk.Recorder(run_dir, schedule=lk.schedules.every(5))
+    res = lk.train(model, task, steps=20, lr=0.1, batch_size=16, seed=seed, recorder=rec, progress=False)
+    time.sleep(sleep)
+    if log:
+        with open(log, "a") as f:  # O_APPEND: one line per completed run
+            f.write(json.dumps({"width": width, "seed": seed}) + "\n")
+    return res
+
+
+def test_grid():
+    g = lk.grid(width=[4, 16, 64], batch_size=[16, 128], seed=range(3))
+    assert len(g) == 18 and g[0] == {"width": 4, "batch_size": 16, "seed": 0}
+    assert g[-1] == {"width": 64, "batch_size": 128, "seed": 2}
+    with pytest.raises(ValueError, match="empty"):
+        lk.grid(width=[])
+    with pytest.raises(ValueError, match="at least one axis"):
+        lk.grid()
+
+
+def test_sweep_local_processes_resumes_and_records_failures(tmp_path):
+    grid = lk.grid(width=[4, 8], seed=[0, 1]) + [{"width": 99, "seed": 0, "fail": True}]
+    res = lk.sweep(small_run, grid, tmp_path / "sw", max_workers=2, progress=False)
+    assert len(res.completed) == 4 and len(res.failed) == 1
+    err = json.loads((tmp_path / "sw" / run_name(grid[-1]) / "landkit-error.json").read_text())
+    assert "was told to fail" in err["error"] and "Traceback" in err["error"]
+    runs = lk.load_runs(tmp_path / "sw")
+    assert len(runs) == 4 and sorted({c["width"] for c in runs.configs}) == [4, 8]
+    assert all(t.status == "finished" and t.steps.tolist() == [0, 5, 10, 15, 20] for t in runs)
+    done = tmp_path / "sw" / run_name(grid[0]) / "landkit-done.json"
+    stamp = done.stat().st_mtime_ns
+    # re-run: finished cells are skipped, the failed one is tried again (and fails again)
+    again = lk.sweep(small_run, grid, tmp_path / "sw", max_workers=2, progress=False)
+    assert [r["status"] for r in again.runs] == ["skipped"] * 4 + ["failed"]
+    assert done.stat().st_mtime_ns == stamp
+
+
+def test_sweep_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="empty"):
+        lk.sweep(small_run, [], tmp_path)
+    with pytest.raises(ValueError, match="repeated configs"):
+        lk.sweep(small_run, [{"width": 4, "seed": 0}] * 2, tmp_path)
+
+
+@pytest.mark.slow
+def test_sweep_on_dask_with_a_killed_worker(tmp_path):
+    from distributed import Client, LocalCluster
+
+    log = tmp_path / "completions.log"
+    grid = lk.grid(width=[4, 8, 16], seed=[0, 1, 2], sleep=1.0, log=str(log))
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None, silence_logs=40) as cluster, Client(cluster) as client:  # fmt: skip
+        pids = client.run(os.getpid)
+        victim = sorted(pids.values())[0]
+        killed = threading.Event()
+
+        def kill_when_running():
+            # wait until some run has started on the cluster, then SIGKILL one worker process
+            root = tmp_path / "sw"
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if root.exists() and any((d / "landkit-run.json").exists() for d in root.iterdir()):
+                    time.sleep(0.5)
+                    os.kill(victim, signal.SIGKILL)
+                    killed.set()
+                    return
+                time.sleep(0.05)
+
+        killer = threading.Thread(target=kill_when_running)
+        killer.start()
+        res = lk.sweep(small_run, grid, tmp_path / "sw", executor=client.get_executor(), progress=False)
+        killer.join()
+    assert killed.is_set()
+    assert len(res.completed) == 9 and not res.failed
+    lines = [json.loads(x) for x in Path(log).read_text().splitlines()]
+    completed = sorted((d["width"], d["seed"]) for d in lines)
+    assert completed == sorted((c["width"], c["seed"]) for c in grid)  # each run completed exactly once
+    runs = lk.load_runs(tmp_path / "sw")
+    assert len(runs) == 9 and all(t.status == "finished" for t in runs)
