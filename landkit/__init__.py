@@ -12,7 +12,7 @@ The verbs a user types first::
 
 __version__ = "0.1.0"
 
-from . import models, tasks
+from . import models, plots, tasks
 from .capture import Recorder, schedules
 from .errors import LandkitError, RunExistsError, StoreError
 from .store import RunSet, Trajectory, from_checkpoints, load, load_runs
@@ -34,8 +34,19 @@ __all__ = [
     "load",
     "load_runs",
     "models",
+    "plots",
     "schedules",
     "sweep",
     "tasks",
     "train",
+    "widgets",
 ]
+
+
+def __getattr__(name):
+    # ipywidgets is imported only when a notebook asks for the explorers
+    if name == "widgets":
+        import importlib
+
+        return importlib.import_module(".widgets", __name__)
+    raise AttributeError(f"module 'landkit' has no attribute {name!r}")

@@ -219,8 +219,9 @@ class StoreWriter:
             raise StoreError(f"resume=True but {self.path} holds no run to resume")
         self.path.mkdir(parents=True, exist_ok=True)
         itemsize = np.dtype(dtype).itemsize
-        self.chunk_rows = int(max(1, min(1024, chunk_bytes // max(1, dim * itemsize))))
         self.capacity = max(int(capacity), 1)
+        # whole rows per chunk, about chunk_bytes each, but no larger than the run is expected to be
+        self.chunk_rows = int(max(1, min(1024, self.capacity, chunk_bytes // max(1, dim * itemsize))))
         self.dim = int(dim)
         self.n = 0
         self.group = zarr.open_group(str(self.path), mode="a")  # "w" would delete files beside the store

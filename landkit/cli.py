@@ -1,0 +1,77 @@
+"""``landkit`` on the command line: the headless main job.
+
+    landkit tour --out report/           train a small digits ensemble, record it, write the report
+    landkit report RUN_DIR --out report/ the same report for runs you recorded yourself
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+
+def tour_run(width: int, seed: int, steps: int, run_dir: str):
+    """One run of the tour's ensemble: a digits MLP recorded on a geometric schedule."""
+    import landkit as lk
+
+    task = lk.tasks.digits(seed=0)
+    model = lk.models.mlp(task.in_features, [width], task.n_classes, seed=seed)
+    rec = lk.Recorder(run_dir, schedule=lk.schedules.geometric(1, steps, 80), config={"width": width})
+    return lk.train(model, task, steps=steps, lr=0.1, batch_size=32, seed=seed, recorder=rec, progress=False)
+
+
+def tour(out: str, root: str, fast: bool, workers: int | None) -> Path:
+    import landkit as lk
+    from landkit.report import build_report
+
+    t0 = time.perf_counter()
+    steps = 300 if fast else 4000
+    seeds = range(2) if fast else range(4)
+    grid = lk.grid(width=[8, 32, 128], seed=seeds, steps=steps)
+    print(f"landkit tour: training {len(grid)} digits MLPs ({steps} steps each), recording into {root}/")
+    res = lk.sweep(tour_run, grid, root, max_workers=workers)
+    if res.failed:
+        for r in res.failed:
+            print(f"run {r['name']} failed:\n{r['error']}", file=sys.stderr)
+        raise SystemExit(1)
+    runs = lk.load_runs(root)
+    train_s = time.perf_counter() - t0
+    index = build_report(runs, out, title="landkit tour: a digits MLP ensemble",
+                         notes=f"Training and recording took {train_s:.0f} s.")  # fmt: skip
+    print(f"landkit tour: done in {time.perf_counter() - t0:.0f} s; report at {index.resolve()}")
+    return index
+
+
+def report(run_dir: str, out: str) -> Path:
+    import landkit as lk
+    from landkit.report import build_report
+
+    path = Path(run_dir)
+    runs = lk.RunSet([lk.load(path)]) if (path / "zarr.json").exists() else lk.load_runs(path)
+    index = build_report(runs, out, title=f"landkit report: {path.name}")
+    print(f"landkit report: {len(runs)} runs; report at {index.resolve()}")
+    return index
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="landkit", description="See how a neural network learns.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("tour", help="train a small ensemble on digits and write the report")
+    t.add_argument("--out", default="report", help="report directory (default: report/)")
+    t.add_argument("--root", default="runs/tour", help="where the runs are recorded (default: runs/tour/)")
+    t.add_argument("--fast", action="store_true", help="a smaller ensemble, for a quick look")
+    t.add_argument("--workers", type=int, default=None, help="processes (default: CPU count)")
+    r = sub.add_parser("report", help="write the report for recorded runs")
+    r.add_argument("run_dir", help="a run directory, or a directory of runs (e.g. a sweep)")
+    r.add_argument("--out", default="report")
+    args = ap.parse_args(argv)
+    if args.command == "tour":
+        tour(args.out, args.root, args.fast, args.workers)
+    else:
+        report(args.run_dir, args.out)
+
+
+if __name__ == "__main__":
+    main()

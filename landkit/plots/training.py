@@ -1,0 +1,104 @@
+"""Training curves: scalars of recorded runs against the training step."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .style import PALETTE, RC, new_figure
+
+_LABELS = {
+    "loss": "train loss",
+    "train_loss": "train loss",
+    "test_loss": "test loss",
+    "test_acc": "test accuracy",
+    "train_acc": "train accuracy",
+    "grad_norm": "gradient norm ‖∇L‖",
+    "lr": "learning rate",
+    "batch_loss": "minibatch loss",
+}
+
+
+def _label(metric: str) -> str:
+    return _LABELS.get(metric, metric.replace("_", " "))
+
+
+def plot_curves(
+    runs,
+    metrics: Sequence[str] = ("loss", "test_acc"),
+    *,
+    group_by: str | None = None,
+    logx: bool = True,
+    logy: bool | None = None,
+    axes=None,
+):
+    """Plot recorded scalars against the training step, one panel per metric.
+
+    ``runs``: a :class:`landkit.Trajectory`, a list of them, or a :class:`landkit.RunSet`. With
+    ``group_by="width"`` runs of one config value share a colour and their median is drawn bold over
+    the individual runs (thin). Step 0 is drawn at the left edge of a log axis.
+
+    Returns the figure.
+
+    Example
+    -------
+    >>> fig = lk.plots.plot_curves(lk.load_runs("runs/sweep"), group_by="width")   # doctest: +SKIP
+    """
+    import matplotlib
+
+    trajs = [runs] if hasattr(runs, "scalars") else list(runs)
+    if not trajs:
+        raise ValueError("no runs to plot")
+    configs = getattr(runs, "configs", None) or [t.config for t in trajs]
+    metrics = [m for m in metrics if any(m in t.scalars for t in trajs)]
+    if not metrics:
+        raise ValueError(f"none of the metrics is recorded; available: {sorted(trajs[0].scalars)}")
+    if axes is None:
+        fig, axes = new_figure(len(metrics))
+    axes = np.atleast_1d(axes)
+    fig = axes[0].figure
+    keys = [c.get(group_by) for c in configs] if group_by else [None] * len(trajs)
+    levels = list(dict.fromkeys(keys))
+    with matplotlib.rc_context(RC):
+        for ax, metric in zip(axes, metrics):
+            for li, level in enumerate(levels):
+                colour = PALETTE[li % len(PALETTE)]
+                members = [t for t, k in zip(trajs, keys) if k == level and metric in t.scalars]
+                for t in members:
+                    x = np.maximum(t.steps, 0.5) if logx else t.steps  # step 0 at the left edge
+                    ax.plot(x, t.scalars[metric], color=colour, lw=0.8, alpha=0.35 if len(members) > 1 else 1)
+                if len(members) > 1 and len({len(t) for t in members}) == 1:
+                    med = np.median(np.stack([t.scalars[metric] for t in members]), axis=0)
+                    x = np.maximum(members[0].steps, 0.5) if logx else members[0].steps
+                    ax.plot(x, med, color=colour, lw=2.2, label=f"{group_by}={level} (median of {len(members)})" if group_by else f"median of {len(members)}")
+                elif group_by:
+                    ax.plot([], [], color=colour, lw=2, label=f"{group_by}={level}")
+            if logx:
+                ax.set_xscale("log")
+            if logy or (logy is None and "loss" in metric):
+                ax.set_yscale("log")
+            ax.set_xlabel("training step" + (" (log scale; 0 drawn at 0.5)" if logx else ""))
+            ax.set_ylabel(_label(metric))
+            ax.grid(alpha=0.3)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(frameon=False)
+    return fig
+
+
+def plot_history(result, metrics: Sequence[str] = ("train_loss", "test_loss"), ax=None):
+    """Loss curves of a :class:`landkit.TrainResult`'s evaluation history."""
+    import matplotlib
+
+    if ax is None:
+        fig, ax = new_figure()
+    with matplotlib.rc_context(RC):
+        for m in metrics:
+            if m in result.history:
+                ax.plot(result.history["step"], result.history[m], label=_label(m))
+        ax.set_xlabel("training step")
+        ax.set_ylabel("loss (cross-entropy)" if "loss" in metrics[0] else metrics[0])
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend(frameon=False)
+    return ax.figure

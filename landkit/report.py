@@ -1,0 +1,126 @@
+"""The headless report: an HTML page with figures (PNG, SVG beside them) and numbers, no CDN.
+
+Each lens contributes a section function ``runs -> Section`` to :data:`SECTIONS`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from . import plots
+from .store import RunSet
+
+__all__ = ["SECTIONS", "Section", "build_report", "write_report"]
+
+
+@dataclasses.dataclass
+class Section:
+    title: str
+    paragraphs: list[str] = dataclasses.field(default_factory=list)  # HTML allowed
+    figures: list = dataclasses.field(default_factory=list)  # (name, matplotlib figure, caption)
+    table: list[dict] | None = None
+
+
+def _fmt(v):
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return html.escape(str(v))
+
+
+def _table_html(rows: list[dict]) -> str:
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f"<td>{_fmt(r.get(c, ''))}</td>" for c in cols) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _dir_size(path: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            total += (Path(root) / f).stat().st_size
+    return total
+
+
+def training_section(runs: RunSet) -> Section:
+    """What was recorded, and the loss/accuracy curves."""
+    trajs = list(runs)
+    keys = sorted({k for c in runs.configs for k in c if len({str(cc.get(k)) for cc in runs.configs}) > 1} - {"seed"})
+    group = keys[0] if keys else None
+    n_snap = sorted({len(t) for t in trajs})
+    dims = sorted({t.weights.shape[1] for t in trajs})
+    size = sum(_dir_size(t.path) for t in trajs if t.path is not None)
+    statuses = {s: sum(t.status == s for t in trajs) for s in sorted({t.status for t in trajs})}
+    account = (
+        f"{len(trajs)} runs recorded ({', '.join(f'{v} {k}' for k, v in statuses.items())}); "
+        f"{'/'.join(map(str, n_snap))} snapshots each, steps {int(min(t.steps[0] for t in trajs))} to "
+        f"{int(max(t.steps[-1] for t in trajs))} on a {'geometric' if 'geometric' in str(trajs[0].meta.get('schedule')) else 'recorded'} schedule; "
+        f"{'/'.join(map(str, dims))} values per snapshot; {size / 2**20:.1f} MiB on disk."
+    )
+    metrics = [m for m in ("loss", "test_loss", "test_acc") if m in trajs[0].scalars]
+    fig = plots.plot_curves(runs, metrics, group_by=group)
+    rows = []
+    for t, c in zip(trajs, runs.configs):
+        row = {k: c.get(k) for k in (*keys, "seed") if k in c}
+        row.update({"status": t.status, "snapshots": len(t)})
+        row.update({m: float(t.scalars[m][-1]) for m in metrics})
+        rows.append(row)
+    return Section(
+        "Training runs",
+        [html.escape(account), f"Curves are grouped by <code>{html.escape(group)}</code>: thin lines are single runs, bold lines their median." if group else ""],
+        [("training_curves", fig, "Train loss, test loss and test accuracy against the training step (log axes).")],
+        rows,
+    )
+
+
+SECTIONS: list[Callable[[RunSet], Section]] = [training_section]
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
+h1{font-size:1.6em}h2{font-size:1.25em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
+figure{margin:1em 0}figure img{max-width:100%;height:auto}figcaption{color:#555;font-size:.9em}
+table{border-collapse:collapse;font-size:.85em;margin:1em 0}td,th{border:1px solid #ddd;padding:.25em .6em;text-align:right}
+th{background:#f4f4f4}code{background:#f4f4f4;padding:0 .2em}.meta{color:#666;font-size:.85em}
+"""
+
+
+def write_report(sections: list[Section], out: str | os.PathLike, *, title: str = "landkit report", notes: str = "") -> Path:
+    """Write ``out/index.html`` and its figures (``out/figures/*.png`` and ``.svg``)."""
+    out = Path(out)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+             f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"]  # fmt: skip
+    if notes:
+        parts.append(f"<p class='meta'>{notes}</p>")
+    for sec in sections:
+        parts.append(f"<h2>{html.escape(sec.title)}</h2>")
+        parts.extend(f"<p>{p}</p>" for p in sec.paragraphs if p)
+        for name, fig, caption in sec.figures:
+            png, svg = plots.save_figure(fig, out / "figures" / name)
+            parts.append(
+                f"<figure><img src='figures/{png.name}' alt='{html.escape(caption)}'>"
+                f"<figcaption>{html.escape(caption)} (<a href='figures/{svg.name}'>SVG</a>)</figcaption></figure>"
+            )
+        if sec.table:
+            parts.append(_table_html(sec.table))
+    parts.append("</body></html>")
+    index = out / "index.html"
+    index.write_text("\n".join(parts))
+    return index
+
+
+def build_report(runs: RunSet, out: str | os.PathLike, *, title: str = "landkit report", notes: str = "") -> Path:
+    """Every lens's section for ``runs``, written to ``out/index.html``."""
+    t0 = time.perf_counter()
+    sections = [make(runs) for make in SECTIONS]
+    stamp = f"Made by landkit in {time.perf_counter() - t0:.1f} s of analysis. {notes}"
+    return write_report(sections, out, title=title, notes=stamp)
+
+

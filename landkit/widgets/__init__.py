@@ -1,0 +1,6 @@
+"""ipywidgets explorers: thin compositions of a lens and its plots, with one shared look."""
+
+from .base import Explorer
+from .train import TrainExplorer
+
+__all__ = ["Explorer", "TrainExplorer"]

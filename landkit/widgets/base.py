@@ -1,0 +1,113 @@
+"""The shared widget base: controls, a Run and a Stop button, a progress bar, a figure, a message line.
+
+Long work runs in a background thread so that the notebook stays responsive and Stop works; a
+subclass implements :meth:`Explorer.work` and calls :meth:`Explorer.show_figure` and
+:meth:`Explorer.progress` as it goes.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from pathlib import Path
+
+import ipywidgets as W
+
+
+class Explorer(W.VBox):
+    """Base class of landkit's explorers (one look and set of controls for every lens)."""
+
+    run_label = "Run"
+    title = "landkit"
+
+    def __init__(self, controls: list[W.Widget], *, css_class: str = "lk-explorer"):
+        self.run_button = W.Button(description=self.run_label, button_style="primary", icon="play")
+        self.stop_button = W.Button(description="Stop", icon="stop", disabled=True)
+        self.export_button = W.Button(description="Export figure", icon="download", disabled=True)
+        self.bar = W.FloatProgress(value=0.0, min=0.0, max=1.0, description="", layout=W.Layout(width="260px"))
+        self.message = W.HTML(value="")
+        self.image = W.Image(format="png", layout=W.Layout(max_width="900px"))
+        self.run_button.on_click(lambda _b: self.start())
+        self.stop_button.on_click(lambda _b: self.stop())
+        self.export_button.on_click(lambda _b: self.export())
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._figure = None
+        self._last_draw = 0.0
+        self.error: BaseException | None = None
+        buttons = W.HBox([self.run_button, self.stop_button, self.export_button, self.bar])
+        super().__init__([W.HTML(f"<b>{self.title}</b>"), W.HBox(controls, layout=W.Layout(flex_flow="row wrap")),
+                          buttons, self.message, self.image])  # fmt: skip
+        self.add_class(css_class)
+
+    # -- for subclasses ------------------------------------------------------------------------
+
+    def work(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def stopping(self) -> bool:
+        """True once the user pressed Stop: long work should end at its next check."""
+        return self._stop.is_set()
+
+    def progress(self, fraction: float, text: str = "") -> None:
+        self.bar.value = min(max(float(fraction), 0.0), 1.0)
+        if text:
+            self.message.value = text
+
+    def show_figure(self, fig, *, throttle: float = 0.0) -> None:
+        """Render ``fig`` into the explorer (at most once per ``throttle`` seconds)."""
+        now = time.monotonic()
+        if throttle and now - self._last_draw < throttle:
+            return
+        self._last_draw = now
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=90)
+        self.image.value = buf.getvalue()
+        self._figure = fig
+        self.export_button.disabled = False
+
+    # -- running -------------------------------------------------------------------------------
+
+    def start(self, wait: bool = False) -> None:
+        """Run :meth:`work` in a background thread (``wait=True``: block until it is done)."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self.error = None
+        self.run_button.disabled = True
+        self.stop_button.disabled = False
+        self._thread = threading.Thread(target=self._guarded, daemon=True)
+        self._thread.start()
+        if wait:
+            self.wait()
+
+    def wait(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self.error is not None:
+            raise self.error
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _guarded(self):
+        try:
+            self.work()
+        except BaseException as e:  # shown in the widget, re-raised by wait()
+            self.error = e
+            self.message.value = f"<span style='color:#D55E00'>error: {type(e).__name__}: {e}</span>"
+        finally:
+            self.run_button.disabled = False
+            self.stop_button.disabled = True
+
+    def export(self, path: str | Path | None = None) -> list[Path]:
+        """Save the current figure as PNG and SVG (default ``landkit-figure.png/.svg``)."""
+        from ..plots import save_figure
+
+        if self._figure is None:
+            raise RuntimeError("nothing to export yet: run the explorer first")
+        paths = save_figure(self._figure, Path(path or "landkit-figure"))
+        self.message.value = "saved " + ", ".join(str(p) for p in paths)
+        return paths
