@@ -1,15 +1,22 @@
 """Wall-time overhead of recording a run, against the same training without a recorder, in one run.
 
-Digits MLP (hidden [256, 256], ~84k parameters), SGD, 2000 steps, minibatch 32 (and full batch).
-Variants: no recorder (baseline); landkit every step; landkit geometric schedule of 100 snapshots;
-naive in-memory (``copy.deepcopy(model.state_dict())`` appended to a list every step); naive on disk
-(``np.save`` of the flat parameters every step). Recorders use ``evaluate=False`` so that every variant
-does the same arithmetic (the recorder then stores the minibatch loss, lr and gradient norm).
+Digits MLP (hidden [256, 256], 84,234 parameters), SGD, 2000 steps, minibatch 32 and full batch.
+Variants:
 
-Each variant is timed ``--repeats`` times, interleaved, and the median is reported; ratios are against
-the baseline's median from the same run. Results go to ``benchmarks/out/capture_overhead.json``.
+- ``baseline``: ``lk.train`` without a recorder;
+- ``landkit_every_step``: a Recorder on ``every(1)`` (2001 snapshots, 674 MB);
+- ``landkit_geometric_100``: a Recorder on ``geometric(1, 2000, 100)`` (~90 snapshots);
+- ``naive_deepcopy_list``: ``copy.deepcopy(model.state_dict())`` appended to a list after every step;
+- ``naive_np_save``: ``np.save`` of the flat parameters to one file per step.
 
-    python benchmarks/capture_overhead.py [--steps 2000] [--repeats 5] [--batch-size 32]
+Recorders use ``evaluate=False`` so every variant does the same arithmetic (the recorder then stores the
+minibatch loss, lr and gradient norm). Each variant runs ``--repeats`` times, interleaved, and the median is
+reported; ratios are against the baseline's median in the same run. Also measured: the floor that any
+every-step recorder pays on this machine — copying the parameters once per step, and writing 674 MB.
+
+    python benchmarks/capture_overhead.py [--steps 2000] [--repeats 5] [--threads N]
+
+Results: ``benchmarks/out/capture_overhead.json`` (and the table printed).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import shutil
 import statistics
 import tempfile
@@ -28,87 +36,133 @@ import torch
 
 import landkit as lk
 
+TASK = lk.tasks.digits(seed=0)
+LR = 0.05
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=2000)
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--batch-size", type=int, nargs="+", default=[32, 0], help="0 = full batch")
-    ap.add_argument("--out", default=str(Path(__file__).parent / "out" / "capture_overhead.json"))
-    args = ap.parse_args()
-    task = lk.tasks.digits(seed=0)
-    tmp = Path(tempfile.mkdtemp(prefix="lk-bench-"))
-    results = {"steps": args.steps, "repeats": args.repeats, "torch_threads": torch.get_num_threads(), "cases": {}}
 
-    for bs in args.batch_size:
-        batch = bs or None
+def fresh():
+    return lk.models.mlp(TASK.in_features, [256, 256], TASK.n_classes, seed=0)
 
-        def fresh():
-            return lk.models.mlp(task.in_features, [256, 256], task.n_classes, seed=0)
 
-        def run(recorder=None, callback=None):
-            model = fresh()
-            t0 = time.perf_counter()
-            lk.train(model, task, steps=args.steps, lr=0.05, batch_size=batch, seed=0, recorder=recorder,
-                     progress=False, eval_every=0, callback=callback)  # fmt: skip
-            return time.perf_counter() - t0
+def timed_train(steps, batch, *, recorder=None, model=None, optimizer="sgd"):
+    model = model or fresh()
+    t0 = time.perf_counter()
+    lk.train(model, TASK, steps=steps, lr=LR, batch_size=batch, seed=0, recorder=recorder, progress=False,
+             eval_every=0, optimizer=optimizer)  # fmt: skip
+    return time.perf_counter() - t0
 
-        def baseline():
-            return run()
 
-        def every_step():
-            d = tmp / "every"
-            return run(lk.Recorder(d, schedule=lk.schedules.every(1), evaluate=False, overwrite=True))
+def with_step_hook(steps, batch, hook_factory):
+    model = fresh()
+    opt = torch.optim.SGD(model.parameters(), lr=LR)
+    opt.register_step_post_hook(hook_factory(model))
+    return timed_train(steps, batch, model=model, optimizer=lambda _p: opt)
 
-        def geometric():
-            d = tmp / "geom"
-            sched = lk.schedules.geometric(1, args.steps, 100)
-            return run(lk.Recorder(d, schedule=sched, evaluate=False, overwrite=True))
 
-        def naive_memory():
-            # deepcopy of the state dict at every step, via a per-step hook on the optimizer
-            snaps = []
-            model = fresh()
-            opt = torch.optim.SGD(model.parameters(), lr=0.05)
-            opt.register_step_post_hook(lambda *_: snaps.append(copy.deepcopy(model.state_dict())))
-            t0 = time.perf_counter()
-            lk.train(model, task, steps=args.steps, lr=0.05, batch_size=batch, seed=0, progress=False,
-                     eval_every=0, optimizer=lambda _p: opt)  # fmt: skip
-            return time.perf_counter() - t0
+def variants(steps, batch, tmp: Path):
+    def baseline():
+        return timed_train(steps, batch)
 
-        def naive_npsave():
-            d = tmp / "npsave"
-            shutil.rmtree(d, ignore_errors=True)
-            d.mkdir()
-            model = fresh()
-            opt = torch.optim.SGD(model.parameters(), lr=0.05)
-            count = [0]
+    def every_step():
+        rec = lk.Recorder(
+            tmp / "every", schedule=lk.schedules.every(1), evaluate=False, overwrite=True
+        )
+        return timed_train(steps, batch, recorder=rec)
 
+    def geometric():
+        sched = lk.schedules.geometric(1, steps, 100)
+        rec = lk.Recorder(tmp / "geom", schedule=sched, evaluate=False, overwrite=True)
+        return timed_train(steps, batch, recorder=rec)
+
+    def naive_memory():
+        snaps = []
+        return with_step_hook(
+            steps, batch, lambda m: lambda *_: snaps.append(copy.deepcopy(m.state_dict()))
+        )
+
+    def naive_npsave():
+        d = tmp / "npsave"
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir()
+        count = [0]
+
+        def factory(model):
             def save(*_):
                 flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()]).numpy()
                 np.save(d / f"{count[0]:06d}.npy", flat)
                 count[0] += 1
 
-            opt.register_step_post_hook(save)
-            t0 = time.perf_counter()
-            lk.train(model, task, steps=args.steps, lr=0.05, batch_size=batch, seed=0, progress=False,
-                     eval_every=0, optimizer=lambda _p: opt)  # fmt: skip
-            return time.perf_counter() - t0
+            return save
 
-        variants = {
-            "baseline": baseline,
-            "landkit_every_step": every_step,
-            "landkit_geometric_100": geometric,
-            "naive_deepcopy_list": naive_memory,
-            "naive_np_save": naive_npsave,
-        }
-        baseline()  # warm-up
-        times = {k: [] for k in variants}
+        return with_step_hook(steps, batch, factory)
+
+    return {
+        "baseline": baseline,
+        "landkit_every_step": every_step,
+        "landkit_geometric_100": geometric,
+        "naive_deepcopy_list": naive_memory,
+        "naive_np_save": naive_npsave,
+    }
+
+
+def floor(steps, tmp: Path):
+    """What any every-step recorder pays here: one copy of the parameters per step, and the disk write."""
+    params = list(fresh().parameters())
+    n = sum(p.numel() for p in params)
+    buf = torch.empty(64, n)
+    t0 = time.perf_counter()
+    for i in range(steps):
+        torch.cat([p.detach().reshape(-1) for p in params], out=buf[i % 64])
+    copy_s = time.perf_counter() - t0
+    block = np.random.default_rng(0).random((64, n), dtype=np.float32)
+    t0 = time.perf_counter()
+    written = 0
+    for i in range(0, steps, 64):
+        with open(tmp / f"floor{i}.bin", "wb") as f:
+            f.write(block.data)
+        written += block.nbytes
+    write_s = time.perf_counter() - t0
+    for f in tmp.glob("floor*.bin"):
+        f.unlink()
+    return {
+        "param_copy_s": copy_s,
+        "disk_write_s": write_s,
+        "bytes_written": written,
+        "disk_MB_per_s": written / write_s / 1e6,
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's choice)"
+    )
+    ap.add_argument("--batch-size", type=int, nargs="+", default=[32, 0], help="0 = full batch")
+    ap.add_argument("--out", default=str(Path(__file__).parent / "out" / "capture_overhead.json"))
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    tmp = Path(tempfile.mkdtemp(prefix="lk-bench-", dir=os.environ.get("LANDKIT_BENCH_DIR")))
+    results = {"steps": args.steps, "repeats": args.repeats, "torch_threads": torch.get_num_threads(),
+               "n_params": sum(p.numel() for p in fresh().parameters()), "cases": {}}  # fmt: skip
+    results["floor"] = floor(args.steps, tmp)
+    print(
+        f"torch threads {results['torch_threads']}; {results['n_params']} parameters; floor: {results['floor']}"
+    )
+    for bs in args.batch_size:
+        cases = variants(args.steps, bs or None, tmp)
+        cases["baseline"]()  # warm-up
+        times = {k: [] for k in cases}
         for _ in range(args.repeats):
-            for name, fn in variants.items():
+            for name, fn in cases.items():
                 times[name].append(fn())
         med = {k: statistics.median(v) for k, v in times.items()}
-        case = {k: {"median_s": med[k], "ratio": med[k] / med["baseline"], "all_s": times[k]} for k in variants}
+        case = {
+            k: {"median_s": med[k], "ratio": med[k] / med["baseline"], "all_s": times[k]}
+            for k in cases
+        }
         label = f"batch_size={bs or 'full'}"
         results["cases"][label] = case
         print(f"\n{label}: {args.steps} steps, median of {args.repeats}")

@@ -1,7 +1,7 @@
 """``landkit`` on the command line: the headless main job.
 
-    landkit tour --out report/           train a small digits ensemble, record it, write the report
-    landkit report RUN_DIR --out report/ the same report for runs you recorded yourself
+landkit tour --out report/           train a small digits ensemble, record it, write the report
+landkit report RUN_DIR --out report/ the same report for runs you recorded yourself
 """
 
 from __future__ import annotations
@@ -18,8 +18,12 @@ def tour_run(width: int, seed: int, steps: int, run_dir: str):
 
     task = lk.tasks.digits(seed=0)
     model = lk.models.mlp(task.in_features, [width], task.n_classes, seed=seed)
-    rec = lk.Recorder(run_dir, schedule=lk.schedules.geometric(1, steps, 80), config={"width": width})
-    return lk.train(model, task, steps=steps, lr=0.1, batch_size=32, seed=seed, recorder=rec, progress=False)
+    rec = lk.Recorder(
+        run_dir, schedule=lk.schedules.geometric(1, steps, 80), config={"width": width}
+    )
+    return lk.train(
+        model, task, steps=steps, lr=0.1, batch_size=32, seed=seed, recorder=rec, progress=False
+    )
 
 
 def tour(out: str, root: str, fast: bool, workers: int | None) -> Path:
@@ -30,7 +34,9 @@ def tour(out: str, root: str, fast: bool, workers: int | None) -> Path:
     steps = 300 if fast else 4000
     seeds = range(2) if fast else range(4)
     grid = lk.grid(width=[8, 32, 128], seed=seeds, steps=steps)
-    print(f"landkit tour: training {len(grid)} digits MLPs ({steps} steps each), recording into {root}/")
+    print(
+        f"landkit tour: training {len(grid)} digits MLPs ({steps} steps each), recording into {root}/"
+    )
     res = lk.sweep(tour_run, grid, root, max_workers=workers)
     if res.failed:
         for r in res.failed:
@@ -60,7 +66,9 @@ def main(argv=None):
     sub = ap.add_subparsers(dest="command", required=True)
     t = sub.add_parser("tour", help="train a small ensemble on digits and write the report")
     t.add_argument("--out", default="report", help="report directory (default: report/)")
-    t.add_argument("--root", default="runs/tour", help="where the runs are recorded (default: runs/tour/)")
+    t.add_argument(
+        "--root", default="runs/tour", help="where the runs are recorded (default: runs/tour/)"
+    )
     t.add_argument("--fast", action="store_true", help="a smaller ensemble, for a quick look")
     t.add_argument("--workers", type=int, default=None, help="processes (default: CPU count)")
     r = sub.add_parser("report", help="write the report for recorded runs")

@@ -11,8 +11,8 @@ Example
 from __future__ import annotations
 
 import contextlib
-from collections import OrderedDict
 import math
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import torch
@@ -20,7 +20,13 @@ from torch import nn
 
 __all__ = ["cnn", "mlp", "resnet", "transformer"]
 
-_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "sigmoid": nn.Sigmoid, "identity": nn.Identity}
+_ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "gelu": nn.GELU,
+    "sigmoid": nn.Sigmoid,
+    "identity": nn.Identity,
+}
 
 
 @contextlib.contextmanager
@@ -74,8 +80,6 @@ def mlp(
     return nn.Sequential(OrderedDict(layers))
 
 
-
-
 class _SmallCNN(nn.Module):
     def __init__(self, in_channels, channels, n_classes, image_size):
         super().__init__()
@@ -120,7 +124,9 @@ class _Block(nn.Module):
         self.residual = residual
         self.shortcut = nn.Identity()
         if residual and (stride != 1 or c_in != c_out):
-            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), norm(c_out))
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), norm(c_out)
+            )
 
     def forward(self, x):
         out = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))

@@ -12,8 +12,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
 from . import plots
 from .store import RunSet
 
@@ -37,7 +35,9 @@ def _fmt(v):
 def _table_html(rows: list[dict]) -> str:
     cols = list(dict.fromkeys(k for r in rows for k in r))
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f"<td>{_fmt(r.get(c, ''))}</td>" for c in cols) + "</tr>" for r in rows)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_fmt(r.get(c, ''))}</td>" for c in cols) + "</tr>" for r in rows
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -52,7 +52,10 @@ def _dir_size(path: Path) -> int:
 def training_section(runs: RunSet) -> Section:
     """What was recorded, and the loss/accuracy curves."""
     trajs = list(runs)
-    keys = sorted({k for c in runs.configs for k in c if len({str(cc.get(k)) for cc in runs.configs}) > 1} - {"seed"})
+    keys = sorted(
+        {k for c in runs.configs for k in c if len({str(cc.get(k)) for cc in runs.configs}) > 1}
+        - {"seed"}
+    )
     group = keys[0] if keys else None
     n_snap = sorted({len(t) for t in trajs})
     dims = sorted({t.weights.shape[1] for t in trajs})
@@ -74,8 +77,19 @@ def training_section(runs: RunSet) -> Section:
         rows.append(row)
     return Section(
         "Training runs",
-        [html.escape(account), f"Curves are grouped by <code>{html.escape(group)}</code>: thin lines are single runs, bold lines their median." if group else ""],
-        [("training_curves", fig, "Train loss, test loss and test accuracy against the training step (log axes).")],
+        [
+            html.escape(account),
+            f"Curves are grouped by <code>{html.escape(group)}</code>: thin lines are single runs, bold lines their median."
+            if group
+            else "",
+        ],
+        [
+            (
+                "training_curves",
+                fig,
+                "Train loss, test loss and test accuracy against the training step (log axes).",
+            )
+        ],
         rows,
     )
 
@@ -91,7 +105,13 @@ th{background:#f4f4f4}code{background:#f4f4f4;padding:0 .2em}.meta{color:#666;fo
 """
 
 
-def write_report(sections: list[Section], out: str | os.PathLike, *, title: str = "landkit report", notes: str = "") -> Path:
+def write_report(
+    sections: list[Section],
+    out: str | os.PathLike,
+    *,
+    title: str = "landkit report",
+    notes: str = "",
+) -> Path:
     """Write ``out/index.html`` and its figures (``out/figures/*.png`` and ``.svg``)."""
     out = Path(out)
     (out / "figures").mkdir(parents=True, exist_ok=True)
@@ -116,11 +136,11 @@ def write_report(sections: list[Section], out: str | os.PathLike, *, title: str 
     return index
 
 
-def build_report(runs: RunSet, out: str | os.PathLike, *, title: str = "landkit report", notes: str = "") -> Path:
+def build_report(
+    runs: RunSet, out: str | os.PathLike, *, title: str = "landkit report", notes: str = ""
+) -> Path:
     """Every lens's section for ``runs``, written to ``out/index.html``."""
     t0 = time.perf_counter()
     sections = [make(runs) for make in SECTIONS]
     stamp = f"Made by landkit in {time.perf_counter() - t0:.1f} s of analysis. {notes}"
     return write_report(sections, out, title=title, notes=stamp)
-
-

@@ -95,7 +95,9 @@ def read_json(path: str | os.PathLike):
     except FileNotFoundError:
         raise
     except (OSError, ValueError) as e:
-        raise StoreError(f"{path} is not readable JSON ({e}); the file is truncated or corrupted") from e
+        raise StoreError(
+            f"{path} is not readable JSON ({e}); the file is truncated or corrupted"
+        ) from e
 
 
 def _json_default(o):
@@ -118,7 +120,7 @@ def jsonable(obj):
 
 
 def now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def is_store(path: str | os.PathLike) -> bool:
@@ -221,10 +223,14 @@ class StoreWriter:
         itemsize = np.dtype(dtype).itemsize
         self.capacity = max(int(capacity), 1)
         # whole rows per chunk, about chunk_bytes each, but no larger than the run is expected to be
-        self.chunk_rows = int(max(1, min(1024, self.capacity, chunk_bytes // max(1, dim * itemsize))))
+        self.chunk_rows = int(
+            max(1, min(1024, self.capacity, chunk_bytes // max(1, dim * itemsize)))
+        )
         self.dim = int(dim)
         self.n = 0
-        self.group = zarr.open_group(str(self.path), mode="a")  # "w" would delete files beside the store
+        self.group = zarr.open_group(
+            str(self.path), mode="a"
+        )  # "w" would delete files beside the store
         self.weights = self.group.create_array(
             "weights", shape=(self.capacity, dim), chunks=(self.chunk_rows, dim), dtype=dtype,
             fill_value=np.nan, compressors=None, chunk_key_encoding=_CHUNK_KEYS,
@@ -275,7 +281,9 @@ class StoreWriter:
             arr.resize((new,))
         self.capacity = new
 
-    def write(self, start: int, weights: np.ndarray, steps: np.ndarray, scalars: dict[str, np.ndarray]):
+    def write(
+        self, start: int, weights: np.ndarray, steps: np.ndarray, scalars: dict[str, np.ndarray]
+    ):
         """Write rows ``start .. start+len(steps)`` and then advance ``n_snapshots``."""
         stop = start + len(steps)
         if stop > self.capacity:
@@ -287,10 +295,17 @@ class StoreWriter:
                 self.scalars[name] = self._vector(f"scalars/{name}", "float64", np.nan)
                 self.meta["scalar_names"] = [*self.meta["scalar_names"], name]
                 if start:  # earlier rows exist on disk as NaN, so every chunk below n is written
-                    _write_rows(self.path / "scalars" / name, self.scalars[name], 0, np.full(start, np.nan))
+                    _write_rows(
+                        self.path / "scalars" / name, self.scalars[name], 0, np.full(start, np.nan)
+                    )
             _write_rows(self.path / "scalars" / name, self.scalars[name], start, values)
         for name in self.scalars.keys() - scalars.keys():  # not recorded in this block
-            _write_rows(self.path / "scalars" / name, self.scalars[name], start, np.full(stop - start, np.nan))
+            _write_rows(
+                self.path / "scalars" / name,
+                self.scalars[name],
+                start,
+                np.full(stop - start, np.nan),
+            )
         self.n = max(self.n, stop)
         self.meta["n_snapshots"] = self.n
         self._write_meta()
@@ -407,14 +422,20 @@ class WeightsArray:
         cols = slice(None)
         if isinstance(key, tuple):
             if len(key) != 2:
-                raise IndexError(f"weights take at most 2 indices (snapshot, parameter), got {len(key)}")
+                raise IndexError(
+                    f"weights take at most 2 indices (snapshot, parameter), got {len(key)}"
+                )
             key, cols = key
         rows = self._rows(key)
         try:
             if isinstance(rows, np.ndarray):
                 if isinstance(self._array, np.ndarray):
                     return self._array[rows][:, cols]
-                return np.stack([np.asarray(self._array[int(r)])[cols] for r in rows]) if len(rows) else np.empty((0, self.shape[1]), self.dtype)[:, cols]
+                return (
+                    np.stack([np.asarray(self._array[int(r)])[cols] for r in rows])
+                    if len(rows)
+                    else np.empty((0, self.shape[1]), self.dtype)[:, cols]
+                )
             if isinstance(rows, slice) and rows.step != 1:
                 return np.asarray(self._array[rows.start : rows.stop])[:: rows.step][:, cols]
             return np.asarray(self._array[rows, cols])
@@ -446,7 +467,11 @@ class Trajectory:
 
     def __init__(self, steps, weights, scalars: dict, meta: dict, path: Path | None = None):
         self.steps = np.asarray(steps, dtype=np.int64)
-        self.weights = weights if isinstance(weights, WeightsArray) else WeightsArray(np.asarray(weights), len(self.steps))
+        self.weights = (
+            weights
+            if isinstance(weights, WeightsArray)
+            else WeightsArray(np.asarray(weights), len(self.steps))
+        )
         self.scalars = dict(scalars)
         self.meta = meta
         self.path = path
@@ -493,10 +518,14 @@ class Trajectory:
         import torch
 
         if self.is_sketch:
-            raise ValueError("this run stores a random sketch of the weights, which cannot be unflattened")
+            raise ValueError(
+                "this run stores a random sketch of the weights, which cannot be unflattened"
+            )
         v = torch.as_tensor(np.asarray(vector))
         if v.shape != (self.weights.shape[1],):
-            raise ValueError(f"vector must have shape ({self.weights.shape[1]},), got {tuple(v.shape)}")
+            raise ValueError(
+                f"vector must have shape ({self.weights.shape[1]},), got {tuple(v.shape)}"
+            )
         return {p.name: v[p.slice].reshape(p.shape).clone() for p in self.params}
 
     def state_dict(self, index: int = -1) -> dict:
@@ -509,13 +538,17 @@ class Trajectory:
         """The snapshot index of training step ``step``."""
         hit = np.flatnonzero(self.steps == step)
         if not len(hit):
-            raise KeyError(f"step {step} was not recorded; recorded steps run {self.steps[:5].tolist()}...")
+            raise KeyError(
+                f"step {step} was not recorded; recorded steps run {self.steps[:5].tolist()}..."
+            )
         return int(hit[0])
 
 
 def _need(path: Path, what: str) -> Path:
     if not path.exists():
-        raise StoreError(f"{what} is missing: {path} does not exist; the store is truncated or not a landkit run")
+        raise StoreError(
+            f"{what} is missing: {path} does not exist; the store is truncated or not a landkit run"
+        )
     return path
 
 
@@ -539,7 +572,9 @@ def load(path: str | os.PathLike) -> Trajectory:
     attrs = read_json(meta_file).get("attributes", {})
     meta = attrs.get(_META_KEY)
     if not isinstance(meta, dict):
-        raise StoreError(f"{meta_file} has no landkit metadata: {path} is a zarr group but not a landkit run")
+        raise StoreError(
+            f"{meta_file} has no landkit metadata: {path} is a zarr group but not a landkit run"
+        )
     version = meta.get("schema_version")
     if version != SCHEMA_VERSION:
         raise StoreError(
@@ -557,7 +592,9 @@ def load(path: str | os.PathLike) -> Trajectory:
         raise StoreError(f"could not open the run at {path}: {e}") from e
     for name, arr in (("weights", weights), ("steps", steps), *scalar_arrays.items()):
         if arr.shape[0] < n:
-            raise StoreError(f"{path / name / 'zarr.json'} holds {arr.shape[0]} rows but the run says {n}")
+            raise StoreError(
+                f"{path / name / 'zarr.json'} holds {arr.shape[0]} rows but the run says {n}"
+            )
         _check_chunks(path / (name if name in ("weights", "steps") else f"scalars/{name}"), arr, n)
     try:
         steps_np = np.asarray(steps[:n])
@@ -589,7 +626,9 @@ class RunSet:
     the subset whose config matches; ``runs.groupby("width")`` a dict of RunSets.
     """
 
-    def __init__(self, trajectories: Sequence[Trajectory], configs: Sequence[dict] | None = None, root=None):
+    def __init__(
+        self, trajectories: Sequence[Trajectory], configs: Sequence[dict] | None = None, root=None
+    ):
         self.trajectories = list(trajectories)
         self.configs = [dict(c) for c in (configs or [t.config for t in self.trajectories])]
         self.root = root
@@ -608,8 +647,12 @@ class RunSet:
         return f"RunSet({len(self)} runs, config keys {keys})"
 
     def where(self, **match) -> RunSet:
-        keep = [i for i, c in enumerate(self.configs) if all(c.get(k) == v for k, v in match.items())]
-        return RunSet([self.trajectories[i] for i in keep], [self.configs[i] for i in keep], self.root)
+        keep = [
+            i for i, c in enumerate(self.configs) if all(c.get(k) == v for k, v in match.items())
+        ]
+        return RunSet(
+            [self.trajectories[i] for i in keep], [self.configs[i] for i in keep], self.root
+        )
 
     def groupby(self, key: str) -> dict:
         out: dict = {}
@@ -663,7 +706,9 @@ def _checkpoint_state(obj, path):
             if isinstance(obj.get(key), dict):
                 return obj[key]
     if not isinstance(obj, dict):
-        raise ValueError(f"{path} does not hold a state_dict (a dict of tensors); got {type(obj).__name__}")
+        raise ValueError(
+            f"{path} does not hold a state_dict (a dict of tensors); got {type(obj).__name__}"
+        )
     return obj
 
 
@@ -693,7 +738,11 @@ def from_checkpoints(
         raise ValueError("paths is empty: give at least one checkpoint file")
     if steps is None:
         nums = [re.findall(r"\d+", p.stem) for p in paths]
-        steps = [int(n[-1]) for n in nums] if all(nums) and len({int(n[-1]) for n in nums}) == len(nums) else range(len(paths))
+        steps = (
+            [int(n[-1]) for n in nums]
+            if all(nums) and len({int(n[-1]) for n in nums}) == len(nums)
+            else range(len(paths))
+        )
     steps = [int(s) for s in steps]
     if len(steps) != len(paths):
         raise ValueError(f"steps has {len(steps)} entries for {len(paths)} checkpoint files")
@@ -707,9 +756,13 @@ def from_checkpoints(
         if first is None:
             names = select_names(list(floats), params)
             first = layout((n, floats[n].shape) for n in names)
-        missing = [q.name for q in first if q.name not in floats or tuple(floats[q.name].shape) != q.shape]
+        missing = [
+            q.name for q in first if q.name not in floats or tuple(floats[q.name].shape) != q.shape
+        ]
         if missing:
-            raise ValueError(f"{p} lacks (or has another shape for) parameters {missing} of the first checkpoint")
+            raise ValueError(
+                f"{p} lacks (or has another shape for) parameters {missing} of the first checkpoint"
+            )
         rows.append(torch.cat([floats[q.name].detach().reshape(-1).float() for q in first]).numpy())
     weights = np.stack(rows)
     order = np.argsort(steps, kind="stable")
@@ -728,6 +781,8 @@ def from_checkpoints(
     }
     if path is None:
         return Trajectory(steps_arr, weights, {}, meta)
-    w = StoreWriter(path, dim=weights.shape[1], meta=meta, capacity=len(steps_arr), overwrite=overwrite)
+    w = StoreWriter(
+        path, dim=weights.shape[1], meta=meta, capacity=len(steps_arr), overwrite=overwrite
+    )
     w.write(0, weights, steps_arr, {})
     return load(path)

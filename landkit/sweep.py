@@ -91,7 +91,9 @@ class SweepResult:
         return _store.load_runs(self.root)
 
     def __repr__(self):
-        counts = {s: sum(r["status"] == s for r in self.runs) for s in ("done", "skipped", "failed")}
+        counts = {
+            s: sum(r["status"] == s for r in self.runs) for s in ("done", "skipped", "failed")
+        }
         return f"SweepResult({len(self.runs)} runs under {str(self.root)!r}: {counts})"
 
 
@@ -113,7 +115,9 @@ def _accepts_run_dir(fn) -> bool:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
         return False
-    return "run_dir" in sig.parameters or any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+    return "run_dir" in sig.parameters or any(
+        p.kind is p.VAR_KEYWORD for p in sig.parameters.values()
+    )
 
 
 def run_one(fn_bytes: bytes, config: dict, run_dir: str, threads: int | None = None) -> dict:
@@ -131,7 +135,12 @@ def run_one(fn_bytes: bytes, config: dict, run_dir: str, threads: int | None = N
     # a previous attempt (killed worker, failure) may have left a partial run: start clean
     _store.remove_store(run_dir)
     (run_dir / _store.ERROR_RECORD).unlink(missing_ok=True)
-    record = {"config": config, "started": _store.now(), "host": socket.gethostname(), "pid": os.getpid()}
+    record = {
+        "config": config,
+        "started": _store.now(),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+    }
     _store.write_json_atomic(run_dir / _store.RUN_RECORD, record)
     fn = cloudpickle.loads(fn_bytes)
     t0 = time.perf_counter()
@@ -144,7 +153,12 @@ def run_one(fn_bytes: bytes, config: dict, run_dir: str, threads: int | None = N
         err = {"config": config, "error": traceback.format_exc(), "failed": _store.now()}
         _store.write_json_atomic(run_dir / _store.ERROR_RECORD, err)
         return {"status": "failed", **err}
-    out = {"config": config, "result": _summarise(result), "seconds": time.perf_counter() - t0, "finished": _store.now()}
+    out = {
+        "config": config,
+        "result": _summarise(result),
+        "seconds": time.perf_counter() - t0,
+        "finished": _store.now(),
+    }
     _store.write_json_atomic(done, out)
     return {"status": "done", **out}
 
@@ -153,7 +167,11 @@ def _dump(fn) -> bytes:
     import cloudpickle
 
     mod = sys.modules.get(getattr(fn, "__module__", None) or "")
-    by_value = mod is not None and mod.__name__ not in ("__main__", "builtins") and not mod.__name__.startswith("landkit")
+    by_value = (
+        mod is not None
+        and mod.__name__ not in ("__main__", "builtins")
+        and not mod.__name__.startswith("landkit")
+    )
     if by_value:  # workers may not be able to import the caller's module (tests, scripts)
         cloudpickle.register_pickle_by_value(mod)
     try:
@@ -202,7 +220,9 @@ def sweep(
     names = [run_name(c) for c in configs]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
-        raise ValueError(f"the grid has repeated configs ({sorted(dupes)[:3]}); every run needs its own config")
+        raise ValueError(
+            f"the grid has repeated configs ({sorted(dupes)[:3]}); every run needs its own config"
+        )
     fn_bytes = _dump(fn)
     own = executor is None
     if own:
@@ -210,7 +230,10 @@ def sweep(
         n_workers = min(n_workers, len(configs))
         threads = threads_per_run or max(1, (os.cpu_count() or 1) // n_workers)
         executor = cf.ProcessPoolExecutor(
-            n_workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker, initargs=(threads,)
+            n_workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(threads,),
         )
     results: dict[int, dict] = {}
     try:
@@ -231,15 +254,25 @@ def sweep(
             i = futures[fut]
             try:
                 results[i] = fut.result()
-            except Exception as e:  # the worker itself died (BrokenProcessPool, lost Dask task, ...)
-                results[i] = {"status": "failed", "config": configs[i], "error": f"worker failed: {e!r}"}
+            except (
+                Exception
+            ) as e:  # the worker itself died (BrokenProcessPool, lost Dask task, ...)
+                results[i] = {
+                    "status": "failed",
+                    "config": configs[i],
+                    "error": f"worker failed: {e!r}",
+                }
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(failed=sum(r["status"] == "failed" for r in results.values()), refresh=False)
+                bar.set_postfix(
+                    failed=sum(r["status"] == "failed" for r in results.values()), refresh=False
+                )
         if bar is not None:
             bar.close()
     finally:
         if own:
             executor.shutdown(wait=True, cancel_futures=True)
-    runs = [{"name": names[i], "dir": str(root / names[i]), **results[i]} for i in range(len(configs))]
+    runs = [
+        {"name": names[i], "dir": str(root / names[i]), **results[i]} for i in range(len(configs))
+    ]
     return SweepResult(root, runs)

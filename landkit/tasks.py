@@ -87,7 +87,10 @@ class Task:
         device = next(model.parameters()).device
         out = {}
         try:
-            for split, x, y in (("train", self.x_train, self.y_train), ("test", self.x_test, self.y_test)):
+            for split, x, y in (
+                ("train", self.x_train, self.y_train),
+                ("test", self.x_test, self.y_test),
+            ):
                 if len(x) == 0:
                     continue
                 outputs = torch.cat(
@@ -139,7 +142,9 @@ def _noisy_labels(y: np.ndarray, n_classes: int, frac: float, rng: np.random.Gen
     return y
 
 
-def _classification(name, x, y, n_classes, *, seed, test_frac, n_train, label_noise, input_shape, info):
+def _classification(
+    name, x, y, n_classes, *, seed, test_frac, n_train, label_noise, input_shape, info
+):
     rng = np.random.default_rng(seed)
     tr, te = _split(len(x), test_frac, rng, y)
     if n_train is not None:
@@ -204,7 +209,14 @@ def digits(
     n_classes = int(y.max()) + 1
     shape = (64,) if flatten else (1, 8, 8)
     x = x.reshape((-1, *shape))
-    info = dict(seed=seed, classes=classes, n_train=n_train, flatten=flatten, test_frac=test_frac, label_noise=label_noise)
+    info = dict(
+        seed=seed,
+        classes=classes,
+        n_train=n_train,
+        flatten=flatten,
+        test_frac=test_frac,
+        label_noise=label_noise,
+    )
     return _classification(
         "digits", x, y, n_classes, seed=seed, test_frac=test_frac, n_train=n_train,
         label_noise=label_noise, input_shape=shape, info=info,
@@ -310,7 +322,9 @@ def teacher_student(
         in_features=d,
         input_shape=(d,),
         out_features=out_features,
-        info=dict(n=n, d=d, width=width, noise=noise, seed=seed, n_test=n_test, out_features=out_features),
+        info=dict(
+            n=n, d=d, width=width, noise=noise, seed=seed, n_test=n_test, out_features=out_features
+        ),
     )
 
 
@@ -353,7 +367,11 @@ def subset(task: Task, n_train: int, *, seed: int = 0) -> Task:
     """The same task with a random ``n_train`` of its training examples (less data = more "load")."""
     if not 0 < n_train <= task.n_train:
         raise ValueError(f"n_train must be in [1, {task.n_train}], got {n_train}")
-    idx = torch.randperm(task.n_train, generator=torch.Generator().manual_seed(seed))[:n_train].sort().values
+    idx = (
+        torch.randperm(task.n_train, generator=torch.Generator().manual_seed(seed))[:n_train]
+        .sort()
+        .values
+    )
     return task.replace(
         x_train=task.x_train[idx],
         y_train=task.y_train[idx],

@@ -17,7 +17,7 @@ from .tasks import Task
 __all__ = ["StopTraining", "TrainResult", "train"]
 
 
-class StopTraining(Exception):  # noqa: N818 - a control-flow signal, like StopIteration
+class StopTraining(Exception):
     """Raise from a ``callback`` to end training gracefully (the run is marked interrupted)."""
 
 
@@ -49,7 +49,11 @@ class TrainResult:
     config: dict = dataclasses.field(default_factory=dict)
 
     def __repr__(self):
-        state = "diverged at step %d" % self.diverged_step if self.diverged else ("interrupted" if self.interrupted else "finished")
+        state = (
+            f"diverged at step {self.diverged_step}"
+            if self.diverged
+            else ("interrupted" if self.interrupted else "finished")
+        )
         shown = {k: round(v, 4) for k, v in self.final.items()}
         return f"TrainResult({state}, steps={self.steps}, final={shown}, {self.seconds:.1f}s)"
 
@@ -140,19 +144,25 @@ def train(
     True
     """
     if not isinstance(task, Task):
-        raise TypeError(f"task must be a landkit Task (lk.tasks.digits(), ...), got {type(task).__name__}")
+        raise TypeError(
+            f"task must be a landkit Task (lk.tasks.digits(), ...), got {type(task).__name__}"
+        )
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"steps must be an int >= 0, got {steps!r}")
     steps = int(steps)
     if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
-        raise ValueError(f"batch_size must be a positive int or None (full batch), got {batch_size!r}")
+        raise ValueError(
+            f"batch_size must be a positive int or None (full batch), got {batch_size!r}"
+        )
     if batch_size is not None and batch_size >= task.n_train:
         batch_size = None
     lr_at = lr if callable(lr) else (lambda _s, _lr=float(lr): _lr)
     if not callable(lr) and not (float(lr) > 0 and math.isfinite(float(lr))):
-        raise ValueError(f"lr must be a positive finite number or a function step -> lr, got {lr!r}")
+        raise ValueError(
+            f"lr must be a positive finite number or a function step -> lr, got {lr!r}"
+        )
     if eval_every is None:
         eval_every = max(1, steps // 20)
     if recorder is not None and not isinstance(recorder, Recorder):
@@ -163,7 +173,11 @@ def train(
     model.train()
     x_all, y_all = task.x_train.to(device), task.y_train.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = None if update is not None else _optimizer(optimizer, params, lr_at(0), momentum, weight_decay)
+    opt = (
+        None
+        if update is not None
+        else _optimizer(optimizer, params, lr_at(0), momentum, weight_decay)
+    )
     config = dict(
         steps=steps, lr=lr if not callable(lr) else repr(lr), batch_size=batch_size,
         optimizer=optimizer if isinstance(optimizer, str) and update is None else repr(update or optimizer),
@@ -174,7 +188,9 @@ def train(
         recorder.start(model, max_step=steps, config=config, seed=int(seed))
     gen = torch.Generator().manual_seed(int(seed))
     batches = _Batches(task.n_train, batch_size, gen, device)
-    noise_idx = torch.randperm(task.n_train, generator=torch.Generator().manual_seed(int(seed) + 1))[:noise_samples]
+    noise_idx = torch.randperm(
+        task.n_train, generator=torch.Generator().manual_seed(int(seed) + 1)
+    )[:noise_samples]
 
     history: dict[str, list] = {"step": []}
     bar = None
@@ -206,7 +222,9 @@ def train(
                         p.grad = None
                 loss.backward()
                 snap = recorder is not None and (recorder.due(step) or step == steps)
-                evaluate = eval_every and (step % eval_every == 0 or step == steps) or (step == steps)
+                evaluate = (eval_every and (step % eval_every == 0 or step == steps)) or (
+                    step == steps
+                )
                 metrics = {}
                 if evaluate or (snap and recorder.evaluate):
                     metrics = task.evaluate(model)
@@ -215,7 +233,20 @@ def train(
                     for k, v in metrics.items():
                         history.setdefault(k, []).append(v)
                 if snap:
-                    _snapshot(recorder, step, model, loss, metrics, params, lr_at(step), task, x_all, y_all, noise_idx, batch_size)
+                    _snapshot(
+                        recorder,
+                        step,
+                        model,
+                        loss,
+                        metrics,
+                        params,
+                        lr_at(step),
+                        task,
+                        x_all,
+                        y_all,
+                        noise_idx,
+                        batch_size,
+                    )
                 if evaluate and callback is not None:
                     callback(step, metrics)
                 if bar is not None and (step % bar_every == 0 or step == steps):
@@ -256,7 +287,9 @@ def train(
     else:
         final = task.evaluate(model)
     done = diverged_step if diverged_step is not None else step
-    status = "diverged" if diverged_step is not None else ("interrupted" if interrupted else "finished")
+    status = (
+        "diverged" if diverged_step is not None else ("interrupted" if interrupted else "finished")
+    )
     if recorder is not None:
         recorder.close(status, steps=done, diverged_step=diverged_step, seconds=seconds, **final)
     return TrainResult(
@@ -272,7 +305,9 @@ def train(
     )
 
 
-def _snapshot(rec, step, model, loss, metrics, params, lr, task, x_all, y_all, noise_idx, batch_size):
+def _snapshot(
+    rec, step, model, loss, metrics, params, lr, task, x_all, y_all, noise_idx, batch_size
+):
     scalars = {"batch_loss": loss.detach(), "lr": lr}
     grads = [p.grad for p in params if p.grad is not None]
     if grads:
@@ -284,5 +319,9 @@ def _snapshot(rec, step, model, loss, metrics, params, lr, task, x_all, y_all, n
         scalars["loss"] = loss.detach()
     if rec.grad_noise:
         idx = noise_idx.to(x_all.device)
-        scalars.update(gradient_noise(model, task.loss_fn, x_all[idx], y_all[idx], batch_size=batch_size or task.n_train))
+        scalars.update(
+            gradient_noise(
+                model, task.loss_fn, x_all[idx], y_all[idx], batch_size=batch_size or task.n_train
+            )
+        )
     rec.capture(step, model, force=True, **scalars)

@@ -13,9 +13,13 @@ def test_notebooks_exist_and_are_clean():
     for nb in NOTEBOOKS:
         cells = json.loads(nb.read_text())["cells"]
         code = [c for c in cells if c["cell_type"] == "code"]
-        assert not any(c.get("outputs") or c.get("execution_count") for c in code), f"{nb.name} has outputs"
+        assert not any(c.get("outputs") or c.get("execution_count") for c in code), (
+            f"{nb.name} has outputs"
+        )
         tagged = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
-        assert len(tagged) == 1 and "FAST = False" in "".join(tagged[0]["source"]), f"{nb.name}: parameters cell"
+        assert len(tagged) == 1 and "FAST = False" in "".join(tagged[0]["source"]), (
+            f"{nb.name}: parameters cell"
+        )
 
 
 @pytest.mark.slow

@@ -16,7 +16,9 @@ from landkit.errors import RunExistsError, StoreError
 
 
 def flat(model, names=None):
-    return torch.cat([p.detach().reshape(-1) for n, p in model.named_parameters() if names is None or n in names]).numpy()
+    return torch.cat(
+        [p.detach().reshape(-1) for n, p in model.named_parameters() if names is None or n in names]
+    ).numpy()
 
 
 def test_api_as_written_in_the_issue(tmp_path):
@@ -24,7 +26,9 @@ def test_api_as_written_in_the_issue(tmp_path):
     task = lk.tasks.digits(seed=0)
     model = lk.models.mlp(task.in_features, [64], task.n_classes, seed=0)
     rec = lk.Recorder(tmp_path / "runs/demo", schedule=lk.schedules.geometric(1, 2000, 60))
-    result = lk.train(model, task, steps=2000, lr=0.1, batch_size=32, seed=0, recorder=rec, progress=False)
+    result = lk.train(
+        model, task, steps=2000, lr=0.1, batch_size=32, seed=0, recorder=rec, progress=False
+    )
     traj = lk.load(tmp_path / "runs/demo")
     expected = sorted({0} | set(lk.schedules.geometric(1, 2000, 60).steps().tolist()))
     assert traj.steps.dtype == np.int64 and traj.steps.tolist() == expected
@@ -75,7 +79,9 @@ def test_params_glob_selects_layers(tmp_path, digits):
 def test_sketch_is_seeded_and_preserves_distances(tmp_path, digits):
     def run(name, model_seed):
         model = lk.models.mlp(64, [64], 10, seed=model_seed)
-        rec = lk.Recorder(tmp_path / name, sketch=256, sketch_seed=7, schedule=lk.schedules.at([0, 50]))
+        rec = lk.Recorder(
+            tmp_path / name, sketch=256, sketch_seed=7, schedule=lk.schedules.at([0, 50])
+        )
         lk.train(model, digits, steps=50, lr=0.1, recorder=rec, progress=False)
         return lk.load(tmp_path / name), model
 
@@ -86,7 +92,9 @@ def test_sketch_is_seeded_and_preserves_distances(tmp_path, digits):
     from landkit.capture import CountSketch
 
     s = CountSketch(flat(ma).size, 256, seed=7)
-    np.testing.assert_allclose(a.weights[-1], s(torch.from_numpy(flat(ma))).numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        a.weights[-1], s(torch.from_numpy(flat(ma))).numpy(), rtol=1e-5, atol=1e-5
+    )
     true = np.linalg.norm(flat(ma) - flat(mb))
     est = np.linalg.norm(np.asarray(a.weights[-1]) - np.asarray(b.weights[-1]))
     assert abs(est / true - 1) < 0.3  # relative error ~ sqrt(2/k) ≈ 0.09
@@ -155,7 +163,9 @@ def test_many_flushes_and_growth_without_max_step(tmp_path):
 def _make_run(tmp_path, digits):
     path = tmp_path / "run"
     rec = lk.Recorder(path, evaluate=False, chunk_mb=0.05)
-    lk.train(lk.models.mlp(64, [16], 10, seed=0), digits, steps=30, lr=0.1, recorder=rec, progress=False)
+    lk.train(
+        lk.models.mlp(64, [16], 10, seed=0), digits, steps=30, lr=0.1, recorder=rec, progress=False
+    )
     return path
 
 

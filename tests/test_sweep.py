@@ -21,7 +21,9 @@ def small_run(width, seed, run_dir, fail=False, sleep=0.0, log=None):
     task = lk.tasks.digits(seed=0, n_train=200)
     model = lk.models.mlp(task.in_features, [width], task.n_classes, seed=seed)
     rec = lk.Recorder(run_dir, schedule=lk.schedules.every(5))
-    res = lk.train(model, task, steps=20, lr=0.1, batch_size=16, seed=seed, recorder=rec, progress=False)
+    res = lk.train(
+        model, task, steps=20, lr=0.1, batch_size=16, seed=seed, recorder=rec, progress=False
+    )
     time.sleep(sleep)
     if log:
         with open(log, "a") as f:  # O_APPEND: one line per completed run
@@ -40,7 +42,7 @@ def test_grid():
 
 
 def test_sweep_local_processes_resumes_and_records_failures(tmp_path):
-    grid = lk.grid(width=[4, 8], seed=[0, 1]) + [{"width": 99, "seed": 0, "fail": True}]
+    grid = [*lk.grid(width=[4, 8], seed=[0, 1]), {"width": 99, "seed": 0, "fail": True}]
     res = lk.sweep(small_run, grid, tmp_path / "sw", max_workers=2, progress=False)
     assert len(res.completed) == 4 and len(res.failed) == 1
     err = json.loads((tmp_path / "sw" / run_name(grid[-1]) / "landkit-error.json").read_text())
@@ -89,12 +91,16 @@ def test_sweep_on_dask_with_a_killed_worker(tmp_path):
 
         killer = threading.Thread(target=kill_when_running)
         killer.start()
-        res = lk.sweep(small_run, grid, tmp_path / "sw", executor=client.get_executor(), progress=False)
+        res = lk.sweep(
+            small_run, grid, tmp_path / "sw", executor=client.get_executor(), progress=False
+        )
         killer.join()
     assert killed.is_set()
     assert len(res.completed) == 9 and not res.failed
     lines = [json.loads(x) for x in Path(log).read_text().splitlines()]
     completed = sorted((d["width"], d["seed"]) for d in lines)
-    assert completed == sorted((c["width"], c["seed"]) for c in grid)  # each run completed exactly once
+    assert completed == sorted(
+        (c["width"], c["seed"]) for c in grid
+    )  # each run completed exactly once
     runs = lk.load_runs(tmp_path / "sw")
     assert len(runs) == 9 and all(t.status == "finished" for t in runs)

@@ -36,7 +36,9 @@ def test_same_seed_bit_identical_trajectories(tmp_path, digits):
     def run(name, seed):
         model = lk.models.mlp(64, [16], 10, seed=0)
         rec = lk.Recorder(tmp_path / name, schedule=lk.schedules.every(7))
-        lk.train(model, digits, steps=60, lr=0.1, batch_size=16, seed=seed, recorder=rec, progress=False)
+        lk.train(
+            model, digits, steps=60, lr=0.1, batch_size=16, seed=seed, recorder=rec, progress=False
+        )
         return lk.load(tmp_path / name)
 
     a, b, c = run("a", 0), run("b", 0), run("c", 1)
@@ -62,10 +64,19 @@ def test_divergence_stops_and_keeps_the_record(tmp_path):
 
 def test_optimizers_and_custom_update(digits):
     for opt in ("sgd", "adam", "adamw"):
-        r = lk.train(lk.models.mlp(64, [8], 10), digits, steps=30, lr=0.3 if opt == "sgd" else 0.01, optimizer=opt, progress=False)
+        r = lk.train(
+            lk.models.mlp(64, [8], 10),
+            digits,
+            steps=30,
+            lr=0.3 if opt == "sgd" else 0.01,
+            optimizer=opt,
+            progress=False,
+        )
         assert r.final["train_loss"] < 0.9 * math.log(10), opt
     with pytest.raises(ValueError, match="optimizer"):
-        lk.train(lk.models.mlp(64, [8], 10), digits, steps=1, lr=0.1, optimizer="lion", progress=False)
+        lk.train(
+            lk.models.mlp(64, [8], 10), digits, steps=1, lr=0.1, optimizer="lion", progress=False
+        )
 
     calls = []
 
@@ -86,8 +97,17 @@ def test_optimizers_and_custom_update(digits):
 
 def test_lr_schedule_recorded(tmp_path, digits):
     rec = lk.Recorder(tmp_path / "r", evaluate=False)
-    lk.train(lk.models.mlp(64, [8], 10), digits, steps=4, lr=lambda s: 0.1 / (s + 1), recorder=rec, progress=False)
-    np.testing.assert_allclose(lk.load(tmp_path / "r").scalars["lr"], [0.1 / (s + 1) for s in range(5)])
+    lk.train(
+        lk.models.mlp(64, [8], 10),
+        digits,
+        steps=4,
+        lr=lambda s: 0.1 / (s + 1),
+        recorder=rec,
+        progress=False,
+    )
+    np.testing.assert_allclose(
+        lk.load(tmp_path / "r").scalars["lr"], [0.1 / (s + 1) for s in range(5)]
+    )
 
 
 def test_callback_can_stop_training(tmp_path, digits):
@@ -134,7 +154,15 @@ def test_gradient_noise_matches_direct_computation(digits):
 
 def test_recorder_grad_noise_under_train(tmp_path, digits):
     rec = lk.Recorder(tmp_path / "g", schedule=lk.schedules.at([0, 5]), grad_noise=True)
-    lk.train(lk.models.mlp(64, [8], 10), digits, steps=5, lr=0.1, batch_size=16, recorder=rec, progress=False)
+    lk.train(
+        lk.models.mlp(64, [8], 10),
+        digits,
+        steps=5,
+        lr=0.1,
+        batch_size=16,
+        recorder=rec,
+        progress=False,
+    )
     t = lk.load(tmp_path / "g")
     assert np.all(t.scalars["grad_var"] > 0)
     np.testing.assert_allclose(t.scalars["grad_noise"], t.scalars["grad_var"] / 16)

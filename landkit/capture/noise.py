@@ -62,7 +62,9 @@ def gradient_noise(
         except (RuntimeError, ValueError, NotImplementedError):
             rows = []
             for xi, yi in zip(xb, yb):
-                gi = torch.autograd.grad(loss_fn(model(xi.unsqueeze(0)), yi.unsqueeze(0)), list(params_live(model)))
+                gi = torch.autograd.grad(
+                    loss_fn(model(xi.unsqueeze(0)), yi.unsqueeze(0)), list(params_live(model))
+                )
                 rows.append(torch.cat([t.reshape(-1) for t in gi]).double())
             flat = torch.stack(rows)
         s = flat.sum(0)

@@ -91,8 +91,12 @@ class Recorder:
             raise ValueError("overwrite=True and resume=True contradict each other: choose one")
         if flush_every <= 0:
             raise ValueError(f"flush_every must be > 0 seconds, got {flush_every}")
-        if sketch is not None and (isinstance(sketch, bool) or not isinstance(sketch, int) or sketch < 1):
-            raise ValueError(f"sketch must be a positive int (sketch dimension) or None, got {sketch!r}")
+        if sketch is not None and (
+            isinstance(sketch, bool) or not isinstance(sketch, int) or sketch < 1
+        ):
+            raise ValueError(
+                f"sketch must be a positive int (sketch dimension) or None, got {sketch!r}"
+            )
         self.path = Path(path)
         self.schedule = schedule
         self.params = params
@@ -123,7 +127,15 @@ class Recorder:
         """Whether ``step`` is scheduled (step 0 always is)."""
         return step == 0 or step in self.schedule
 
-    def start(self, model: torch.nn.Module, *, max_step: int | None = None, config: dict | None = None, seed=None, **meta):
+    def start(
+        self,
+        model: torch.nn.Module,
+        *,
+        max_step: int | None = None,
+        config: dict | None = None,
+        seed=None,
+        **meta,
+    ):
         """Create the store for ``model``'s parameters. Called by :func:`landkit.train` and on the
         first :meth:`capture`; call it yourself to store ``config``/``seed`` with a run of your own loop."""
         if self._closed:
@@ -138,7 +150,9 @@ class Recorder:
         self._tensors = [chosen[n] for n in names]
         self._layout = _store.layout((n, chosen[n].shape) for n in names)
         total = sum(p.numel for p in self._layout)
-        self._sketch = CountSketch(total, self.sketch_dim, self.sketch_seed) if self.sketch_dim else None
+        self._sketch = (
+            CountSketch(total, self.sketch_dim, self.sketch_seed) if self.sketch_dim else None
+        )
         dim = self.sketch_dim or total
         if max_step is not None:
             capacity = self.schedule.count(max_step) + 2
@@ -158,7 +172,11 @@ class Recorder:
             "model": type(model).__name__,
             "loss_source": "train_set" if self.evaluate else "minibatch",
             "dtype": self.dtype,
-            "versions": {"landkit": landkit.__version__, "torch": torch.__version__, "numpy": np.__version__},
+            "versions": {
+                "landkit": landkit.__version__,
+                "torch": torch.__version__,
+                "numpy": np.__version__,
+            },
             **meta,
         }
         self._writer = _store.StoreWriter(
@@ -173,20 +191,28 @@ class Recorder:
         self._new_buffer()
         self._queue: queue.Queue = queue.Queue(maxsize=2)
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._write_loop, name=f"landkit-writer-{self.path.name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._write_loop, name=f"landkit-writer-{self.path.name}", daemon=True
+        )
         self._thread.start()
         self._last_flush = time.monotonic()
         _OPEN.add(self)
 
     def _new_buffer(self):
-        align = self._buf_start % self._chunk  # after a resume the first buffer ends on a chunk boundary
+        align = (
+            self._buf_start % self._chunk
+        )  # after a resume the first buffer ends on a chunk boundary
         self._cap = self._chunk - align
         # Buffers are recycled once written: a fresh allocation would page-fault on every row and
         # cost more than the copy itself.
         try:
             buf = self._free.get_nowait()
         except queue.Empty:
-            buf = torch.empty((self._chunk, self._writer.dim), dtype=getattr(torch, self.dtype)) if self._n_buffers < 3 else self._free.get()
+            buf = (
+                torch.empty((self._chunk, self._writer.dim), dtype=getattr(torch, self.dtype))
+                if self._n_buffers < 3
+                else self._free.get()
+            )
             self._n_buffers += 1
         self._buf_full = buf
         self._buf = buf[: self._cap]
@@ -197,7 +223,9 @@ class Recorder:
 
     # -- capture ---------------------------------------------------------------------------------
 
-    def capture(self, step: int, model: torch.nn.Module, loss=None, *, force: bool = False, **scalars) -> bool:
+    def capture(
+        self, step: int, model: torch.nn.Module, loss=None, *, force: bool = False, **scalars
+    ) -> bool:
         """Record ``model``'s parameters at ``step`` if the schedule says so (or ``force``).
 
         ``loss`` and any other keyword (``test_acc=...``) are stored as scalars of this snapshot;
@@ -308,7 +336,9 @@ class Recorder:
             self._thread.join()
             self._closed = True
             _OPEN.discard(self)
-        self._writer.update_meta(status=status, finished=_store.now(), summary=_store.jsonable(summary))
+        self._writer.update_meta(
+            status=status, finished=_store.now(), summary=_store.jsonable(summary)
+        )
 
     def __enter__(self):
         return self

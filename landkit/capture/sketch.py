@@ -38,7 +38,9 @@ class CountSketch:
 
     def __call__(self, flat: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         if flat.shape != (self.dim,):
-            raise ValueError(f"expected a flat vector of shape ({self.dim},), got {tuple(flat.shape)}")
+            raise ValueError(
+                f"expected a flat vector of shape ({self.dim},), got {tuple(flat.shape)}"
+            )
         if self.buckets.device != flat.device:
             self.to(flat.device)
         res = torch.zeros(self.k, dtype=flat.dtype, device=flat.device)

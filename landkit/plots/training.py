@@ -55,7 +55,7 @@ def plot_curves(
     if not metrics:
         raise ValueError(f"none of the metrics is recorded; available: {sorted(trajs[0].scalars)}")
     if axes is None:
-        fig, axes = new_figure(len(metrics))
+        _, axes = new_figure(len(metrics))
     axes = np.atleast_1d(axes)
     fig = axes[0].figure
     keys = [c.get(group_by) for c in configs] if group_by else [None] * len(trajs)
@@ -67,11 +67,25 @@ def plot_curves(
                 members = [t for t, k in zip(trajs, keys) if k == level and metric in t.scalars]
                 for t in members:
                     x = np.maximum(t.steps, 0.5) if logx else t.steps  # step 0 at the left edge
-                    ax.plot(x, t.scalars[metric], color=colour, lw=0.8, alpha=0.35 if len(members) > 1 else 1)
+                    ax.plot(
+                        x,
+                        t.scalars[metric],
+                        color=colour,
+                        lw=0.8,
+                        alpha=0.35 if len(members) > 1 else 1,
+                    )
                 if len(members) > 1 and len({len(t) for t in members}) == 1:
                     med = np.median(np.stack([t.scalars[metric] for t in members]), axis=0)
                     x = np.maximum(members[0].steps, 0.5) if logx else members[0].steps
-                    ax.plot(x, med, color=colour, lw=2.2, label=f"{group_by}={level} (median of {len(members)})" if group_by else f"median of {len(members)}")
+                    ax.plot(
+                        x,
+                        med,
+                        color=colour,
+                        lw=2.2,
+                        label=f"{group_by}={level} (median of {len(members)})"
+                        if group_by
+                        else f"median of {len(members)}",
+                    )
                 elif group_by:
                     ax.plot([], [], color=colour, lw=2, label=f"{group_by}={level}")
             if logx:
@@ -91,7 +105,7 @@ def plot_history(result, metrics: Sequence[str] = ("train_loss", "test_loss"), a
     import matplotlib
 
     if ax is None:
-        fig, ax = new_figure()
+        _, ax = new_figure()
     with matplotlib.rc_context(RC):
         for m in metrics:
             if m in result.history:

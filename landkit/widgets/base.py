@@ -25,7 +25,9 @@ class Explorer(W.VBox):
         self.run_button = W.Button(description=self.run_label, button_style="primary", icon="play")
         self.stop_button = W.Button(description="Stop", icon="stop", disabled=True)
         self.export_button = W.Button(description="Export figure", icon="download", disabled=True)
-        self.bar = W.FloatProgress(value=0.0, min=0.0, max=1.0, description="", layout=W.Layout(width="260px"))
+        self.bar = W.FloatProgress(
+            value=0.0, min=0.0, max=1.0, description="", layout=W.Layout(width="260px")
+        )
         self.message = W.HTML(value="")
         self.image = W.Image(format="png", layout=W.Layout(max_width="900px"))
         self.run_button.on_click(lambda _b: self.start())
@@ -97,7 +99,9 @@ class Explorer(W.VBox):
             self.work()
         except BaseException as e:  # shown in the widget, re-raised by wait()
             self.error = e
-            self.message.value = f"<span style='color:#D55E00'>error: {type(e).__name__}: {e}</span>"
+            self.message.value = (
+                f"<span style='color:#D55E00'>error: {type(e).__name__}: {e}</span>"
+            )
         finally:
             self.run_button.disabled = False
             self.stop_button.disabled = True

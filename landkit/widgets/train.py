@@ -7,8 +7,7 @@ from pathlib import Path
 import ipywidgets as W
 
 from .. import models, plots, tasks
-from ..capture import schedules
-from ..capture import Recorder
+from ..capture import Recorder, schedules
 from ..store import load
 from ..training import StopTraining, train
 from .base import Explorer
@@ -35,12 +34,20 @@ class TrainExplorer(Explorer):
         self.root = Path(root)
         self.task = task if task is not None else tasks.digits(seed=0)
         self.width = W.IntSlider(value=width, min=2, max=256, step=2, description="width")
-        self.lr = W.FloatLogSlider(value=lr, base=10, min=-3, max=0.5, step=0.05, description="learning rate")
-        self.batch_size = W.Dropdown(options=[8, 16, 32, 64, 128, 256, ("full", 0)], value=batch_size, description="batch size")
+        self.lr = W.FloatLogSlider(
+            value=lr, base=10, min=-3, max=0.5, step=0.05, description="learning rate"
+        )
+        self.batch_size = W.Dropdown(
+            options=[8, 16, 32, 64, 128, 256, ("full", 0)],
+            value=batch_size,
+            description="batch size",
+        )
         self.steps = W.IntSlider(value=steps, min=10, max=max_steps, step=10, description="steps")
         for w in (self.width, self.lr, self.batch_size, self.steps):
             w.style.description_width = "90px"
-        super().__init__([self.width, self.lr, self.batch_size, self.steps], css_class="lk-train-explorer")
+        super().__init__(
+            [self.width, self.lr, self.batch_size, self.steps], css_class="lk-train-explorer"
+        )
         self.trajectory = None
         self.result = None
         self.message.value = "Choose the hyper-parameters and press <b>Train</b>."
@@ -57,8 +64,20 @@ class TrainExplorer(Explorer):
 
         def redraw(final=False):
             ax.clear()
-            ax.plot(history["step"], history["train_loss"], label="train loss", marker=".", color=plots.PALETTE[0])
-            ax.plot(history["step"], history["test_loss"], label="test loss", marker=".", color=plots.PALETTE[1])
+            ax.plot(
+                history["step"],
+                history["train_loss"],
+                label="train loss",
+                marker=".",
+                color=plots.PALETTE[0],
+            )
+            ax.plot(
+                history["step"],
+                history["test_loss"],
+                label="test loss",
+                marker=".",
+                color=plots.PALETTE[1],
+            )
             ax.set_xlim(0, steps)
             ax.set_yscale("log")
             ax.set_xlabel("training step")
@@ -83,7 +102,11 @@ class TrainExplorer(Explorer):
                             eval_every=max(1, steps // 50), callback=on_eval, progress=False)  # fmt: skip
         redraw(final=True)
         self.trajectory = load(path)
-        state = "stopped" if self.result.interrupted else ("diverged" if self.result.diverged else "done")
+        state = (
+            "stopped"
+            if self.result.interrupted
+            else ("diverged" if self.result.diverged else "done")
+        )
         acc = self.result.final.get("test_acc", float("nan"))
         self.progress(1.0 if state == "done" else self.bar.value,
                       f"{state}: test accuracy {acc:.3f}; {len(self.trajectory)} snapshots recorded in <code>{path}</code>")  # fmt: skip

@@ -1,0 +1,174 @@
+"""A real headless Chromium drives JupyterLab: run 01_capture, move a slider, press Train.
+
+Needs Debian's chromium (``apt-get install chromium``) and the ``playwright`` Python package (never
+``playwright install``: it would download a browser). Without them the test skips with a message,
+unless ``LANDKIT_REQUIRE_BROWSER=1`` (set by CI), which turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+CHROMIUM = os.environ.get("LANDKIT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+                 "--disable-background-networking", "--disable-component-update"]  # fmt: skip
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _require_browser():
+    problem = None
+    if not Path(CHROMIUM).exists():
+        problem = f"no chromium at {CHROMIUM}: install Debian's package (apt-get install chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            problem = "the playwright package is missing: pip install playwright (no browser download needed)"
+    if problem:
+        if os.environ.get("LANDKIT_REQUIRE_BROWSER"):
+            pytest.fail(f"browser test required (LANDKIT_REQUIRE_BROWSER is set) but {problem}")
+        pytest.skip(f"browser test skipped: {problem}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def jupyterlab(tmp_path):
+    """JupyterLab on 127.0.0.1 serving a FAST copy of the notebooks; stopped by its PID."""
+    _require_browser()
+    work = tmp_path / "lab"
+    work.mkdir()
+    for nb in (ROOT / "notebooks").glob("*.ipynb"):
+        data = json.loads(nb.read_text())
+        for cell in data["cells"]:
+            if "parameters" in cell.get("metadata", {}).get("tags", []):
+                cell["source"] = "FAST = True"
+        (work / nb.name).write_text(json.dumps(data))
+    port, token = _free_port(), secrets.token_hex(16)
+    log = open(tmp_path / "jupyterlab.log", "w")
+    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+           f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}",
+           "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]  # fmt: skip
+    if os.geteuid() == 0:
+        cmd.append("--allow-root")
+    proc = subprocess.Popen(
+        cmd, cwd=work, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"JupyterLab did not start; log:\n{(tmp_path / 'jupyterlab.log').read_text()}"
+                    ) from None
+                time.sleep(0.5)
+        yield url, token, work
+    finally:
+        # stop the server and the kernels it started (one process group)
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+        log.close()
+
+
+def _wait_idle(page, timeout=240):
+    """Until no cell shows the [*] busy prompt and the kernel says idle."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        busy = page.locator(".jp-InputPrompt", has_text="[*]").count()
+        if not busy and page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count():
+            return
+        time.sleep(0.5)
+    raise AssertionError("the notebook did not finish running")
+
+
+def test_capture_notebook_in_jupyterlab(jupyterlab, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    url, token, work = jupyterlab
+    outside, console_errors = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.on(
+                "request",
+                lambda r: (
+                    outside.append(r.url) if not r.url.startswith((url, "data:", "blob:")) else None
+                ),
+            )
+            page.on(
+                "console", lambda m: console_errors.append(m.text) if m.type == "error" else None
+            )
+            page.goto(f"{url}/lab/tree/01_capture.ipynb?token={token}")
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+            page.wait_for_selector(
+                ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000
+            )
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_text("Run All Cells", exact=True).click()
+            explorer = page.locator(".lk-train-explorer")
+            explorer.wait_for(timeout=120_000)
+            _wait_idle(page)
+            image = explorer.locator("img")
+            image.wait_for(timeout=30_000)
+            before_src = image.get_attribute("src")
+            before_png = image.screenshot()
+            explorer.scroll_into_view_if_needed()
+            page.screenshot(path=str(tmp_path / "before.png"))
+
+            # move the width slider four notches to the right (32 -> 40), then press Train
+            handle = explorer.locator(".widget-slider").first.locator(".noUi-handle")
+            handle.focus()
+            for _ in range(4):
+                handle.press("ArrowRight")
+            explorer.get_by_role("button", name="Train").click()
+            message = explorer.locator(".widget-html").last
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and "done:" not in message.inner_text():
+                time.sleep(0.5)
+            text = message.inner_text()
+            assert "done:" in text and "w40-" in text, text
+            after_src = image.get_attribute("src")
+            after_png = image.screenshot()
+            page.screenshot(path=str(tmp_path / "after.png"))
+        finally:
+            browser.close()
+    ARTIFACTS.mkdir(exist_ok=True)
+    for name in ("before.png", "after.png"):
+        shutil.copy(tmp_path / name, ARTIFACTS / f"browser-capture-{name}")
+    assert after_src != before_src and after_png != before_png, "the loss plot did not change"
+    assert (work / "runs" / "explorer").is_dir() and any(
+        d.name.startswith("w40-") for d in (work / "runs" / "explorer").iterdir()
+    )
+    assert not outside, f"requests left the machine: {outside[:5]}"

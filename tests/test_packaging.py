@@ -1,0 +1,60 @@
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+CONDA_NAMES = {"torch": "pytorch"}
+
+
+def _name(req: str) -> str:
+    return re.split(r"[\s<>=!~;\[]", req, maxsplit=1)[0].lower()
+
+
+def test_every_runtime_dependency_is_in_environment_yml():
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    listed = set()
+    for line in (ROOT / "environment.yml").read_text().splitlines():
+        m = re.match(r"\s*-\s+([A-Za-z0-9_.\-]+)", line)
+        if m:
+            listed.add(m.group(1).lower())
+    missing = []
+    for req in deps:
+        name = CONDA_NAMES.get(_name(req), _name(req))
+        if name not in listed:
+            missing.append(name)
+        if "[distributed]" in req and "distributed" not in listed:
+            missing.append("distributed")
+    assert not missing, f"environment.yml lacks {missing}"
+
+
+def test_torch_is_pinned_for_every_pip_call():
+    assert "torch==2.13.0" in (ROOT / "constraints.txt").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    assert "PIP_CONSTRAINT=$(CURDIR)/constraints.txt" in makefile
+    installs = [
+        ln
+        for ln in makefile.splitlines()
+        if re.search(r"\binstall\b", ln) and not ln.startswith((".PHONY", "install"))
+    ]
+    assert installs and all("$(PIP) install" in ln for ln in installs), installs
+    # the package itself asks only a floor, so a user's own CUDA build is kept
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert [d for d in deps if _name(d) == "torch"] == ["torch>=2.2"]
+
+
+def test_no_pickle_loading_in_the_package():
+    for py in (ROOT / "landkit").rglob("*.py"):
+        # the one exception: sweep.py hands the user's own function to its worker processes
+        text = py.read_text().replace("cloudpickle.loads(fn_bytes)", "")
+        assert "pickle.load" not in text, py
+        for m in re.finditer(r"torch\.load\(([^)]*)\)", text):
+            assert "weights_only=True" in m.group(1), f"{py}: {m.group(0)}"
+
+
+def test_cli_help():
+    out = subprocess.run(
+        [sys.executable, "-m", "landkit.cli", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "tour" in out.stdout and "report" in out.stdout

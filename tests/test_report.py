@@ -1,0 +1,26 @@
+import re
+
+import pytest
+
+import landkit as lk
+from landkit import cli
+
+
+@pytest.mark.slow
+def test_tour_writes_a_self_contained_report(tmp_path):
+    index = cli.tour(str(tmp_path / "report"), str(tmp_path / "runs"), fast=True, workers=2)
+    html = index.read_text()
+    assert "<h2>Training runs</h2>" in html
+    for src in re.findall(r"(?:src|href)='([^']+)'", html):
+        assert not src.startswith(("http:", "https:", "//")), f"external reference {src}"
+        assert (index.parent / src).exists(), src
+    assert len(re.findall(r"<tr><td>", html)) == 6  # 3 widths × 2 seeds
+    assert "6 runs recorded (6 finished)" in html
+    runs = lk.load_runs(tmp_path / "runs")
+    assert sorted({c["width"] for c in runs.configs}) == [8, 32, 128]
+
+    # the same report for runs recorded elsewhere, and for a single run
+    again = cli.report(str(tmp_path / "runs"), str(tmp_path / "report2"))
+    assert "6 runs recorded" in again.read_text()
+    one = cli.report(str(runs[0].path), str(tmp_path / "report3"))
+    assert "1 runs recorded" in one.read_text()
