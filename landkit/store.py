@@ -200,7 +200,7 @@ class StoreWriter:
         meta: dict,
         capacity: int = 1024,
         dtype: str = "float32",
-        chunk_bytes: int = 16 << 20,
+        chunk_bytes: int = 4 << 20,
         overwrite: bool = False,
         resume: bool = False,
     ):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -63,6 +64,12 @@ def jupyterlab(tmp_path):
             if "parameters" in cell.get("metadata", {}).get("tags", []):
                 cell["source"] = "FAST = True"
         (work / nb.name).write_text(json.dumps(data))
+    # import once beforehand: in a fresh venv the kernel's first import compiles bytecode for long
+    # enough that JupyterLab gives up on it and restarts it
+    subprocess.run(
+        [sys.executable, "-c", "import landkit.widgets, ipykernel.kernelapp, matplotlib.pyplot"],
+        check=True,
+    )
     port, token = _free_port(), secrets.token_hex(16)
     log = open(tmp_path / "jupyterlab.log", "w")
     cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
@@ -101,6 +108,30 @@ def jupyterlab(tmp_path):
         log.close()
 
 
+def _kernel_idle(url, token) -> bool:
+    with urllib.request.urlopen(f"{url}/api/kernels?token={token}", timeout=5) as r:
+        kernels = json.loads(r.read())
+    return bool(kernels) and all(k["execution_state"] == "idle" for k in kernels)
+
+
+def _run_all(page, url, token, timeout=120):
+    """Run > Run All Cells once the kernel is up; again if the first click found no kernel."""
+    deadline = time.monotonic() + timeout
+    while not _kernel_idle(url, token):
+        assert time.monotonic() < deadline, "the kernel did not start"
+        time.sleep(0.5)
+    prompts = page.locator(".jp-CodeCell .jp-InputPrompt")
+    for _ in range(3):
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_text("Run All Cells", exact=True).click()
+        started = time.monotonic()
+        while time.monotonic() - started < 20:
+            if any(re.search(r"\[(\*|\d+)\]", t) for t in prompts.all_inner_texts()):
+                return
+            time.sleep(0.25)
+    raise AssertionError("Run All Cells did not start the notebook")
+
+
 def _wait_idle(page, timeout=240):
     """Until no cell shows the [*] busy prompt and the kernel says idle."""
     deadline = time.monotonic() + timeout
@@ -132,14 +163,13 @@ def test_capture_notebook_in_jupyterlab(jupyterlab, tmp_path):
             )
             page.goto(f"{url}/lab/tree/01_capture.ipynb?token={token}")
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
-            page.wait_for_selector(
-                ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000
-            )
-            page.get_by_role("menuitem", name="Run", exact=True).click()
-            page.get_by_text("Run All Cells", exact=True).click()
+            _run_all(page, url, token)
             explorer = page.locator(".lk-train-explorer")
             explorer.wait_for(timeout=120_000)
             _wait_idle(page)
+            # figures returned by cells are drawn as images, not "<Figure size ...>" text
+            assert page.locator(".jp-OutputArea-output img").count() >= 1
+            assert not page.get_by_text(re.compile(r"<Figure size")).count()
             image = explorer.locator("img")
             image.wait_for(timeout=30_000)
             before_src = image.get_attribute("src")
@@ -155,13 +185,18 @@ def test_capture_notebook_in_jupyterlab(jupyterlab, tmp_path):
             explorer.get_by_role("button", name="Train").click()
             message = explorer.locator(".widget-html").last
             deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and "done:" not in message.inner_text():
+            while time.monotonic() < deadline and "w40-" not in message.inner_text():
                 time.sleep(0.5)
             text = message.inner_text()
             assert "done:" in text and "w40-" in text, text
             after_src = image.get_attribute("src")
             after_png = image.screenshot()
             page.screenshot(path=str(tmp_path / "after.png"))
+        except BaseException:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "browser-capture-FAILED.png"))
+            print((tmp_path / "jupyterlab.log").read_text()[-5000:])
+            raise
         finally:
             browser.close()
     ARTIFACTS.mkdir(exist_ok=True)

@@ -51,6 +51,8 @@ class Recorder:
     overwrite, resume : what to do when ``path`` already holds a run: replace it, or append after
         its last recorded step. Neither: :class:`landkit.errors.RunExistsError`.
     config : JSON-serialisable dict stored with the run (hyper-parameters, notes).
+    dtype : storage precision of the weights (``"float32"``; ``"float64"`` to keep double models exact).
+    chunk_mb : target size of one storage chunk of whole snapshots; reading one snapshot reads one chunk.
 
     Example
     -------
@@ -79,7 +81,7 @@ class Recorder:
         resume: bool = False,
         config: dict | None = None,
         dtype: str = "float32",
-        chunk_mb: float = 16.0,
+        chunk_mb: float = 4.0,
     ):
         if schedule is None:
             schedule = every(1)

@@ -106,6 +106,10 @@ class geometric(at):
         first, last, num = _int("first", first, 1), _int("last", last, 1), _int("num", num, 1)
         if last < first:
             raise ValueError(f"last ({last}) must be >= first ({first})")
+        if num < 2 and last != first:
+            raise ValueError(
+                f"num must be >= 2 to include both first ({first}) and last ({last}), got {num}"
+            )
         self.first, self.last, self.num = first, last, num
         super().__init__(np.round(np.geomspace(first, last, num)).astype(np.int64))
 

@@ -23,12 +23,41 @@ RC = {
 }
 
 
+_DISPLAY_HOOKED = False
+
+
+def _hook_display():
+    """Let Jupyter show landkit's pyplot-free figures as PNG when a cell returns one."""
+    global _DISPLAY_HOOKED
+    if _DISPLAY_HOOKED:
+        return
+    _DISPLAY_HOOKED = True
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    from matplotlib.figure import Figure
+
+    def png(fig):
+        import io
+
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", bbox_inches="tight")
+        return buf.getvalue()
+
+    shell.display_formatter.formatters["image/png"].for_type(Figure, png)
+
+
 def new_figure(ncols: int = 1, nrows: int = 1, *, width: float = 4.6, height: float = 3.4, **kw):
     """A figure with the house style and ``nrows × ncols`` axes (an array when more than one)."""
     from matplotlib.figure import Figure
 
     # A pyplot-free Figure: safe to draw from a widget's background thread, never shown twice by
     # the inline backend, garbage-collected like any object. Jupyter displays it when returned.
+    _hook_display()
     with matplotlib.rc_context(RC):
         fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
         axes = fig.subplots(nrows, ncols, squeeze=True, **kw)
