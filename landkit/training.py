@@ -222,9 +222,7 @@ def train(
                         p.grad = None
                 loss.backward()
                 snap = recorder is not None and (recorder.due(step) or step == steps)
-                evaluate = (eval_every and (step % eval_every == 0 or step == steps)) or (
-                    step == steps
-                )
+                evaluate = step == steps or bool(eval_every and step % eval_every == 0)
                 metrics = {}
                 if evaluate or (snap and recorder.evaluate):
                     metrics = task.evaluate(model)

@@ -201,21 +201,19 @@ class Recorder:
         _OPEN.add(self)
 
     def _new_buffer(self):
-        align = (
-            self._buf_start % self._chunk
-        )  # after a resume the first buffer ends on a chunk boundary
+        # after a resume the first buffer ends on a chunk boundary
+        align = self._buf_start % self._chunk
         self._cap = self._chunk - align
         # Buffers are recycled once written: a fresh allocation would page-fault on every row and
         # cost more than the copy itself.
         try:
             buf = self._free.get_nowait()
         except queue.Empty:
-            buf = (
-                torch.empty((self._chunk, self._writer.dim), dtype=getattr(torch, self.dtype))
-                if self._n_buffers < 3
-                else self._free.get()
-            )
-            self._n_buffers += 1
+            if self._n_buffers < 3:
+                buf = torch.empty((self._chunk, self._writer.dim), dtype=getattr(torch, self.dtype))
+                self._n_buffers += 1
+            else:  # all three in flight: wait for the writer to hand one back
+                buf = self._free.get()
         self._buf_full = buf
         self._buf = buf[: self._cap]
         self._steps: list[int] = []
