@@ -53,7 +53,6 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 _META_KEY = "landkit"
-_CHUNK_KEYS = {"name": "default", "separator": "/"}
 RUN_RECORD = "landkit-run.json"
 DONE_MARKER = "landkit-done.json"
 ERROR_RECORD = "landkit-error.json"
@@ -72,7 +71,6 @@ def write_json_atomic(path: str | os.PathLike, obj) -> None:
         with os.fdopen(fd, "w") as f:
             json.dump(obj, f, indent=1, default=_json_default)
             f.flush()
-            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         with _suppress():
@@ -186,10 +184,58 @@ def select_names(names: Sequence[str], patterns: str | Sequence[str] | None) -> 
 # writing
 
 
+@dataclasses.dataclass
+class _Array:
+    """An uncompressed zarr v3 array as the writer sees it: its folder, shape, chunks, dtype, fill."""
+
+    path: Path
+    shape: tuple
+    chunks: tuple
+    dtype: str
+    fill_value: float | int
+
+    def meta(self) -> dict:
+        fill = self.fill_value
+        if isinstance(fill, float) and math.isnan(fill):
+            fill = "NaN"
+        return {
+            "shape": list(self.shape),
+            "data_type": self.dtype,
+            "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": list(self.chunks)}},
+            "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+            "fill_value": fill,
+            "codecs": [{"name": "bytes", "configuration": {"endian": "little"}}],
+            "attributes": {},
+            "zarr_format": 3,
+            "node_type": "array",
+            "storage_transformers": [],
+        }
+
+    def save(self):
+        write_json_atomic(self.path / "zarr.json", self.meta())
+
+    def resize(self, rows: int):
+        self.shape = (rows, *self.shape[1:])
+        self.save()
+
+    @classmethod
+    def open(cls, path: Path) -> _Array:
+        m = read_json(_need(path / "zarr.json", f"metadata of array {path.name!r}"))
+        fill = m["fill_value"]
+        return cls(path, tuple(m["shape"]), tuple(m["chunk_grid"]["configuration"]["chunk_shape"]),
+                   m["data_type"], float("nan") if fill == "NaN" else fill)  # fmt: skip
+
+
+def _group_meta(attributes: dict) -> dict:
+    return {"attributes": attributes, "zarr_format": 3, "node_type": "group"}
+
+
 class StoreWriter:
     """Creates (or reopens for appending) a run store and writes blocks of snapshots into it.
 
-    Used by :class:`landkit.Recorder`; a user rarely needs it directly.
+    It writes the zarr v3 metadata and raw chunks itself (no zarr calls on the hot path: each
+    write is a plain ``write`` that releases the GIL); zarr reads the result. Used by
+    :class:`landkit.Recorder`; a user rarely needs it directly.
     """
 
     def __init__(
@@ -204,8 +250,6 @@ class StoreWriter:
         overwrite: bool = False,
         resume: bool = False,
     ):
-        import zarr
-
         self.path = Path(path)
         if is_store(self.path):
             if resume:
@@ -219,94 +263,88 @@ class StoreWriter:
             remove_store(self.path)
         elif resume:
             raise StoreError(f"resume=True but {self.path} holds no run to resume")
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.path.mkdir(parents=True, exist_ok=True)  # other files in it (a sweep's record) stay
         itemsize = np.dtype(dtype).itemsize
         self.capacity = max(int(capacity), 1)
         # whole rows per chunk, about chunk_bytes each, but no larger than the run is expected to be
-        self.chunk_rows = int(
-            max(1, min(1024, self.capacity, chunk_bytes // max(1, dim * itemsize)))
-        )
+        rows = chunk_bytes // max(1, dim * itemsize)
+        self.chunk_rows = int(max(1, min(1024, self.capacity, rows)))
         self.dim = int(dim)
         self.n = 0
-        self.group = zarr.open_group(
-            str(self.path), mode="a"
-        )  # "w" would delete files beside the store
-        self.weights = self.group.create_array(
-            "weights", shape=(self.capacity, dim), chunks=(self.chunk_rows, dim), dtype=dtype,
-            fill_value=np.nan, compressors=None, chunk_key_encoding=_CHUNK_KEYS,
-        )  # fmt: skip
+        self.weights = _Array(
+            self.path / "weights",
+            (self.capacity, self.dim),
+            (self.chunk_rows, self.dim),
+            np.dtype(dtype).name,
+            float("nan"),
+        )
+        self.weights.save()
         self.steps = self._vector("steps", "int64", -1)
-        self.scalars: dict[str, object] = {}
+        self.scalars: dict[str, _Array] = {}
         self.meta = {**meta, "schema_version": SCHEMA_VERSION, "n_snapshots": 0, "scalar_names": []}
         self._write_meta()
 
-    def _vector(self, name, dtype, fill):
-        return self.group.create_array(
-            name, shape=(self.capacity,), chunks=(max(self.chunk_rows, 256),), dtype=dtype,
-            fill_value=fill, compressors=None, chunk_key_encoding=_CHUNK_KEYS,
-        )  # fmt: skip
+    def _vector(self, name, dtype, fill) -> _Array:
+        arr = _Array(self.path / name, (self.capacity,), (max(self.chunk_rows, 256),), dtype, fill)
+        arr.save()
+        return arr
 
     def _reopen(self, meta, dim):
-        import zarr
-
         old = load(self.path)
         if old.meta.get("params") != meta.get("params") or old.weights.shape[1] != dim:
             raise StoreError(
                 f"resume=True: the run at {self.path} recorded other parameters "
                 f"({old.weights.shape[1]} values) than this model gives ({dim}); record into a new directory"
             )
-        self.group = zarr.open_group(str(self.path), mode="r+")
-        self.weights = self.group["weights"]
-        self.steps = self.group["steps"]
-        self.scalars = {k: self.group[f"scalars/{k}"] for k in old.meta.get("scalar_names", [])}
+        self.weights = _Array.open(self.path / "weights")
+        self.steps = _Array.open(self.path / "steps")
+        self.scalars = {
+            k: _Array.open(self.path / "scalars" / k) for k in old.meta.get("scalar_names", [])
+        }
         self.capacity = self.weights.shape[0]
         self.chunk_rows = self.weights.chunks[0]
         self.dim = dim
         self.n = len(old)
+        self._last_step = int(old.steps[-1]) if len(old) else None
         self.meta = {**old.meta, "status": "running", "resumed_at": now()}
         self._write_meta()
 
     @property
     def last_step(self) -> int | None:
-        return int(self.steps[self.n - 1]) if self.n else None
+        return getattr(self, "_last_step", None)
 
     def _write_meta(self):
-        self.group.attrs.update({_META_KEY: jsonable(self.meta)})
+        write_json_atomic(self.path / "zarr.json", _group_meta({_META_KEY: jsonable(self.meta)}))
 
     def _grow(self, needed: int):
         new = max(needed, 2 * self.capacity)
-        self.weights.resize((new, self.dim))
-        self.steps.resize((new,))
-        for arr in self.scalars.values():
-            arr.resize((new,))
+        for arr in (self.weights, self.steps, *self.scalars.values()):
+            arr.resize(new)
         self.capacity = new
 
     def write(
         self, start: int, weights: np.ndarray, steps: np.ndarray, scalars: dict[str, np.ndarray]
     ):
-        """Write rows ``start .. start+len(steps)`` and then advance ``n_snapshots``."""
+        """Write rows ``start .. start+len(steps)``, then advance ``n_snapshots`` (atomically)."""
         stop = start + len(steps)
         if stop > self.capacity:
             self._grow(stop)
-        _write_rows(self.path / "weights", self.weights, start, weights)
-        _write_rows(self.path / "steps", self.steps, start, steps)
+        _write_rows(self.weights, start, weights)
+        _write_rows(self.steps, start, steps)
         for name, values in scalars.items():
             if name not in self.scalars:
-                self.scalars[name] = self._vector(f"scalars/{name}", "float64", np.nan)
+                if not self.scalars:
+                    write_json_atomic(self.path / "scalars" / "zarr.json", _group_meta({}))
+                self.scalars[name] = self._vector(f"scalars/{name}", "float64", float("nan"))
                 self.meta["scalar_names"] = [*self.meta["scalar_names"], name]
                 if start:  # earlier rows exist on disk as NaN, so every chunk below n is written
-                    _write_rows(
-                        self.path / "scalars" / name, self.scalars[name], 0, np.full(start, np.nan)
-                    )
-            _write_rows(self.path / "scalars" / name, self.scalars[name], start, values)
+                    _write_rows(self.scalars[name], 0, np.full(start, np.nan))
+            _write_rows(self.scalars[name], start, values)
         for name in self.scalars.keys() - scalars.keys():  # not recorded in this block
-            _write_rows(
-                self.path / "scalars" / name,
-                self.scalars[name],
-                start,
-                np.full(stop - start, np.nan),
-            )
+            _write_rows(self.scalars[name], start, np.full(stop - start, np.nan))
         self.n = max(self.n, stop)
+        if len(steps):
+            self._last_step = int(steps[-1])
         self.meta["n_snapshots"] = self.n
         self._write_meta()
 
@@ -315,35 +353,33 @@ class StoreWriter:
         self._write_meta()
 
 
-def _chunk_file(array_dir: Path, arr, c: int) -> Path:
-    return array_dir / "c" / (f"{c}/0" if len(arr.shape) == 2 else f"{c}")
+def _chunk_file(array_dir: Path, shape: tuple, c: int) -> Path:
+    return array_dir / "c" / (f"{c}/0" if len(shape) == 2 else f"{c}")
 
 
-def _write_rows(array_dir: Path, arr, start: int, values: np.ndarray) -> None:
+def _write_rows(arr: _Array, start: int, values: np.ndarray) -> None:
     """Write ``values`` at rows ``start..`` of an uncompressed array, chunk file by chunk file.
 
     An uncompressed zarr v3 chunk is the raw little-endian bytes of the full chunk shape, so a full
-    chunk is one ``write`` (which releases the GIL: training goes on meanwhile) instead of zarr's
-    asynchronous encode pipeline; a partial chunk is read, merged and rewritten. Each file is
-    replaced atomically.
+    chunk is one ``write`` (which releases the GIL: training goes on meanwhile); a partial chunk is
+    read, merged and rewritten. Each file is replaced atomically.
     """
     rows = arr.chunks[0]
     dtype = np.dtype(arr.dtype).newbyteorder("<")
-    chunk_shape = tuple(arr.chunks)
     values = np.asarray(values, dtype=dtype)
     stop = start + len(values)
     c = start // rows
     while c * rows < stop:
         lo, hi = max(start, c * rows), min(stop, (c + 1) * rows)
         piece = values[lo - start : hi - start]
-        path = _chunk_file(array_dir, arr, c)
+        path = _chunk_file(arr.path, arr.shape, c)
         if hi - lo == rows:
             data = piece
         else:
             if path.exists():
-                data = np.fromfile(path, dtype=dtype).reshape(chunk_shape)
+                data = np.fromfile(path, dtype=dtype).reshape(arr.chunks)
             else:
-                data = np.full(chunk_shape, arr.fill_value, dtype=dtype)
+                data = np.full(arr.chunks, arr.fill_value, dtype=dtype)
             data[lo - c * rows : hi - c * rows] = piece
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -607,7 +643,7 @@ def load(path: str | os.PathLike) -> Trajectory:
 def _check_chunks(array_dir: Path, arr, n: int) -> None:
     rows = arr.chunks[0]
     for c in range(math.ceil(n / rows)):
-        chunk = _chunk_file(array_dir, arr, c)
+        chunk = _chunk_file(array_dir, arr.shape, c)
         if not chunk.exists():
             raise StoreError(
                 f"missing chunk file {chunk} (snapshots {c * rows}..{min(n, (c + 1) * rows) - 1}); "
