@@ -12,7 +12,7 @@ The verbs a user types first::
 
 __version__ = "0.1.0"
 
-from . import models, plots, tasks
+from . import examples, koopman, models, plots, tasks
 from .capture import Recorder, schedules
 from .errors import LandkitError, RunExistsError, StoreError
 from .store import RunSet, Trajectory, from_checkpoints, load, load_runs
@@ -29,8 +29,10 @@ __all__ = [
     "TrainResult",
     "Trajectory",
     "__version__",
+    "examples",
     "from_checkpoints",
     "grid",
+    "koopman",
     "load",
     "load_runs",
     "models",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import os
 import queue
 import threading
 import time
@@ -293,6 +294,10 @@ class Recorder:
             self._flushed = self._rows
 
     def _write_loop(self):
+        try:  # Linux: a lower priority for this thread only, so training threads come first
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except (AttributeError, OSError):
+            pass
         while True:
             item = self._queue.get()
             try:

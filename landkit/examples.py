@@ -1,0 +1,119 @@
+"""Generated example systems with known dynamics (no downloads).
+
+``omd_ogd()`` — online mirror descent, online gradient descent and bisection on f(x) = Σ tan(x_i), the
+known conjugate (OMD ~ OGD, through x = e^u) and non-conjugate (bisection) pair of Redman et al. (2024).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["digits_width_runs", "omd_ogd"]
+
+
+def omd_ogd(n_steps: int = 100, eta: float = 0.01, grid: int = 5) -> dict[str, np.ndarray]:
+    """Trajectories of OMD, OGD and bisection minimising f(x) = tan(x_1) + tan(x_2) on [0.01, 1]².
+
+    - ``"omd"``: mirror descent with mirror map R(x) = −Σ log x_i: ``x ← clip(x / (1 + η x sec²x))``,
+      from x₀ on a ``grid × grid`` grid of ``linspace(0.1, 0.9)²``;
+    - ``"ogd"``: gradient descent on u with x = e^u: ``u ← clip(u − η e^u sec²(e^u), [ln 0.01, 0])``,
+      from u₀ on ``linspace(−2.3, −0.1)²``; the trajectory is u (OMD and OGD are conjugate via u = log x);
+    - ``"bisection"``: bisection on the sign of Σ tan z with a₀ ∈ [−4/3, −1/3]², b₀ ∈ [1/7, 8/7]²
+      (grids paired index by index); the trajectory is the midpoint z = (a + b)/2.
+
+    Returns arrays of shape ``(grid², n_steps, 2)``: ``n_steps`` iterates including the initial point.
+
+    Example
+    -------
+    >>> d = omd_ogd()
+    >>> d["omd"].shape, d["ogd"].shape, d["bisection"].shape
+    ((25, 100, 2), (25, 100, 2), (25, 100, 2))
+    """
+    lo, hi = 0.01, 1.0
+
+    def sec2(v):
+        return 1.0 / np.cos(v) ** 2
+
+    def grid2(a, b):
+        g = np.linspace(a, b, grid)
+        return np.stack(np.meshgrid(g, g, indexing="ij"), axis=-1).reshape(-1, 2)
+
+    out = {}
+    x = grid2(0.1, 0.9)
+    traj = [x]
+    for _ in range(n_steps - 1):
+        x = np.clip(x / (1.0 + eta * x * sec2(x)), lo, hi)
+        traj.append(x)
+    out["omd"] = np.stack(traj, axis=1)
+
+    u = grid2(-2.3, -0.1)
+    traj = [u]
+    for _ in range(n_steps - 1):
+        u = np.clip(u - eta * np.exp(u) * sec2(np.exp(u)), np.log(lo), 0.0)
+        traj.append(u)
+    out["ogd"] = np.stack(traj, axis=1)
+
+    a, b = grid2(-4 / 3, -1 / 3), grid2(1 / 7, 8 / 7)
+    z = (a + b) / 2
+    traj = [z]
+    for _ in range(n_steps - 1):
+        positive = np.tan(z).sum(axis=1, keepdims=True) > 0
+        b = np.where(positive, z, b)
+        a = np.where(positive, a, z)
+        z = (a + b) / 2
+        traj.append(z)
+    out["bisection"] = np.stack(traj, axis=1)
+    return out
+
+
+def _width_run(
+    width: int, seed: int, perturbation: int, steps: int, lr: float, eps: float, run_dir: str
+):
+    import torch
+
+    from . import models, tasks
+    from .capture import Recorder
+    from .training import train
+
+    task = tasks.digits(seed=0)
+    model = models.mlp(task.in_features, [width], task.n_classes, bias=False, seed=seed)
+    if perturbation:
+        g = torch.Generator().manual_seed(10_000 * seed + perturbation)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(eps * p.abs().mean() * torch.randn(p.shape, generator=g))
+    rec = Recorder(
+        run_dir,
+        params="fc2.weight",
+        evaluate=False,
+        config={"width": width, "seed": seed, "perturbation": perturbation},
+    )
+    return train(
+        model, task, steps=steps, lr=lr, batch_size=None, seed=seed, recorder=rec, progress=False
+    )
+
+
+def digits_width_runs(
+    root,
+    widths=(5, 10, 40),
+    n_seeds: int = 3,
+    n_perturbations: int = 2,
+    steps: int = 100,
+    lr: float = 0.5,
+    eps: float = 0.01,
+    max_workers: int | None = None,
+):
+    """Narrow and wide MLPs ``64 → h → 10`` without bias on the digits, full-batch SGD, the output layer
+    (``fc2.weight``) recorded every step: ``n_seeds`` initialisations × ``n_perturbations`` small
+    perturbations (relative size ``eps``) of each (0 = the unperturbed one). Runs through
+    :func:`landkit.sweep` (resumable); returns the :class:`landkit.RunSet`.
+    """
+    from .store import load_runs
+    from .sweep import grid, sweep
+
+    g = grid(width=list(widths), seed=list(range(n_seeds)), perturbation=list(range(n_perturbations)),
+             steps=steps, lr=lr, eps=eps)  # fmt: skip
+    res = sweep(_width_run, g, root, max_workers=max_workers, progress=False)
+    if res.failed:
+        raise RuntimeError(f"{len(res.failed)} runs failed; first error:\n{res.failed[0]['error']}")
+    return load_runs(root)

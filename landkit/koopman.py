@@ -1,0 +1,489 @@
+"""The Koopman lens: DMD spectra of training dynamics and a conjugacy test (Redman et al., NeurIPS 2024).
+
+Two training processes are topologically conjugate only if their Koopman eigenvalues agree. landkit
+estimates the eigenvalues with time-delay (Hankel) DMD over many trajectories at once, compares spectra
+by the 1-Wasserstein distance in the complex plane, and — beyond the paper — judges a distance with a
+permutation test over trajectories and the within-group seed-to-seed spread.
+
+How the numbers are computed
+----------------------------
+1. Observables: the recorded weights (``params=`` selects layers), or a joint PCA to ``pca`` dimensions
+   fitted once on every trajectory of the comparison.
+2. Exact reduction (method of snapshots): the Gram matrix of all snapshots gives coordinates in an
+   orthonormal basis of their span. Every inner product is preserved, so the DMD below is the DMD of
+   the full-dimensional data — pydmd only ever sees the small problem.
+3. Hankel embedding ``z_t = [x_t; x_{t+1}; …; x_{t+delays}]``; pairs ``(z_t, z_{t+1})`` stacked across
+   trajectories, never across a boundary.
+4. ``pydmd.DMD(svd_rank=rank or -1).fit(X, Y)``: the eigenvalues of the rank-truncated operator.
+
+Example
+-------
+>>> import landkit as lk
+>>> d = lk.examples.omd_ogd()
+>>> w = lk.koopman.wasserstein(lk.koopman.spectrum(d["omd"], delays=4),
+...                            lk.koopman.spectrum(d["ogd"], delays=4))
+>>> w < 0.05
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+__all__ = [
+    "ConjugacyResult",
+    "KoopmanSpectrum",
+    "WindowedSpectra",
+    "conjugacy_test",
+    "observables",
+    "spectrum",
+    "wasserstein",
+    "windowed",
+]
+
+
+# --------------------------------------------------------------------------------------------------
+# results
+
+
+@dataclasses.dataclass(frozen=True)
+class KoopmanSpectrum:
+    """Koopman eigenvalues estimated by time-delay DMD.
+
+    Attributes
+    ----------
+    eigenvalues : complex array, sorted by decreasing modulus
+    delays, rank : the parameters (``rank=None``: no truncation)
+    svd_rank : the truncation rank actually used (number of eigenvalues)
+    singular_values : of the delay-embedded data matrix X (all of them, before truncation)
+    residual : relative one-step residual ‖Y − A X‖_F / ‖Y‖_F of the fitted operator
+    n_trajectories, n_pairs, n_observables : the data that produced it
+    """
+
+    eigenvalues: np.ndarray
+    delays: int
+    rank: int | None
+    svd_rank: int
+    singular_values: np.ndarray
+    residual: float
+    n_trajectories: int
+    n_pairs: int
+    n_observables: int
+
+    def rates(self, dt: float = 1.0) -> np.ndarray:
+        """Continuous-time eigenvalues ``log(λ) / dt`` (growth rate + i·frequency)."""
+        return np.log(self.eigenvalues.astype(complex)) / dt
+
+    @property
+    def moduli(self) -> np.ndarray:
+        return np.abs(self.eigenvalues)
+
+    def __repr__(self):
+        lam = ", ".join(f"{z:.3f}" for z in self.eigenvalues[:4])
+        more = ", …" if len(self.eigenvalues) > 4 else ""
+        return (
+            f"KoopmanSpectrum({len(self.eigenvalues)} eigenvalues [{lam}{more}], delays={self.delays}, "
+            f"rank={self.rank}, {self.n_trajectories} trajectories, residual={self.residual:.2e})"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class ConjugacyResult:
+    """A conjugacy test: the distance, its permutation null and p-value, and the seed-to-seed spread.
+
+    ``p_value`` = (1 + #{null ≥ distance}) / (1 + n_permutations): small when the two groups' spectra
+    differ more than random re-splits of the pooled trajectories do. ``within_a``/``within_b`` are
+    distances between random halves of each group (the seed-to-seed baseline), NaN for a group of one.
+    """
+
+    distance: float
+    p_value: float
+    null: np.ndarray
+    within_a: np.ndarray
+    within_b: np.ndarray
+    spectrum_a: KoopmanSpectrum
+    spectrum_b: KoopmanSpectrum
+    n_permutations: int
+    seed: int
+
+    @property
+    def within(self) -> float:
+        """Mean within-group (half vs half) distance: what seed-to-seed variation alone gives."""
+        vals = np.concatenate([self.within_a, self.within_b])
+        vals = vals[np.isfinite(vals)]
+        return float(vals.mean()) if len(vals) else float("nan")
+
+    def __repr__(self):
+        return (
+            f"ConjugacyResult(distance={self.distance:.4g}, p={self.p_value:.3g} "
+            f"({self.n_permutations} permutations), within-group ≈ {self.within:.4g})"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class WindowedSpectra:
+    """Spectra over training windows and the window × window Wasserstein distances."""
+
+    starts: np.ndarray
+    window: int
+    spectra: tuple
+    distances: np.ndarray
+
+
+# --------------------------------------------------------------------------------------------------
+# inputs
+
+
+def _is_traj(x) -> bool:
+    return hasattr(x, "weights") and hasattr(x, "steps")
+
+
+def _columns(traj, params):
+    if params is None:
+        return slice(None)
+    from .store import select_names
+
+    names = select_names([p.name for p in traj.params], params)
+    idx = np.concatenate(
+        [np.arange(traj.param_slice(n).start, traj.param_slice(n).stop) for n in names]
+    )
+    return idx
+
+
+def _as_list(trajs, params=None) -> list[np.ndarray]:
+    """Trajectories (objects, a RunSet, a (runs, T, D) or (T, D) array, or a list of 2-D arrays) as a
+    list of float64 (T_i, D) arrays."""
+    if isinstance(trajs, np.ndarray) or (
+        hasattr(trajs, "__array__") and not _is_traj(trajs) and not isinstance(trajs, (list, tuple))
+    ):
+        arr = np.asarray(trajs)
+        if arr.ndim == 2:
+            arr = arr[None]
+        if arr.ndim != 3:
+            raise ValueError(
+                f"trajectory array must have shape (runs, T, D) or (T, D), got {arr.shape}"
+            )
+        out = [a for a in arr]
+    else:
+        items = [trajs] if _is_traj(trajs) else list(trajs)
+        if not items:
+            raise ValueError("no trajectories given")
+        out = []
+        for t in items:
+            if _is_traj(t):
+                cols = _columns(t, params)
+                out.append(
+                    np.asarray(t.weights[:, cols])
+                    if not isinstance(cols, slice)
+                    else np.asarray(t.weights)
+                )
+            else:
+                a = np.asarray(t)
+                if a.ndim != 2:
+                    raise ValueError(f"each trajectory must be a (T, D) array, got shape {a.shape}")
+                out.append(a)
+    dims = {a.shape[1] for a in out}
+    if len(dims) != 1:
+        raise ValueError(f"trajectories have different numbers of observables: {sorted(dims)}")
+    out = [np.asarray(a, dtype=np.float64) for a in out]
+    for i, a in enumerate(out):
+        if not np.isfinite(a).all():
+            raise ValueError(
+                f"trajectory {i} has non-finite values ({int((~np.isfinite(a)).sum())} entries): a diverged run?"
+            )
+    return out
+
+
+def observables(
+    trajs, *, params=None, pca: int | None = None, center: bool = True
+) -> list[np.ndarray]:
+    """The observables DMD works on: selected weights, optionally a joint PCA to ``pca`` dimensions
+    (fitted on all the given trajectories together; centred on their joint mean)."""
+    arrs = _as_list(trajs, params)
+    if pca is None:
+        return arrs
+    if isinstance(pca, bool) or not isinstance(pca, (int, np.integer)) or pca < 1:
+        raise ValueError(f"pca must be a positive int (number of components) or None, got {pca!r}")
+    total = sum(len(a) for a in arrs)
+    if pca > min(total, arrs[0].shape[1]):
+        raise ValueError(
+            f"pca={pca} exceeds what the data supports: {total} snapshots of {arrs[0].shape[1]} observables"
+        )
+    coords = _span_coordinates(arrs, center=center)
+    return [c[:, :pca] for c in coords]
+
+
+def _span_coordinates(arrs: list[np.ndarray], center: bool = False) -> list[np.ndarray]:
+    """Coordinates of every snapshot in an orthonormal basis of their joint span (method of snapshots).
+
+    Exact: all inner products between snapshots are preserved. Components come sorted by variance,
+    so the first k columns are the top-k principal coordinates.
+    """
+    lengths = [len(a) for a in arrs]
+    W = np.concatenate(arrs)
+    if center:
+        W = W - W.mean(axis=0)
+    n, d = W.shape
+    if d <= n:  # already small: rotate onto principal axes of W itself
+        _, s, vt = np.linalg.svd(W, full_matrices=False)
+        keep = s > s[0] * 1e-12 if len(s) and s[0] > 0 else np.zeros(len(s), bool)
+        C = W @ vt[keep].T
+    else:
+        K = W @ W.T
+        lam, V = np.linalg.eigh(K)
+        lam, V = lam[::-1], V[:, ::-1]
+        keep = lam > max(lam[0], 0) * 1e-12 if lam[0] > 0 else np.zeros(len(lam), bool)
+        C = V[:, keep] * np.sqrt(lam[keep])
+    return np.split(C, np.cumsum(lengths)[:-1])
+
+
+# --------------------------------------------------------------------------------------------------
+# DMD
+
+
+def _check_delays(delays):
+    if isinstance(delays, bool) or not isinstance(delays, (int, np.integer)) or delays < 0:
+        raise ValueError(f"delays must be an int >= 0, got {delays!r}")
+    return int(delays)
+
+
+def _hankel_pairs(arrs: list[np.ndarray], delays: int):
+    X, Y = [], []
+    for i, a in enumerate(arrs):
+        n = len(a) - delays
+        if n < 2:
+            raise ValueError(
+                f"trajectory {i} has {len(a)} snapshots: too few for delays={delays} "
+                f"(need at least delays + 2 = {delays + 2} to form one pair)"
+            )
+        Z = np.concatenate([a[k : k + n] for k in range(delays + 1)], axis=1)
+        X.append(Z[:-1])
+        Y.append(Z[1:])
+    return np.concatenate(X).T, np.concatenate(Y).T  # (features, pairs)
+
+
+def _dmd(arrs: list[np.ndarray], delays: int, rank: int | None) -> KoopmanSpectrum:
+    from pydmd import DMD
+
+    X, Y = _hankel_pairs(arrs, delays)
+    max_rank = min(X.shape)
+    if rank is not None:
+        if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or rank < 1:
+            raise ValueError(f"rank must be a positive int or None (no truncation), got {rank!r}")
+        if rank > max_rank:
+            raise ValueError(
+                f"rank={rank} is larger than the data supports: {X.shape[1]} snapshot pairs of "
+                f"{X.shape[0]} delay-embedded observables (at most {max_rank})"
+            )
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter(
+            "ignore"
+        )  # pydmd's condition-number warning: we report residuals instead
+        dmd = DMD(svd_rank=int(rank) if rank is not None else -1).fit(X, Y)
+    eig = np.asarray(dmd.eigs)
+    order = np.lexsort((-eig.imag, -np.abs(eig)))
+    atilde = np.asarray(dmd.operator.as_numpy_array)
+    U = np.asarray(dmd.operator._svd_modes) if hasattr(dmd.operator, "_svd_modes") else None
+    if U is None or U.shape[1] != atilde.shape[0]:
+        U = np.linalg.svd(X, full_matrices=False)[0][:, : atilde.shape[0]]
+    pred = U @ (atilde @ (U.T @ X))
+    residual = float(np.linalg.norm(Y - pred) / max(np.linalg.norm(Y), 1e-300))
+    return KoopmanSpectrum(
+        eigenvalues=eig[order],
+        delays=delays,
+        rank=None if rank is None else int(rank),
+        svd_rank=len(eig),
+        singular_values=np.linalg.svd(X, compute_uv=False),
+        residual=residual,
+        n_trajectories=len(arrs),
+        n_pairs=X.shape[1],
+        n_observables=arrs[0].shape[1],
+    )
+
+
+def spectrum(
+    trajs, delays: int = 4, rank: int | None = None, params=None, pca: int | None = None
+) -> KoopmanSpectrum:
+    """Koopman eigenvalues of a set of trajectories by time-delay DMD.
+
+    Parameters
+    ----------
+    trajs : a :class:`landkit.Trajectory`, a list of them, a :class:`landkit.RunSet`, a float array of
+        shape (runs, T, D), one (T, D) array, or a list of (T_i, D) arrays.
+    delays : extra time-shifted copies in the Hankel embedding (0 = plain DMD).
+    rank : SVD truncation rank of the delay-embedded data; ``None`` = no truncation.
+    params : parameter names or globs to use as observables (recorded trajectories only).
+    pca : project the observables jointly onto this many principal components first.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> A = np.array([[0.9, -0.2], [0.2, 0.9]])           # eigenvalues 0.9 ± 0.2i
+    >>> x = [np.array([1.0, 0.0])]
+    >>> for _ in range(30): x.append(A @ x[-1])
+    >>> np.round(spectrum(np.array(x), delays=0).eigenvalues, 6)
+    array([0.9+0.2j, 0.9-0.2j])
+    """
+    delays = _check_delays(delays)
+    arrs = observables(trajs, params=params, pca=pca)
+    if pca is None and arrs[0].shape[1] * (delays + 1) > sum(len(a) for a in arrs):
+        arrs = _span_coordinates(arrs)  # exact reduction: pydmd sees the small problem only
+    return _dmd(arrs, delays, rank)
+
+
+def _eigs(s) -> np.ndarray:
+    if isinstance(s, KoopmanSpectrum):
+        return s.eigenvalues
+    a = np.asarray(s)
+    if a.ndim != 1:
+        raise ValueError(f"eigenvalues must be a 1-D array, got shape {a.shape}")
+    return a.astype(complex)
+
+
+def wasserstein(a, b) -> float:
+    """1-Wasserstein distance between two eigenvalue sets as points of the complex plane: the mean
+    |λ_i − μ_σ(i)| under the optimal matching σ (``scipy.optimize.linear_sum_assignment``).
+
+    Accepts :class:`KoopmanSpectrum` objects or 1-D eigenvalue arrays of the same length.
+
+    >>> wasserstein(np.array([0.5, 1j]), np.array([1j, 0.5 + 0.1j]))
+    0.05
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    x, y = _eigs(a), _eigs(b)
+    if len(x) != len(y):
+        raise ValueError(
+            f"eigenvalue sets have different sizes ({len(x)} vs {len(y)}): compare spectra computed "
+            "with the same delays and rank (and enough data for that rank)"
+        )
+    if not len(x):
+        raise ValueError("empty eigenvalue sets")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ValueError("eigenvalues must be finite")
+    cost = np.abs(x[:, None] - y[None, :])
+    r, c = linear_sum_assignment(cost)
+    return float(cost[r, c].mean())
+
+
+# --------------------------------------------------------------------------------------------------
+# the test
+
+
+def conjugacy_test(
+    trajs_a,
+    trajs_b,
+    delays: int = 4,
+    rank: int | None = None,
+    n_permutations: int = 200,
+    seed: int = 0,
+    *,
+    params=None,
+    pca: int | None = None,
+    progress: bool = False,
+) -> ConjugacyResult:
+    """Are two groups of training runs dynamically equivalent?
+
+    The observed distance is :func:`wasserstein` between the groups' spectra. Its null distribution
+    comes from pooling the trajectories of both groups and re-splitting them at random (sizes kept),
+    ``n_permutations`` times. The within-group spread splits each group into random halves.
+    Observables (selection, PCA, exact reduction) are fitted once on all trajectories of both groups;
+    groups of different dimension (networks of different widths) need ``pca=k`` and are projected on
+    their own k principal components each.
+
+    Example
+    -------
+    >>> d = lk.examples.omd_ogd()                                              # doctest: +SKIP
+    >>> lk.koopman.conjugacy_test(d["ogd"], d["bisection"], n_permutations=100).p_value
+    """
+    delays = _check_delays(delays)
+    a, b = _as_list(trajs_a, params), _as_list(trajs_b, params)
+    if a[0].shape[1] != b[0].shape[1]:
+        if pca is None:
+            raise ValueError(
+                f"the groups have different numbers of observables: {a[0].shape[1]} vs {b[0].shape[1]} "
+                "(e.g. networks of different widths); pass pca=k to project each group on its own k "
+                "principal components"
+            )
+        # different widths: each group gets its own PCA basis (no joint basis exists)
+        a, b = observables(a, pca=pca), observables(b, pca=pca)
+        pca = None
+    if (
+        isinstance(n_permutations, bool)
+        or not isinstance(n_permutations, (int, np.integer))
+        or n_permutations < 1
+    ):
+        raise ValueError(f"n_permutations must be a positive int, got {n_permutations!r}")
+    pooled = a + b
+    if pca is not None:
+        pooled = observables(pooled, pca=pca)
+    elif pooled[0].shape[1] * (delays + 1) > sum(len(x) for x in pooled):
+        pooled = _span_coordinates(pooled)
+    na = len(a)
+    spec_a, spec_b = _dmd(pooled[:na], delays, rank), _dmd(pooled[na:], delays, rank)
+    observed = wasserstein(spec_a, spec_b)
+    rng = np.random.default_rng(seed)
+    null = np.empty(n_permutations)
+    it = range(n_permutations)
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(it, desc="permutations")
+    for i in it:
+        perm = rng.permutation(len(pooled))
+        sa = _dmd([pooled[j] for j in perm[:na]], delays, rank)
+        sb = _dmd([pooled[j] for j in perm[na:]], delays, rank)
+        null[i] = wasserstein(sa, sb)
+    p = (1 + np.count_nonzero(null >= observed - 1e-12)) / (1 + n_permutations)
+
+    def halves(group, n_splits=20):
+        if len(group) < 2:
+            return np.array([np.nan])
+        out = []
+        for _ in range(n_splits):
+            perm = rng.permutation(len(group))
+            h = len(group) // 2
+            out.append(wasserstein(_dmd([group[j] for j in perm[:h]], delays, rank),
+                                   _dmd([group[j] for j in perm[h:]], delays, rank)))  # fmt: skip
+        return np.asarray(out)
+
+    return ConjugacyResult(
+        distance=observed,
+        p_value=float(p),
+        null=null,
+        within_a=halves(pooled[:na]),
+        within_b=halves(pooled[na:]),
+        spectrum_a=spec_a,
+        spectrum_b=spec_b,
+        n_permutations=int(n_permutations),
+        seed=int(seed),
+    )
+
+
+def windowed(trajs, window: int = 100, stride: int = 50, delays: int = 4, rank: int | None = None,
+             *, params=None, pca: int | None = None) -> WindowedSpectra:  # fmt: skip
+    """Spectra of consecutive training windows ``[s, s + window)`` (every ``stride`` snapshots) and
+    the window × window Wasserstein distance matrix: how the dynamics change over training."""
+    delays = _check_delays(delays)
+    arrs = observables(trajs, params=params, pca=pca)
+    T = min(len(x) for x in arrs)
+    if window > T or window < delays + 2:
+        raise ValueError(
+            f"window={window} must be in [delays + 2, {T}] (the shortest trajectory has {T} snapshots)"
+        )
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    if pca is None and arrs[0].shape[1] * (delays + 1) > sum(len(a) for a in arrs):
+        arrs = _span_coordinates(arrs)
+    starts = np.arange(0, T - window + 1, stride)
+    spectra = tuple(_dmd([x[s : s + window] for x in arrs], delays, rank) for s in starts)
+    n = len(spectra)
+    dist = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i + 1, n):
+            dist[i, j] = dist[j, i] = wasserstein(spectra[i], spectra[j])
+    return WindowedSpectra(starts, int(window), spectra, dist)
