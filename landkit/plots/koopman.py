@@ -44,7 +44,9 @@ def plot_eigenvalues(spectra, labels: Sequence[str] | None = None, *, ax=None, z
             )
             ax.set_xlim(-lim, lim)
             ax.set_ylim(-lim, lim)
-        ax.legend(frameon=False, fontsize=8, loc="best")
+        ax.legend(
+            frameon=True, framealpha=0.9, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0)
+        )
         ax.set_title("Koopman eigenvalues")
     return ax.figure
 
