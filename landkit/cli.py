@@ -18,9 +18,9 @@ def tour_run(width: int, seed: int, steps: int, run_dir: str):
 
     task = lk.tasks.digits(seed=0)
     model = lk.models.mlp(task.in_features, [width], task.n_classes, seed=seed)
-    rec = lk.Recorder(
-        run_dir, schedule=lk.schedules.geometric(1, steps, 80), config={"width": width}
-    )
+    # geometric for the early phase and aging, every(steps/50) for the Koopman lens's uniform sampling
+    schedule = lk.schedules.geometric(1, steps, 80) | lk.schedules.every(max(1, steps // 50))
+    rec = lk.Recorder(run_dir, schedule=schedule, config={"width": width})
     return lk.train(
         model, task, steps=steps, lr=0.1, batch_size=32, seed=seed, recorder=rec, progress=False
     )

@@ -14,7 +14,10 @@ def test_tour_writes_a_self_contained_report(tmp_path):
     for src in re.findall(r"(?:src|href)='([^']+)'", html):
         assert not src.startswith(("http:", "https:", "//")), f"external reference {src}"
         assert (index.parent / src).exists(), src
-    assert len(re.findall(r"<tr><td>", html)) == 6  # 3 widths × 2 seeds
+    training, koopman = html.split("<h2>Koopman spectra</h2>")
+    assert len(re.findall(r"<tr><td>", training)) == 6  # 3 widths × 2 seeds
+    assert len(re.findall(r"<tr><td>", koopman)) == 3  # 8 vs 32, 8 vs 128, 32 vs 128
+    assert "figures/koopman_eigenvalues.png" in koopman
     assert "6 runs recorded (6 finished)" in html
     runs = lk.load_runs(tmp_path / "runs")
     assert sorted({c["width"] for c in runs.configs}) == [8, 32, 128]

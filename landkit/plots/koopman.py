@@ -37,11 +37,16 @@ def plot_eigenvalues(spectra, labels: Sequence[str] | None = None, *, ax=None, z
         ax.set_aspect("equal")
         ax.set_xlabel("Re λ")
         ax.set_ylabel("Im λ")
-        if not zoom:
-            lim = max(
-                1.1,
-                max(np.abs(np.asarray(getattr(s, "eigenvalues", s))).max() for s in spectra) * 1.05,
-            )
+        allz = np.concatenate([np.asarray(getattr(s, "eigenvalues", s)).ravel() for s in spectra])
+        if (
+            zoom
+        ):  # frame the eigenvalues (the unit circle passes through the frame as a reference arc)
+            cx, cy = allz.real.mean(), allz.imag.mean()
+            half = max(np.ptp(allz.real), np.ptp(allz.imag), 0.02) * 0.6
+            ax.set_xlim(cx - half, cx + half)
+            ax.set_ylim(cy - half, cy + half)
+        else:
+            lim = max(1.1, np.abs(allz).max() * 1.05)
             ax.set_xlim(-lim, lim)
             ax.set_ylim(-lim, lim)
         ax.legend(

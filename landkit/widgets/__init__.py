@@ -1,6 +1,7 @@
 """ipywidgets explorers: thin compositions of a lens and its plots, with one shared look."""
 
 from .base import Explorer
+from .koopman import SpectrumExplorer
 from .train import TrainExplorer
 
-__all__ = ["Explorer", "TrainExplorer"]
+__all__ = ["Explorer", "SpectrumExplorer", "TrainExplorer"]
