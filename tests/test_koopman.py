@@ -162,3 +162,34 @@ def test_bad_input_errors():
         K.spectrum(runs, delays=-1)
     with pytest.raises(ValueError, match="shape"):
         K.spectrum(np.ones(5))
+
+
+def test_streamed_spectrum_matches_exact_on_stored_runs(tmp_path):
+    """Stores on disk, read chunk by chunk: the randomized streamed DMD equals the exact one."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    A = np.zeros((6, 6))
+    A[:2, :2] = rotation(0.98, 0.15)
+    A[2:4, 2:4] = rotation(0.9, 0.6)
+    A[4, 4], A[5, 5] = 0.95, 0.7
+    embed = np.linalg.qr(rng.normal(size=(3000, 6)))[0] * 10
+    trajs = []
+    for r in range(3):
+        model = torch.nn.Linear(3000, 1, bias=False)
+        rec = lk.Recorder(tmp_path / f"r{r}", evaluate=False, chunk_mb=0.1)
+        x = rng.normal(size=6)
+        for step in range(80):
+            with torch.no_grad():
+                model.weight.copy_(torch.from_numpy(embed @ x + 1e-6 * rng.normal(size=3000)))
+            rec.capture(step, model)
+            x = A @ x
+        rec.close()
+        trajs.append(lk.load(tmp_path / f"r{r}"))
+    exact = K.spectrum(trajs, delays=1, rank=6, method="exact")
+    streamed = K.spectrum(trajs, delays=1, rank=6, method="streamed")
+    assert trajs[0].weights.chunk_rows < 80  # really streamed over several chunks
+    np.testing.assert_allclose(np.sort_complex(streamed.eigenvalues), np.sort_complex(exact.eigenvalues), atol=1e-6)
+    assert K.wasserstein(exact, np.linalg.eigvals(A)) < 1e-3
+    with pytest.raises(ValueError, match="pass rank="):
+        K.spectrum(trajs, delays=1, max_memory=1000)
