@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["digits_width_runs", "omd_ogd"]
+__all__ = ["digits_width_runs", "grokking_runs", "omd_ogd"]
 
 
 def omd_ogd(n_steps: int = 100, eta: float = 0.01, grid: int = 5) -> dict[str, np.ndarray]:
@@ -114,6 +114,73 @@ def digits_width_runs(
     g = grid(width=list(widths), seed=list(range(n_seeds)), perturbation=list(range(n_perturbations)),
              steps=steps, lr=lr, eps=eps)  # fmt: skip
     res = sweep(_width_run, g, root, max_workers=max_workers, progress=False)
+    if res.failed:
+        raise RuntimeError(f"{len(res.failed)} runs failed; first error:\n{res.failed[0]['error']}")
+    return load_runs(root)
+
+
+class _NormConstrainedAdamW:
+    """AdamW whose every step ends by rescaling each parameter tensor back to its initial norm."""
+
+    def __new__(cls, params, lr, weight_decay=0.0):
+        import torch
+
+        class _Opt(torch.optim.AdamW):
+            def __init__(self, params):
+                super().__init__(params, lr=lr, weight_decay=weight_decay)
+                self.norms = [p.detach().norm() for g in self.param_groups for p in g["params"]]
+
+            @torch.no_grad()
+            def step(self, closure=None):
+                out = super().step(closure)
+                for p, n in zip((p for g in self.param_groups for p in g["params"]), self.norms):
+                    p.mul_(n / p.norm().clamp_min(1e-12))
+                return out
+
+        return _Opt(params)
+
+
+def _grok_run(regime: str, seed: int, p: int, steps: int, lr: float, scale: float, run_dir: str):
+    import torch
+
+    from . import models, tasks
+    from .capture import Recorder
+    from .training import train
+
+    task = tasks.modular_addition(p=p, train_frac=0.3, seed=0)
+    model = models.transformer(p, d_model=32, n_heads=4, d_mlp=128, seed=seed)
+    if regime == "grokking":
+        optimizer, wd = "adamw", 1.0
+    else:  # scaled-down initialisation, norms held fixed, no weight decay: no grokking
+        with torch.no_grad():
+            for q in model.parameters():
+                q.mul_(scale)
+        optimizer, wd = (lambda params: _NormConstrainedAdamW(params, lr=lr)), 0.0
+    rec = Recorder(
+        run_dir, params="W_out.*", evaluate=False, config={"regime": regime, "seed": seed}
+    )
+    return train(model, task, steps=steps, lr=lr, optimizer=optimizer, weight_decay=wd, seed=seed,
+                 recorder=rec, progress=False)  # fmt: skip
+
+
+def grokking_runs(root, *, p: int = 23, n_seeds: int = 3, steps: int = 300, lr: float = 1e-3,
+                  scale: float = 0.5, max_workers: int | None = None):  # fmt: skip
+    """The one-layer transformer on modular addition (mod ``p``), early training only, ``W_out``
+    recorded every step: ``regime="grokking"`` (AdamW, weight decay 1.0) against
+    ``regime="constrained"`` (initialisation scaled by ``scale``, parameter norms held fixed, no weight
+    decay). Returns the :class:`landkit.RunSet` (config key ``regime``)."""
+    from .store import load_runs
+    from .sweep import grid, sweep
+
+    g = grid(
+        regime=["grokking", "constrained"],
+        seed=list(range(n_seeds)),
+        p=p,
+        steps=steps,
+        lr=lr,
+        scale=scale,
+    )
+    res = sweep(_grok_run, g, root, max_workers=max_workers, progress=False)
     if res.failed:
         raise RuntimeError(f"{len(res.failed)} runs failed; first error:\n{res.failed[0]['error']}")
     return load_runs(root)

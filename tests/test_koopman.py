@@ -193,3 +193,11 @@ def test_streamed_spectrum_matches_exact_on_stored_runs(tmp_path):
     assert K.wasserstein(exact, np.linalg.eigvals(A)) < 1e-3
     with pytest.raises(ValueError, match="pass rank="):
         K.spectrum(trajs, delays=1, max_memory=1000)
+
+
+@pytest.mark.slow
+def test_grokking_has_growing_modes_the_constrained_run_does_not(tmp_path):
+    runs = lk.examples.grokking_runs(tmp_path / "grok", p=23, n_seeds=2, steps=150, max_workers=2)
+    groups = {k: list(v) for k, v in runs.groupby("regime").items()}
+    top = {k: K.spectrum(v, delays=2, rank=8, pca=10).moduli.max() for k, v in groups.items()}
+    assert top["grokking"] > 1.0 > top["constrained"] > 0.95
