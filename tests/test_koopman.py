@@ -189,7 +189,9 @@ def test_streamed_spectrum_matches_exact_on_stored_runs(tmp_path):
     exact = K.spectrum(trajs, delays=1, rank=6, method="exact")
     streamed = K.spectrum(trajs, delays=1, rank=6, method="streamed")
     assert trajs[0].weights.chunk_rows < 80  # really streamed over several chunks
-    np.testing.assert_allclose(np.sort_complex(streamed.eigenvalues), np.sort_complex(exact.eigenvalues), atol=1e-6)
+    np.testing.assert_allclose(
+        np.sort_complex(streamed.eigenvalues), np.sort_complex(exact.eigenvalues), atol=1e-6
+    )
     assert K.wasserstein(exact, np.linalg.eigvals(A)) < 1e-3
     with pytest.raises(ValueError, match="pass rank="):
         K.spectrum(trajs, delays=1, max_memory=1000)
