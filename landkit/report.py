@@ -51,13 +51,17 @@ def _dir_size(path: Path) -> int:
     return total
 
 
+def _varying_keys(runs: RunSet) -> list[str]:
+    """Config keys whose value differs between runs (the seed aside): what to group runs by."""
+    configs = runs.configs
+    varying = {k for c in configs for k in c if len({str(cc.get(k)) for cc in configs}) > 1}
+    return sorted(varying - {"seed"})
+
+
 def training_section(runs: RunSet) -> Section:
     """What was recorded, and the loss/accuracy curves."""
     trajs = list(runs)
-    keys = sorted(
-        {k for c in runs.configs for k in c if len({str(cc.get(k)) for cc in runs.configs}) > 1}
-        - {"seed"}
-    )
+    keys = _varying_keys(runs)
     group = keys[0] if keys else None
     n_snap = sorted({len(t) for t in trajs})
     dims = sorted({t.weights.shape[1] for t in trajs})
@@ -118,14 +122,7 @@ def koopman_section(runs: RunSet) -> Section | None:
     if k is None:
         return Section("Koopman spectra", ["Skipped: DMD needs uniformly spaced snapshots; record with an "
                                            "<code>every(k)</code> schedule (it combines with geometric ones)."])  # fmt: skip
-    keys = sorted(
-        {
-            key
-            for c in runs.configs
-            for key in c
-            if key != "seed" and len({str(cc.get(key)) for cc in runs.configs}) > 1
-        }
-    )
+    keys = _varying_keys(runs)
     group = keys[0] if keys else None
     uniform = [np.asarray(t.weights[np.flatnonzero(t.steps % k == 0)]) for t in trajs]
     labels = [c.get(group) for c in runs.configs] if group else ["all"] * len(trajs)
