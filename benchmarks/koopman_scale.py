@@ -98,6 +98,9 @@ def main():
     ap.add_argument("--params", type=int, default=200_000)
     ap.add_argument("--rank", type=int, default=10)
     ap.add_argument("--delays", type=int, default=1)
+    ap.add_argument(
+        "--methods", nargs="+", default=["landkit", "pydmd"], choices=["landkit", "pydmd"]
+    )
     ap.add_argument("--out", default=str(Path(__file__).parent / "out" / "koopman_scale.json"))
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -111,7 +114,7 @@ def main():
             f"wrote {args.runs} runs × {args.snapshots} × {args.params} float32 in {time.perf_counter() - t0:.0f} s"
         )
         res = {}
-        for method in ("landkit", "pydmd"):
+        for method in args.methods:
             out = tmp / f"{method}.json"
             cmd = [sys.executable, __file__, "--rank", str(args.rank), "--delays", str(args.delays),
                    "--child", method, str(tmp / "runs"), str(out)]  # fmt: skip
@@ -123,7 +126,13 @@ def main():
             )
             print(method, {k: v for k, v in res[method].items() if k != "eigenvalues"})
     summary = {"config": vars(args) | {"child": None}, "results": res}
-    if all("eigenvalues" in r for r in res.values()):
+    if "landkit" in res and "eigenvalues" in res["landkit"]:
+        got = np.array([complex(*z) for z in res["landkit"]["eigenvalues"]])
+        summary["landkit_vs_true_top"] = [
+            sorted(np.abs(got))[::-1],
+            sorted(np.abs(true))[::-1][: args.rank],
+        ]
+    if len(res) == 2 and all("eigenvalues" in r for r in res.values()):
         a, b = (
             np.array([complex(*z) for z in res[m]["eigenvalues"]]) for m in ("landkit", "pydmd")
         )
