@@ -60,6 +60,9 @@ class KoopmanSpectrum:
     singular_values : of the delay-embedded data matrix X (all of them, before truncation)
     residual : relative one-step residual ‖Y − A X‖_F / ‖Y‖_F of the fitted operator
     n_trajectories, n_pairs, n_observables : the data that produced it
+    modes : with ``spectrum(..., modes=True)``: the DMD modes as columns, one per eigenvalue (same
+        order), in the delay-embedded observable space ``[x_t; …; x_{t+delays}]`` (PCA coordinates when
+        ``pca`` was used); ``None`` otherwise
     """
 
     eigenvalues: np.ndarray
@@ -71,6 +74,7 @@ class KoopmanSpectrum:
     n_trajectories: int
     n_pairs: int
     n_observables: int
+    modes: np.ndarray | None = None
 
     def rates(self, dt: float = 1.0) -> np.ndarray:
         """Continuous-time eigenvalues ``log(λ) / dt`` (growth rate + i·frequency)."""
@@ -215,11 +219,12 @@ def observables(
     return [c[:, :pca] for c in coords]
 
 
-def _span_coordinates(arrs: list[np.ndarray], center: bool = False) -> list[np.ndarray]:
+def _span_coordinates(arrs: list[np.ndarray], center: bool = False, basis: bool = False):
     """Coordinates of every snapshot in an orthonormal basis of their joint span (method of snapshots).
 
     Exact: all inner products between snapshots are preserved. Components come sorted by variance,
-    so the first k columns are the top-k principal coordinates.
+    so the first k columns are the top-k principal coordinates. With ``basis=True`` also returns the
+    (D, r) orthonormal basis B with ``coordinates = snapshots @ B``.
     """
     lengths = [len(a) for a in arrs]
     W = np.concatenate(arrs)
@@ -229,14 +234,17 @@ def _span_coordinates(arrs: list[np.ndarray], center: bool = False) -> list[np.n
     if d <= n:  # already small: rotate onto principal axes of W itself
         _, s, vt = np.linalg.svd(W, full_matrices=False)
         keep = s > s[0] * 1e-12 if len(s) and s[0] > 0 else np.zeros(len(s), bool)
-        C = W @ vt[keep].T
+        B = vt[keep].T
+        C = W @ B
     else:
         K = W @ W.T
         lam, V = np.linalg.eigh(K)
         lam, V = lam[::-1], V[:, ::-1]
         keep = lam > max(lam[0], 0) * 1e-12 if lam[0] > 0 else np.zeros(len(lam), bool)
         C = V[:, keep] * np.sqrt(lam[keep])
-    return np.split(C, np.cumsum(lengths)[:-1])
+        B = (W.T @ V[:, keep]) / np.sqrt(lam[keep]) if basis else None
+    parts = np.split(C, np.cumsum(lengths)[:-1])
+    return (parts, B) if basis else parts
 
 
 # --------------------------------------------------------------------------------------------------
@@ -311,6 +319,7 @@ def _fit_pairs(X, Y, rank, delays, n_traj, n_obs, n_pairs=None) -> KoopmanSpectr
         n_trajectories=n_traj,
         n_pairs=n_pairs or X.shape[1],
         n_observables=n_obs,
+        modes=np.asarray(dmd.modes)[:, order],
     )
 
 
@@ -389,7 +398,10 @@ def _streamed_spectrum(trajs, delays: int, rank: int, params=None, *, oversample
     if bar is not None:
         bar.close()
     Xr, Yr = np.concatenate(xs).T, np.concatenate(ys).T  # (m, N): the pairs in the basis Q
-    return _fit_pairs(Xr, Yr, rank, delays, len(runs), D, n_pairs=N)
+    spec = _fit_pairs(Xr, Yr, rank, delays, len(runs), D, n_pairs=N)
+    # lift the modes: rows of Q are indexed (d, k) -> reorder to the embedding's (k, d)
+    Qf = Q.reshape(D, k1, m).transpose(1, 0, 2).reshape(k1 * D, m)
+    return dataclasses.replace(spec, modes=Qf @ spec.modes)
 
 
 def spectrum(
@@ -403,6 +415,7 @@ def spectrum(
     max_memory: float = 2**30,
     seed: int = 0,
     progress: bool = False,
+    modes: bool = False,
 ) -> KoopmanSpectrum:
     """Koopman eigenvalues of a set of trajectories by time-delay DMD.
 
@@ -448,15 +461,30 @@ def spectrum(
                     f"these runs hold {nbytes / 2**30:.1f} GiB of observables (over max_memory): pass "
                     "rank= for the streamed randomized DMD, pca= to reduce first, or params= to select layers"
                 )
-            return _streamed_spectrum(items, delays, rank, params, seed=seed, progress=progress)
+            spec = _streamed_spectrum(items, delays, rank, params, seed=seed, progress=progress)
+            return spec if modes else dataclasses.replace(spec, modes=None)
     elif method == "streamed":
         raise ValueError(
             "method='streamed' needs recorded trajectories (lk.load(...)) and pca=None"
         )
     arrs = observables(trajs, params=params, pca=pca)
+    B = None
     if pca is None and arrs[0].shape[1] * (delays + 1) > sum(len(a) for a in arrs):
-        arrs = _span_coordinates(arrs)  # exact reduction: pydmd sees the small problem only
-    return _dmd(arrs, delays, rank)
+        # exact reduction: pydmd sees the small problem only
+        if modes:
+            arrs, B = _span_coordinates(arrs, basis=True)
+        else:
+            arrs = _span_coordinates(arrs)
+    spec = _dmd(arrs, delays, rank)
+    if not modes:
+        return dataclasses.replace(spec, modes=None)
+    if B is not None:  # lift from span coordinates, delay block by delay block
+        r = B.shape[1]
+        phi = spec.modes.reshape(delays + 1, r, -1)
+        spec = dataclasses.replace(
+            spec, modes=np.einsum("dr,krm->kdm", B, phi).reshape((delays + 1) * B.shape[0], -1)
+        )
+    return spec
 
 
 def _eigs(s) -> np.ndarray:

@@ -203,3 +203,19 @@ def test_grokking_has_growing_modes_the_constrained_run_does_not(tmp_path):
     groups = {k: list(v) for k, v in runs.groupby("regime").items()}
     top = {k: K.spectrum(v, delays=2, rank=8, pca=10).moduli.max() for k, v in groups.items()}
     assert top["grokking"] > 1.0 > top["constrained"] > 0.95
+
+
+def test_modes_are_eigenvectors_in_the_original_space():
+    A = np.zeros((4, 4))
+    A[:2, :2] = rotation(0.95, 0.3)
+    A[2, 2], A[3, 3] = 0.7, -0.5
+    E = np.linalg.qr(np.random.default_rng(3).normal(size=(800, 4)))[0]
+    runs = linear_runs(A, n_runs=3, T=30) @ E.T  # the system lives in an 800-D space
+    spec = K.spectrum(runs, delays=0, modes=True)
+    assert spec.modes.shape == (800, 4)
+    M = E @ A @ E.T  # the linear map in the original coordinates
+    for lam, phi in zip(spec.eigenvalues, spec.modes.T):
+        np.testing.assert_allclose(M @ phi, lam * phi, atol=1e-8 * np.abs(phi).max())
+    assert K.spectrum(runs, delays=0).modes is None
+    # with delays the modes live in the delay-embedded space [x_t; x_{t+1}]
+    assert K.spectrum(runs, delays=1, rank=4, modes=True).modes.shape == (1600, 4)
