@@ -64,20 +64,14 @@ class TrainExplorer(Explorer):
 
         def redraw(final=False):
             ax.clear()
-            ax.plot(
-                history["step"],
-                history["train_loss"],
-                label="train loss",
-                marker=".",
-                color=plots.PALETTE[0],
-            )
-            ax.plot(
-                history["step"],
-                history["test_loss"],
-                label="test loss",
-                marker=".",
-                color=plots.PALETTE[1],
-            )
+            for i, key in enumerate(("train_loss", "test_loss")):
+                ax.plot(
+                    history["step"],
+                    history[key],
+                    label=key.replace("_", " "),
+                    marker=".",
+                    color=plots.PALETTE[i],
+                )
             ax.set_xlim(0, steps)
             ax.set_yscale("log")
             ax.set_xlabel("training step")
