@@ -12,7 +12,7 @@ The verbs a user types first::
 
 __version__ = "0.1.0"
 
-from . import examples, koopman, models, plots, tasks
+from . import examples, hessian, koopman, models, plots, tasks
 from .capture import Recorder, schedules
 from .errors import LandkitError, RunExistsError, StoreError
 from .store import RunSet, Trajectory, from_checkpoints, load, load_runs
@@ -32,6 +32,7 @@ __all__ = [
     "examples",
     "from_checkpoints",
     "grid",
+    "hessian",
     "koopman",
     "load",
     "load_runs",
