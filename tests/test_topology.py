@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from landkit.topology import persistence
+
+
+def wells(centres, n=81, width=0.08, noise=0.0, seed=0):
+    x, y = np.meshgrid(np.linspace(0, 1, n), np.linspace(0, 1, n), indexing="ij")
+    f = np.zeros_like(x)
+    for i, (cx, cy) in enumerate(centres):
+        f -= (1 + 0.1 * i) * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * width**2))
+    return f + noise * np.random.default_rng(seed).normal(size=f.shape)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5])
+def test_gaussian_wells_give_k_minima(k):
+    rng = np.random.default_rng(k)
+    centres = [(0.2 + 0.6 * (i % 3) / 2, 0.2 + 0.6 * (i // 3)) for i in range(k)]
+    t = persistence(wells(centres), threshold=0.01)
+    assert t.n_minima == k and t.n_saddles == k - 1
+    # with noise of 0.5% of the depth the threshold still removes the noise features
+    noisy = persistence(wells(centres, noise=0.002, seed=int(rng.integers(100))), threshold=0.05)
+    assert noisy.n_minima == k
+    assert len(noisy.all_pairs) > len(noisy.diagram)  # the noise was there, and was cut
+
+
+def test_flat_noisy_surface_reports_one_minimum():
+    f = 1.0 + 1e-3 * np.random.default_rng(0).normal(size=(51, 51))
+    raw = persistence(f, threshold=0.0)
+    assert raw.n_minima > 20  # dozens of noise "minima" without a threshold
+    assert persistence(f + np.linspace(0, 1, 51)[:, None], threshold=0.05).n_minima == 1
+
+
+def test_merge_tree_and_smad_on_two_wells():
+    f = wells([(0.25, 0.5), (0.75, 0.5)])
+    t = persistence(f, threshold=0.01)
+    (m,) = t.merge_tree
+    assert m["parent_min"] == t.minima[0] and m["child_min"] == t.minima[1]
+    assert m["value"] == pytest.approx(f.flat[m["saddle"]])
+    # the saddle sits between the wells, half-way in x; the distance to the child minimum ≈ 0.25 of the grid
+    sx, _ = np.unravel_index(m["saddle"], f.shape)
+    assert abs(sx - 40) <= 2
+    assert t.smad == pytest.approx(20, abs=2)
+
+
+@given(arrays(np.float64, st.tuples(st.integers(2, 9), st.integers(2, 9)),
+              elements=st.floats(-10, 10, allow_nan=False, allow_subnormal=False), unique=True))  # fmt: skip
+@settings(max_examples=60, deadline=None)
+def test_matches_gudhi_cubical_persistence(f):
+    gudhi = pytest.importorskip("gudhi")
+    for conn, kw in ((8, "top_dimensional_cells"), (4, "vertices")):
+        cc = gudhi.CubicalComplex(**{kw: f})
+        cc.compute_persistence()
+        ref = sorted(
+            (b, d) for dim, (b, d) in cc.persistence() if dim == 0 and np.isfinite(d) and d > b
+        )
+        ours = sorted(
+            (b, d) for b, d in persistence(f, threshold=0.0, connectivity=conn).all_pairs if d > b
+        )
+        np.testing.assert_allclose(np.array(ours).reshape(-1, 2), np.array(ref).reshape(-1, 2))
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="non-finite"):
+        persistence(np.array([[0.0, np.nan], [1.0, 2.0]]))
+    with pytest.raises(ValueError, match="connectivity"):
+        persistence(np.zeros((3, 3)), connectivity=6)
+    with pytest.raises(ValueError, match="threshold"):
+        persistence(np.zeros((3, 3)), threshold=2)
+    with pytest.raises(ValueError, match="at least 2"):
+        persistence(np.zeros(1))
