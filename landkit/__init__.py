@@ -12,7 +12,7 @@ The verbs a user types first::
 
 __version__ = "0.1.0"
 
-from . import examples, hessian, koopman, models, plots, tasks, topology
+from . import examples, hessian, koopman, landscape, models, plots, tasks, topology
 from .capture import Recorder, schedules
 from .errors import LandkitError, RunExistsError, StoreError
 from .store import RunSet, Trajectory, from_checkpoints, load, load_runs
@@ -34,6 +34,7 @@ __all__ = [
     "grid",
     "hessian",
     "koopman",
+    "landscape",
     "load",
     "load_runs",
     "models",
