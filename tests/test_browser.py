@@ -109,8 +109,13 @@ def jupyterlab(tmp_path):
 
 
 def _kernel_idle(url, token) -> bool:
-    with urllib.request.urlopen(f"{url}/api/kernels?token={token}", timeout=5) as r:
-        kernels = json.loads(r.read())
+    try:
+        with urllib.request.urlopen(f"{url}/api/kernels?token={token}", timeout=5) as r:
+            kernels = json.loads(r.read())
+    except (
+        OSError
+    ):  # HTTP 500 while a kernel is still being set up (a known server race): not ready yet
+        return False
     return bool(kernels) and all(k["execution_state"] == "idle" for k in kernels)
 
 
