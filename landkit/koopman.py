@@ -36,6 +36,7 @@ __all__ = [
     "ConjugacyResult",
     "KoopmanSpectrum",
     "WindowedSpectra",
+    "compare",
     "conjugacy_test",
     "observables",
     "spectrum",
@@ -639,3 +640,25 @@ def windowed(trajs, window: int = 100, stride: int = 50, delays: int = 4, rank: 
         for j in range(i + 1, n):
             dist[i, j] = dist[j, i] = wasserstein(spectra[i], spectra[j])
     return WindowedSpectra(starts, int(window), spectra, dist)
+
+
+def compare(groups: dict, delays: int = 4, rank: int | None = None, n_permutations: int = 100, seed: int = 0,
+            **kwargs) -> list[dict]:  # fmt: skip
+    """Conjugacy tests for every pair of groups (``label -> trajectories``), as table rows:
+    ``groups``, ``W``, ``p``, and each group's within-group (half vs half) spread.
+
+    >>> d = lk.examples.omd_ogd()                                             # doctest: +SKIP
+    >>> lk.koopman.compare(d, n_permutations=50)
+    """
+    names = list(groups)
+    if len(names) < 2:
+        raise ValueError(f"compare needs at least two groups, got {names}")
+    rows = []
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            res = conjugacy_test(groups[a], groups[b], delays, rank, n_permutations, seed, **kwargs)
+            rows.append({
+                "groups": f"{a} vs {b}", "W": res.distance, "p": res.p_value,
+                f"within {a}": float(np.nanmean(res.within_a)), f"within {b}": float(np.nanmean(res.within_b)),
+            })  # fmt: skip
+    return rows

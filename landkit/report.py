@@ -134,15 +134,10 @@ def koopman_section(runs: RunSet) -> Section | None:
         f"{group}={g}" if group else str(g): koopman.spectrum(v, **opts) for g, v in groups.items()
     }
     fig = plots.plot_eigenvalues(spectra, zoom=True)
-    rows, names = [], list(groups)
-    for i, a in enumerate(names):
-        for b in names[i + 1 :]:
-            res = koopman.conjugacy_test(groups[a], groups[b], n_permutations=50, **opts)
-            rows.append({"groups": f"{a} vs {b}", "W": res.distance, "p (50 permutations)": res.p_value,
-                         f"within {a}": float(np.nanmean(res.within_a)), f"within {b}": float(np.nanmean(res.within_b))})  # fmt: skip
+    rows = koopman.compare(groups, n_permutations=50, **opts) if len(groups) > 1 else None
     text = (f"Time-delay DMD (delays=2, rank 6) on a joint 8-component PCA of all weights, using the "
             f"snapshots every {k} steps ({len(uniform[0])} per run). W is the 1-Wasserstein distance between "
-            "eigenvalue sets; the permutation test re-splits the pooled runs; <em>within</em> compares random "
+            "eigenvalue sets; the permutation test (50 re-splits) pools the runs; <em>within</em> compares random "
             "halves of one group (seed-to-seed spread).")  # fmt: skip
     return Section(
         "Koopman spectra",

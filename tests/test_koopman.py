@@ -219,3 +219,13 @@ def test_modes_are_eigenvectors_in_the_original_space():
     assert K.spectrum(runs, delays=0).modes is None
     # with delays the modes live in the delay-embedded space [x_t; x_{t+1}]
     assert K.spectrum(runs, delays=1, rank=4, modes=True).modes.shape == (1600, 4)
+
+
+def test_compare_all_pairs():
+    d = lk.examples.omd_ogd()
+    rows = K.compare(d, n_permutations=9)
+    assert [r["groups"] for r in rows] == ["omd vs ogd", "omd vs bisection", "ogd vs bisection"]
+    assert rows[0]["W"] == pytest.approx(0.0081, abs=1e-3) and rows[2]["p"] == pytest.approx(0.1)
+    assert {"within omd", "within ogd"} <= set(rows[0])
+    with pytest.raises(ValueError, match="at least two groups"):
+        K.compare({"omd": d["omd"]})
