@@ -23,6 +23,7 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import fnmatch
@@ -73,17 +74,9 @@ def write_json_atomic(path: str | os.PathLike, obj) -> None:
             f.flush()
         os.replace(tmp, path)
     except BaseException:
-        with _suppress():
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-
-
-class _suppress:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return True
 
 
 def read_json(path: str | os.PathLike):
@@ -394,7 +387,7 @@ def remove_store(path: str | os.PathLike) -> None:
     path = Path(path)
     for name in ("weights", "steps", "scalars"):
         shutil.rmtree(path / name, ignore_errors=True)
-    with _suppress():
+    with contextlib.suppress(OSError):
         (path / "zarr.json").unlink()
 
 

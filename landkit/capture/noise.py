@@ -63,7 +63,8 @@ def gradient_noise(
             rows = []
             for xi, yi in zip(xb, yb):
                 gi = torch.autograd.grad(
-                    loss_fn(model(xi.unsqueeze(0)), yi.unsqueeze(0)), list(params_live(model))
+                    loss_fn(model(xi.unsqueeze(0)), yi.unsqueeze(0)),
+                    [p for p in model.parameters() if p.requires_grad],
                 )
                 rows.append(torch.cat([t.reshape(-1) for t in gi]).double())
             flat = torch.stack(rows)
@@ -77,7 +78,3 @@ def gradient_noise(
     if batch_size:
         out["grad_noise"] = out["grad_var"] / batch_size
     return out
-
-
-def params_live(model):
-    return [p for p in model.parameters() if p.requires_grad]
