@@ -42,8 +42,15 @@ test: lint
 lab: $(VENV)/.installed
 	$(VENV)/bin/jupyter lab --ip=127.0.0.1 notebooks/
 
-bench: $(VENV)/.installed
+$(VENV)/.installed-bench: $(VENV)/.installed pyproject.toml constraints.txt
+	$(PIP) install -q -e ".[bench]"
+	@touch $@
+
+bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/capture_overhead.py
+	$(PY) benchmarks/koopman_scale.py
+	$(PY) benchmarks/landscape.py
+	$(PY) benchmarks/hessian.py
 
 clean:
 	rm -rf $(VENV) report .pytest_cache .ruff_cache

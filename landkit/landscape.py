@@ -14,10 +14,20 @@ Example
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import hashlib
+import os
+import time
+import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
+from torch.func import functional_call, vmap
+
+from .data import resolve
 
 __all__ = ["Line", "Surface", "directions", "line", "plane"]
 
@@ -36,6 +46,27 @@ class Surface:
     kind: str
     path: np.ndarray | None = None
     path_steps: np.ndarray | None = None
+    span: float = 1.0
+    data: str = ""
+    info: dict = dataclasses.field(default_factory=dict)
+
+    def to_npz(self, path) -> Path:
+        """Save as a NumPy ``.npz`` (no pickle); :meth:`from_npz` reads it back."""
+        path = Path(path)
+        arrays = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                  if isinstance(getattr(self, f.name), np.ndarray)}  # fmt: skip
+        np.savez(path, kind=np.array(self.kind), span=np.array(self.span), data=np.array(self.data),
+                 **arrays)  # fmt: skip
+        return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
+
+    @classmethod
+    def from_npz(cls, path) -> Surface:
+        with np.load(path, allow_pickle=False) as f:
+            kw = {k: f[k] for k in f.files}
+        return cls(alpha=kw["alpha"], beta=kw["beta"], loss=kw["loss"], accuracy=kw.get("accuracy"),
+                   directions=kw["directions"], center=kw["center"], kind=str(kw["kind"]),
+                   path=kw.get("path"), path_steps=kw.get("path_steps"), span=float(kw["span"]),
+                   data=str(kw["data"]))  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,56 +77,468 @@ class Line:
     loss: np.ndarray
     accuracy: np.ndarray | None
 
+    @property
+    def barrier(self) -> float:
+        """max over t in [0, 1] of L(t) − ((1 − t)·L(0) + t·L(1)): > 0 a barrier between the models."""
+        inside = (self.t >= 0) & (self.t <= 1)
+        t, loss = self.t[inside], self.loss[inside]
+        l0, l1 = np.interp([0.0, 1.0], self.t, self.loss)
+        return float(np.max(loss - ((1 - t) * l0 + t * l1)))
+
 
 def _flat(model):
     return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
 
 
-def _data(task, loss_fn, data, n_samples, seed):
-    from .tasks import Task
-
-    if isinstance(task, Task):
-        x, y = (task.x_train, task.y_train) if data == "train" else (task.x_test, task.y_test)
-        loss_fn = loss_fn or task.loss_fn
-        classify = task.kind == "classification"
-    elif isinstance(task, (tuple, list)) and len(task) == 2:
-        x, y = task
-        loss_fn = loss_fn or torch.nn.functional.cross_entropy
-        classify = not y.is_floating_point()
-    else:
-        raise TypeError(
-            f"task must be a landkit Task or an (inputs, targets) pair, got {type(task).__name__}"
-        )
-    if data not in ("train", "test"):
-        raise ValueError(f"data must be 'train' or 'test', got {data!r}")
-    if len(x) == 0:
-        raise ValueError("the data is empty: nothing to evaluate the loss on")
-    if n_samples is not None and n_samples < len(x):
-        idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n_samples]
-        x, y = x[idx], y[idx]
-    return x, y, loss_fn, classify
+_LINEAR_IN_PARAMS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Embedding)
 
 
-class _Evaluator:
-    def __init__(self, model, x, y, loss_fn, classify):
-        self.model, self.loss_fn, self.classify = model, loss_fn, classify
-        self.names = [n for n, _ in model.named_parameters()]
-        self.shapes = [p.shape for _, p in model.named_parameters()]
-        self.sizes = [p.numel() for _, p in model.named_parameters()]
-        self.buffers = dict(model.named_buffers())
-        dev = next(model.parameters()).device
-        self.x, self.y = x.to(dev), y.to(dev)
+class _Injected(nn.Module):
+    """Stands in for the first layer: its output at grid coordinates c is Z₀ + Σ_k c_k Z_k."""
+
+    def __init__(self):
+        super().__init__()
+        self.Z = self.c = None
+
+    def forward(self, *args, **kwargs):
+        c = self.c
+        if isinstance(c, (tuple, list)):  # host floats (loop): fused adds
+            out = self.Z[0]
+            for ck, zk in zip(c, self.Z[1:]):
+                out = torch.add(out, zk, alpha=ck)
+            return out
+        # one small GEMM: (k,) @ (k, N·h), batched over points under vmap
+        return (self.Z[0].reshape(-1) + c @ self.Z[1:].reshape(len(c), -1)).view(self.Z.shape[1:])
+
+
+def _probe(model, x):
+    """One forward pass on ``x``: the first parameterised module (if it sees the input itself and is
+    linear in its parameters) and the activation elements per sample."""
+    calls, acts, handles = [], [0], []
+    for name, m in model.named_modules():
+        if next(m.parameters(recurse=False), None) is not None:
+            hook = lambda mod, args, name=name: calls.append((name, bool(args) and args[0] is x))  # noqa: E731
+            handles.append(m.register_forward_pre_hook(hook))
+        if not list(m.children()):
+
+            def count(mod, args, out):
+                if torch.is_tensor(out):
+                    acts[0] += out.numel()
+
+            handles.append(m.register_forward_hook(count))
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    first = None
+    if calls and calls[0][1] and sum(c[0] == calls[0][0] for c in calls) == 1:
+        mod = model.get_submodule(calls[0][0])
+        linear = isinstance(mod, _LINEAR_IN_PARAMS)
+        if isinstance(mod, nn.Embedding) and mod.max_norm is not None:
+            linear = False
+        first = calls[0][0] if linear else None
+    return first, max(acts[0], 1) / max(len(x), 1)
+
+
+_INPLACE_ACTIVATIONS = {
+    nn.ReLU: lambda h: h.clamp_min_(0),
+    nn.Tanh: torch.Tensor.tanh_,
+    nn.Sigmoid: torch.Tensor.sigmoid_,
+    nn.Identity: lambda h: h,
+    nn.Dropout: lambda h: h,  # eval mode
+    nn.GELU: lambda h: torch.nn.functional.gelu(h),
+}
+
+
+def _batched_loss(loss_fn, out, y, classify):
+    """Per-point mean loss and accuracy of the transposed outputs ``out`` (C, K, N) against ``y`` (N,
+    ...). Cross-entropy and MSE are fused, reducing over K as the outer axis (PyTorch's log_softmax and
+    argmax over a short last axis are slow on CPUs); any other loss is vmapped over the points."""
+    C = len(out)
+    if loss_fn is torch.nn.functional.cross_entropy and y.dim() == 1 and not y.is_floating_point():
+        mx = out.amax(1)  # (C, N)
+        lse = (out - mx.unsqueeze(1)).exp_().sum(1).log_().add_(mx)
+        picked = out.gather(1, y.view(1, 1, -1).expand(C, 1, -1)).squeeze(1)
+        return (lse - picked).mean(-1), (picked >= mx).to(out.dtype).mean(-1)
+    if loss_fn is torch.nn.functional.mse_loss and y.dim() == 2 and y.shape[1] == out.shape[1]:
+        return (out - y.T).square_().flatten(1).mean(-1), torch.zeros(C, dtype=out.dtype)
+    outs = out.transpose(1, 2)
+    loss = vmap(lambda o: loss_fn(o, y))(outs)
+    acc = (outs.argmax(-1) == y).to(out.dtype).mean(-1) if classify else torch.zeros(C)
+    return loss, acc
+
+
+class _MLPPlan:
+    """A Sequential of Linear layers and elementwise activations, evaluated for C points at once with
+    batched GEMMs (``baddbmm``), in-place activations and a fused loss: no per-point Python, no vmap."""
+
+    def __init__(self, work, names):
+        self.steps = []
+        for child_name, mod in work.named_children():
+            if isinstance(mod, nn.Linear):
+                w, b = f"{child_name}.weight", f"{child_name}.bias"
+                self.steps.append(("linear", names.index(w), names.index(b) if mod.bias is not None
+                                   else None, mod.weight.shape))  # fmt: skip
+            elif isinstance(mod, _Injected):
+                self.steps.append(("injected", mod))
+            elif isinstance(mod, nn.Flatten) and not self.steps and mod.start_dim == 1:
+                self.steps.append(("flatten",))
+            else:
+                self.steps.append(("act", _INPLACE_ACTIVATIONS[type(mod)]))
+
+        linear = [i for i, st in enumerate(self.steps) if st[0] == "linear"]
+        tail = self.steps[linear[-1] + 1 :] if linear else [None]
+        identity = (_INPLACE_ACTIVATIONS[nn.Identity], _INPLACE_ACTIVATIONS[nn.Dropout])
+        self.last = linear[-1] if all(st[0] == "act" and st[1] in identity for st in tail) else -1
+
+    @staticmethod
+    def applies(work, names) -> bool:
+        if type(work) is not nn.Sequential:
+            return False
+        for mod in work.children():
+            if isinstance(mod, (nn.Linear, _Injected, nn.Flatten)):
+                continue
+            if type(mod) not in _INPLACE_ACTIVATIONS:
+                return False
+        return set(names) == {n for n, _ in work.named_parameters()}
+
+    def __call__(self, params, c, xb, yb, Z, loss_fn, classify):
+        """params: list of (C, *shape) tensors; c: (C, k); ``Z`` the first layer's outputs (k + 1, N, h)
+        for the centre and each direction. Hidden activations are (C, N, features); the last layer is
+        computed transposed, (C, K, N), so that the loss reduces over K as an outer axis.
+        Returns per-point loss and accuracy."""
+        C = len(c)
+        c1 = torch.cat([torch.ones(C, 1, dtype=c.dtype, device=c.device), c], 1)
+        h, transposed = None, False
+        for i, step in enumerate(self.steps):
+            kind = step[0]
+            if kind == "injected":
+                # [1, c] @ [Z0; Z1; ...]: one GEMM, no copy of Z0 for a bias
+                h = (c1 @ Z.reshape(len(Z), -1)).view(C, *Z.shape[1:])
+            elif kind == "flatten":
+                h = xb.flatten(1).expand(C, -1, -1)
+            elif kind == "linear":
+                _, wi, bi, _ = step
+                if h is None:
+                    h = xb.expand(C, -1, -1)
+                W, b = params[wi], (params[bi] if bi is not None else None)
+                if i == self.last:  # logits transposed: (C, K, N)
+                    if C == 1:
+                        out = (
+                            W[0] @ h[0].T if b is None else torch.addmm(b[0, :, None], W[0], h[0].T)
+                        )
+                        h = out.unsqueeze(0)
+                    else:
+                        hT = h.transpose(1, 2)
+                        h = torch.bmm(W, hT) if b is None else torch.baddbmm(b.unsqueeze(-1), W, hT)
+                    transposed = True
+                elif C == 1:  # a plain GEMM: BLAS reads the transposed weight without a copy
+                    out = h[0] @ W[0].T if b is None else torch.addmm(b[0], h[0], W[0].T)
+                    h = out.unsqueeze(0)
+                else:
+                    hT = W.transpose(1, 2)
+                    h = torch.bmm(h, hT) if b is None else torch.baddbmm(b.unsqueeze(1), h, hT)
+            else:
+                h = step[1](h)
+        return _batched_loss(loss_fn, h if transposed else h.transpose(1, 2), yb, classify)
+
+
+class _GridEvaluator:
+    """Loss (and accuracy) of ``model`` at the parameter points ``center + c @ dirs`` for rows c of a
+    coordinate array, as fast as the device allows (see :func:`plane`)."""
+
+    def __init__(self, model, data, center, dirs, *, max_memory, strategy="auto"):
+        if strategy not in ("auto", "loop", "vmap", "batched"):
+            raise ValueError(
+                f"strategy must be 'auto', 'loop', 'vmap' or 'batched', got {strategy!r}"
+            )
+        self.data, self.strategy = data, strategy
+        self.device, self.dtype = center.device, center.dtype
+        named = list(model.named_parameters())
+        x0, _ = next(data.batches(self.device, 64))
+        was = model.training
+        model.eval()
+        try:
+            first, act_per_sample = _probe(model, x0)
+        finally:
+            model.train(was)
+        self.first = first
+        # keep only the parameters that the evaluated module still owns
+        keep, self.names, self.shapes, first_params, i = [], [], [], {}, 0
+        for n, p in named:
+            owner = n.rsplit(".", 1)[0] if "." in n else ""
+            sl = slice(i, i + p.numel())
+            if first is not None and owner == first:
+                first_params[n.rsplit(".", 1)[-1]] = sl
+            else:
+                keep.append(sl)
+                self.names.append(n)
+                self.shapes.append(p.shape)
+            i += p.numel()
+        self.sizes = [int(np.prod(s)) if len(s) else 1 for s in self.shapes]
+        idx = torch.cat([torch.arange(s.start, s.stop) for s in keep]) if keep else None
+        self.center = center[idx] if idx is not None else center[:0]
+        self.dirs = dirs[:, idx] if idx is not None else dirs[:, :0]
+        if first is not None:
+            self.work = copy.deepcopy(model).eval()
+            parent, _, child = first.rpartition(".")
+            self.layer = copy.deepcopy(model.get_submodule(first)).eval()
+            self.injected = _Injected()
+            setattr(self.work.get_submodule(parent) if parent else self.work, child, self.injected)
+            self.layer_params = [{k: center[s].view(getattr(self.layer, k).shape)
+                                  for k, s in first_params.items()}]  # fmt: skip
+            for d in dirs:
+                self.layer_params.append(
+                    {k: d[s].view(getattr(self.layer, k).shape) for k, s in first_params.items()}
+                )
+        else:
+            self.work = model
+        itemsize = torch.finfo(self.dtype).bits // 8
+        self.sample_bytes = 3 * act_per_sample * itemsize  # activations, their temporaries
+        self.max_memory = max_memory
+        if data.loader is None:
+            fit = int(max_memory // 2 // max(self.sample_bytes, 1))
+            self.batch_size = max(1, min(data.n, fit))
+        else:
+            self.batch_size = None
+        self._cache = None
+        mlp = x0.dim() == 2 and _MLPPlan.applies(self.work, self.names)
+        self.plan = _MLPPlan(self.work, self.names) if mlp else None
+        if strategy == "batched" and self.plan is None:
+            raise ValueError(
+                "strategy='batched' needs an nn.Sequential of Linear layers and elementwise "
+                "activations; use 'auto', 'loop' or 'vmap' for this model"
+            )
+
+    # -- data and first-layer pre-activations ------------------------------------------------
 
     @torch.no_grad()
-    def __call__(self, flat):
-        from torch.func import functional_call
+    def _batches(self):
+        """(x, y, Z or None) per data batch; tensors' batches are computed once and cached."""
+        if self._cache is not None:
+            yield from self._cache
+            return
+        cache = [] if self.data.loader is None else None
+        for xb, yb in self.data.batches(self.device, self.batch_size):
+            Z = None
+            if self.first is not None:
+                Z = torch.stack([functional_call(self.layer, p, (xb,)) for p in self.layer_params])
+            item = (xb, yb, Z)
+            if cache is not None:
+                cache.append(item)
+            yield item
+        self._cache = cache
 
+    def _params(self, flat):
         parts = torch.split(flat, self.sizes)
-        params = {n: p.view(s) for n, p, s in zip(self.names, parts, self.shapes)}
-        out = functional_call(self.model, (params, self.buffers), (self.x,))
-        loss = self.loss_fn(out, self.y)
-        acc = (out.argmax(-1) == self.y).float().mean() if self.classify else torch.zeros(())
+        return {n: p.view(s) for n, p, s in zip(self.names, parts, self.shapes)}
+
+    def _point(self, flat, c, xb, yb, Z):
+        if Z is not None:
+            self.injected.Z, self.injected.c = Z, c
+        out = functional_call(self.work, self._params(flat), (xb,))
+        loss = self.data.loss_fn(out, yb)
+        acc = (out.argmax(-1) == yb).float().mean() if self.data.classify else torch.zeros(())
         return loss, acc
+
+    # -- the two strategies ---------------------------------------------------------------------
+
+    @torch.no_grad()
+    def loop(self, coords):
+        """One functional call per point (and data batch); coords a (m, k) float64 array."""
+        m = len(coords)
+        loss = torch.zeros(m, device=self.device, dtype=self.dtype)
+        acc = torch.zeros(m, device=self.device, dtype=self.dtype)
+        n = self.data.n
+        batches = list(self._batches()) if self.data.loader is None else None
+        for i, c in enumerate(coords):
+            c = [float(v) for v in c]
+            flat = self.center
+            for ck, dk in zip(c, self.dirs):
+                flat = torch.add(flat, dk, alpha=ck)
+            for xb, yb, Z in batches if batches is not None else self._batches():
+                lb, ab = self._point(flat, c, xb, yb, Z)
+                w = len(xb) / n
+                loss[i] += lb * w
+                acc[i] += ab * w
+        return loss, acc
+
+    @torch.no_grad()
+    def vmap(self, coords):
+        """Many points per call: ``torch.func.vmap`` over points, in chunks that fit ``max_memory``."""
+        m = len(coords)
+        c_all = torch.as_tensor(np.asarray(coords), dtype=self.dtype, device=self.device)
+        flats = self.center + c_all @ self.dirs
+        loss = torch.zeros(m, device=self.device, dtype=self.dtype)
+        acc = torch.zeros(m, device=self.device, dtype=self.dtype)
+        n = self.data.n
+        for xb, yb, Z in self._batches():
+            f = vmap(lambda flat, c, xb=xb, yb=yb, Z=Z: self._point(flat, c, xb, yb, Z))
+            lb, ab = f(flats, c_all)
+            loss += lb * (len(xb) / n)
+            acc += ab * (len(xb) / n)
+        return loss, acc
+
+    @torch.no_grad()
+    def batched(self, coords):
+        """An MLP's points in one batched pass per data batch (see :class:`_MLPPlan`)."""
+        c_all = torch.as_tensor(np.asarray(coords), dtype=self.dtype, device=self.device)
+        m = len(c_all)
+        ones = torch.ones(m, 1, dtype=self.dtype, device=self.device)
+        flats = torch.cat([ones, c_all], 1) @ torch.cat([self.center[None], self.dirs])
+        params = [p.view(m, *s) for p, s in zip(torch.split(flats, self.sizes, 1), self.shapes)]
+        loss = torch.zeros(m, device=self.device, dtype=self.dtype)
+        acc = torch.zeros(m, device=self.device, dtype=self.dtype)
+        n = self.data.n
+        for xb, yb, Z in self._batches():
+            lb, ab = self.plan(params, c_all, xb, yb, Z, self.data.loss_fn, self.data.classify)
+            loss += lb * (len(xb) / n)
+            acc += ab * (len(xb) / n)
+        return loss, acc
+
+    def chunk(self) -> int:
+        """Points per vmap call within ``max_memory``."""
+        per_point = self.sample_bytes * (self.batch_size or 256) + 8 * self.center.numel()
+        return int(max(1, min(4096, self.max_memory // max(per_point, 1))))
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _grid_key(center, dirs, coords, data) -> str:
+    h = hashlib.sha256()
+    for t in (center, dirs):
+        h.update(t.detach().cpu().numpy().tobytes())
+    h.update(np.ascontiguousarray(coords, dtype=np.float64).tobytes())
+    h.update(f"{data.name}|{data.n}".encode())
+    return h.hexdigest()
+
+
+def _load_partial(path: Path, key: str, m: int):
+    with np.load(path, allow_pickle=False) as f:
+        if str(f["key"]) != key:
+            raise ValueError(
+                f"{path} holds a partial grid of a different model, directions, grid or data set; "
+                "delete it or give another resume= path"
+            )
+        return f["loss"], f["accuracy"], f["done"]
+
+
+def _save_partial(path: Path, key: str, loss, acc, done):
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, key=np.array(key), loss=loss, accuracy=acc, done=done)
+    os.replace(tmp, path)
+
+
+def _evaluate(ev: _GridEvaluator, coords: np.ndarray, *, progress=True, resume=None,
+              resume_every: float = 10.0, callback=None, desc="landscape"):  # fmt: skip
+    """Evaluate every row of ``coords``; returns (loss, accuracy) as numpy arrays and an info dict."""
+    t_start = time.perf_counter()
+    m = len(coords)
+    loss = torch.full((m,), float("nan"), device=ev.device, dtype=ev.dtype)
+    acc = torch.full((m,), float("nan"), device=ev.device, dtype=ev.dtype)
+    done = np.zeros(m, dtype=bool)
+    path = key = None
+    if resume is not None:
+        path = Path(resume)
+        if path.suffix != ".npz":
+            path = path.with_name(path.name + ".npz")
+        key = _grid_key(ev.center, ev.dirs, coords, ev.data)
+        if path.exists():
+            l0, a0, done = _load_partial(path, key, m)
+            loss = torch.as_tensor(l0, device=ev.device, dtype=ev.dtype)
+            acc = torch.as_tensor(a0, device=ev.device, dtype=ev.dtype)
+    todo = np.flatnonzero(~done)
+    resumed = m - len(todo)
+
+    def store(idx, res):
+        i = torch.as_tensor(idx, device=ev.device)
+        loss[i], acc[i] = res
+        done[idx] = True
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=m, initial=resumed, desc=desc, unit="pt", leave=False)
+    strategy, pos = ev.strategy, 0
+    try:
+        if strategy == "auto":
+            strategy, pos = _choose(ev, coords, todo, store)
+            if bar is not None:
+                bar.update(pos)
+        if strategy == "batched":
+            chunk = getattr(ev, "tuned_chunk", None) or min(ev.chunk(), 64)
+        elif strategy == "vmap":
+            chunk = ev.chunk()
+        else:
+            chunk = max(1, min(64, len(todo) // 50 or 1))
+        fn = {"vmap": ev.vmap, "loop": ev.loop, "batched": ev.batched}[strategy]
+        last_save = time.monotonic()
+        while pos < len(todo):
+            idx = todo[pos : pos + chunk]
+            store(idx, fn(coords[idx]))
+            pos += len(idx)
+            if bar is not None:
+                bar.update(len(idx))
+            if callback is not None:
+                callback(resumed + pos, m)
+            if path is not None and time.monotonic() - last_save > resume_every:
+                _save_partial(path, key, loss.cpu().numpy(), acc.cpu().numpy(), done)
+                last_save = time.monotonic()
+    finally:
+        if bar is not None:
+            bar.close()
+        if path is not None and pos:
+            _save_partial(path, key, loss.cpu().numpy(), acc.cpu().numpy(), done)
+    _sync(ev.device)
+    seconds = time.perf_counter() - t_start
+    info = {"strategy": strategy, "chunk": chunk, "data_batch": ev.batch_size, "first_layer": ev.first,
+            "points": m, "resumed": resumed, "seconds": seconds}  # fmt: skip
+    return loss.cpu().numpy(), acc.cpu().numpy(), info
+
+
+def _choose(ev, coords, todo, store):
+    """Time both strategies on the first points of the grid (their results are kept) and pick the faster
+    per point. A model that vmap cannot run falls back to the loop."""
+    if len(todo) < 16:
+        return ("batched" if ev.plan is not None else "loop"), 0
+    pos = 0
+
+    def timed(fn, n):
+        nonlocal pos
+        idx = todo[pos : pos + n]
+        _sync(ev.device)
+        t = time.perf_counter()
+        store(idx, fn(coords[idx]))
+        _sync(ev.device)
+        pos += len(idx)
+        return (time.perf_counter() - t) / len(idx)
+
+    if ev.plan is not None:  # tune the number of points per batched call
+        timed(ev.batched, 1)  # warm-up
+        best, best_t = 1, float("inf")
+        for size in (1, 4, 16, 64, 256):
+            if size > min(ev.chunk(), (len(todo) - pos) // 4):
+                break
+            t = timed(ev.batched, size)
+            if t < best_t:
+                best, best_t = size, t
+        ev.tuned_chunk = best
+        return "batched", pos
+    timed(ev.loop, 1)  # warm-up
+    t_loop = timed(ev.loop, 3)
+    try:
+        timed(ev.vmap, 2)  # warm-up
+        t_vmap = timed(ev.vmap, max(2, min(ev.chunk(), 64, (len(todo) - pos) // 4)))
+    except (RuntimeError, NotImplementedError) as e:  # an op without a batching rule
+        warnings.warn(f"vmap cannot evaluate this model ({e}); using a loop", stacklevel=3)
+        return "loop", pos
+    return ("vmap" if t_vmap < t_loop else "loop"), pos
 
 
 def _filter_normalise(model, d, *, keep_1d: bool = False):
@@ -145,23 +588,51 @@ _random_directions = directions  # plane() takes a keyword of the same name
 
 def plane(model, task, *, directions="filter", span: float = 1.0, resolution: int = 51, seed: int = 0,
           trajectory=None, data: str = "train", n_samples: int | None = None, loss_fn=None,
-          progress: bool = True) -> Surface:  # fmt: skip
+          keep_1d: bool = False, strategy: str = "auto", max_memory: float = 2 * 2**30,
+          resume=None, progress: bool = True, callback=None) -> Surface:  # fmt: skip
     """The loss on the plane ``center + α·d1 + β·d2``, α, β in [−span, span] (``resolution`` points each).
 
-    ``directions``: ``"filter"``/``"layer"`` (seeded random, normalised), ``"pca"`` (top-2 principal
-    directions of ``trajectory`` around the model, with the path projected), ``"hessian"`` (top-2 Hessian
-    eigenvectors), or two flat tensors/arrays of the model's parameter count.
+    Parameters
+    ----------
+    directions : ``"filter"`` / ``"layer"`` / ``"none"`` (seeded random Gaussian directions, normalised
+        filter-wise as in Li et al. 2018, layer-wise, or not; 1-D parameters such as biases and norm
+        layers are zeroed unless ``keep_1d=True``), ``"pca"`` (the top-2 principal directions of
+        ``trajectory`` around the model, with the path projected: ``surf.path``), ``"hessian"`` (the top-2
+        Hessian eigenvectors), or two flat tensors/arrays with the model's parameter count.
+    task : a landkit Task, an ``(inputs, targets)`` pair (``loss_fn`` defaults to cross-entropy), or a
+        DataLoader of ``(inputs, targets)`` batches. ``data="test"`` uses a Task's test split,
+        ``n_samples`` a fixed random subset (seeded).
+    strategy : ``"loop"`` (one functional call per point), ``"vmap"`` (many points per call) or
+        ``"auto"`` (time both on the first points and keep the faster: on a CPU the loop often wins for
+        wide layers, vmap for small ones and on a GPU).
+    max_memory : bytes the evaluation may use for activations (sets the data batch and points per call).
+    resume : a file path (``.npz``): the partial grid is saved there every few seconds and a rerun
+        with the same model, directions, grid and data continues from it.
+
+    The model is evaluated in eval mode: batch norm uses its running statistics (not batch statistics).
+    When the first parameterised layer (Linear, Conv or Embedding) sees the input directly, its output
+    is linear in the grid coordinates and is computed once per direction, not once per point.
+    ``surf.info`` says which strategy ran and how long it took.
+
+    Example
+    -------
+    >>> task = lk.tasks.digits(seed=0)                                          # doctest: +SKIP
+    >>> model = lk.models.mlp(64, [32], 10); lk.train(model, task, steps=500, lr=0.1)
+    >>> surf = lk.landscape.plane(model, task, resolution=31)
+    >>> lk.plots.plot_surface(surf)
     """
     if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 2:
         raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
-    x, y, loss_fn, classify = _data(task, loss_fn, data, n_samples, seed)
+    if not np.isfinite(span) or span <= 0:
+        raise ValueError(f"span must be a positive number, got {span!r}")
+    dat = resolve(task, loss_fn, data=data, n_samples=n_samples, seed=seed)
     center = _flat(model)
     P = center.numel()
     path = path_steps = None
     kind = directions if isinstance(directions, str) else "given"
     if isinstance(directions, str):
         if directions in ("filter", "layer", "none"):
-            d1, d2 = _random_directions(model, directions, seed=seed)
+            d1, d2 = _random_directions(model, directions, seed=seed, keep_1d=keep_1d)
         elif directions == "pca":
             if trajectory is None:
                 raise ValueError(
@@ -170,7 +641,8 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
             W = np.asarray(trajectory.weights, dtype=np.float64)
             if W.shape[1] != P:
                 raise ValueError(
-                    f"the trajectory records {W.shape[1]} values but the model has {P} parameters"
+                    f"the trajectory records {W.shape[1]} values but the model has {P} parameters "
+                    "(record all parameters, no sketch, to project a path)"
                 )
             D = W - center.cpu().numpy().astype(np.float64)
             _, _, vt = np.linalg.svd(D, full_matrices=False)
@@ -182,72 +654,66 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
         elif directions == "hessian":
             from .hessian import top_eigenvalues
 
-            top = top_eigenvalues(model, task if loss_fn is None else (x, y), k=2, seed=seed)
+            top = top_eigenvalues(model, (dat.tensors()), loss_fn=dat.loss_fn, k=2, seed=seed)
             d1, d2 = (torch.as_tensor(v, dtype=center.dtype) for v in top.eigenvectors)
         else:
             raise ValueError(
-                f"directions must be 'filter', 'layer', 'none', 'pca', 'hessian' or two vectors, got {directions!r}"
+                "directions must be 'filter', 'layer', 'none', 'pca', 'hessian' or two vectors, "
+                f"got {directions!r}"
             )
     else:
+        if len(directions) != 2:
+            raise ValueError(f"give exactly two directions, got {len(directions)}")
         d1, d2 = (
             torch.as_tensor(np.asarray(d), dtype=center.dtype).reshape(-1) for d in directions
         )
         if d1.numel() != P or d2.numel() != P:
             raise ValueError(
-                f"directions must each have {P} entries (the model's parameter count), got {d1.numel()} and {d2.numel()}"
+                f"directions must each have {P} entries (the model's parameter count), "
+                f"got {d1.numel()} and {d2.numel()}"
             )
-    d1, d2 = d1.to(center.device), d2.to(center.device)
+        if not (torch.isfinite(d1).all() and torch.isfinite(d2).all()):
+            raise ValueError("the directions contain NaN or inf")
+    dirs = torch.stack([d1, d2]).to(center.device)
     alpha = np.linspace(-span, span, resolution)
     beta = np.linspace(-span, span, resolution)
-    ev = _Evaluator(model, x, y, loss_fn, classify)
-    loss = torch.empty(resolution, resolution, device=center.device)
-    acc = torch.empty(resolution, resolution, device=center.device)
-    rows = range(resolution)
-    if progress:
-        from tqdm.auto import tqdm
-
-        rows = tqdm(rows, desc="landscape", unit="row", leave=False)
-    was = model.training
-    model.eval()
-    try:
-        for i in rows:
-            base = center + float(alpha[i]) * d1
-            for j in range(resolution):
-                loss[i, j], acc[i, j] = ev(base + float(beta[j]) * d2)
-    finally:
-        model.train(was)
-    return Surface(alpha, beta, loss.cpu().numpy(), acc.cpu().numpy() if classify else None,
-                   torch.stack([d1, d2]).cpu().numpy(), center.cpu().numpy(), kind, path, path_steps)  # fmt: skip
+    coords = np.stack(np.meshgrid(alpha, beta, indexing="ij"), -1).reshape(-1, 2)
+    ev = _GridEvaluator(model, dat, center, dirs, max_memory=max_memory, strategy=strategy)
+    loss, acc, info = _evaluate(ev, coords, progress=progress, resume=resume, callback=callback)
+    loss = loss.reshape(resolution, resolution)
+    if not np.isfinite(loss).all():
+        warnings.warn(
+            f"{int((~np.isfinite(loss)).sum())} grid points have a non-finite loss "
+            "(the span reaches a region where the model overflows): reduce span",
+            stacklevel=2,
+        )
+    return Surface(alpha, beta, loss, acc.reshape(resolution, resolution) if dat.classify else None,
+                   dirs.cpu().numpy(), center.cpu().numpy(), kind, path, path_steps,
+                   span=float(span), data=dat.name, info=info)  # fmt: skip
 
 
-def line(
-    model_a,
-    model_b,
-    task,
-    steps: int = 41,
-    *,
-    data: str = "train",
-    loss_fn=None,
-    extend: float = 0.0,
-) -> Line:
+def line(model_a, model_b, task, steps: int = 41, *, data: str = "train", n_samples=None,
+         loss_fn=None, extend: float = 0.0, strategy: str = "auto", max_memory: float = 2 * 2**30,
+         progress: bool = False) -> Line:  # fmt: skip
     """The loss along the straight line from ``model_a`` (t = 0) to ``model_b`` (t = 1), ``steps`` points
-    (``extend`` adds that much on either side)."""
+    (``extend`` adds that much on either side). Same data and strategy options as :func:`plane`.
+
+    Example
+    -------
+    >>> ln = lk.landscape.line(model_a, model_b, task, steps=41)               # doctest: +SKIP
+    >>> ln.barrier   # max over t of L(t) − the linear interpolation of the end losses
+    """
     a, b = _flat(model_a), _flat(model_b)
     if a.shape != b.shape:
         raise ValueError(
-            f"the models have different parameter counts ({a.numel()} vs {b.numel()}): same architecture needed"
+            f"the models have different parameter counts ({a.numel()} vs {b.numel()}): "
+            "same architecture needed"
         )
-    if steps < 2:
-        raise ValueError(f"steps must be >= 2, got {steps}")
-    x, y, loss_fn, classify = _data(task, loss_fn, data, None, 0)
-    ev = _Evaluator(model_a, x, y, loss_fn, classify)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
+        raise ValueError(f"steps must be an int >= 2, got {steps!r}")
+    dat = resolve(task, loss_fn, data=data, n_samples=n_samples)
     t = np.linspace(-extend, 1 + extend, steps)
-    was = model_a.training
-    model_a.eval()
-    try:
-        res = [ev((1 - float(s)) * a + float(s) * b) for s in t]
-    finally:
-        model_a.train(was)
-    loss = torch.stack([r[0] for r in res]).cpu().numpy()
-    acc = torch.stack([r[1] for r in res]).cpu().numpy() if classify else None
-    return Line(t, loss, acc)
+    ev = _GridEvaluator(model_a, dat, a, (b - a)[None].to(a.device), max_memory=max_memory,
+                        strategy=strategy)  # fmt: skip
+    loss, acc, _ = _evaluate(ev, t[:, None], progress=progress, desc="line")
+    return Line(t, loss, acc if dat.classify else None)
