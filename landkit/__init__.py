@@ -12,7 +12,7 @@ The verbs a user types first::
 
 __version__ = "0.1.0"
 
-from . import examples, hessian, koopman, landscape, models, plots, tasks, topology
+from . import data, examples, hessian, koopman, landscape, models, plots, tasks, topology
 from .capture import Recorder, schedules
 from .errors import LandkitError, RunExistsError, StoreError
 from .store import RunSet, Trajectory, from_checkpoints, load, load_runs
@@ -29,6 +29,7 @@ __all__ = [
     "TrainResult",
     "Trajectory",
     "__version__",
+    "data",
     "examples",
     "from_checkpoints",
     "grid",

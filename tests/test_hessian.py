@@ -75,5 +75,59 @@ def test_params_block_and_bad_input(tiny):
         H.top_eigenvalues(model, task, k=0)
     with pytest.raises(ValueError, match="empty"):
         H.HessianOperator(model, (task.x_train[:0], task.y_train[:0]))
-    with pytest.raises(TypeError, match="Task or an"):
+    with pytest.raises(TypeError, match="landkit Task, an"):
         H.HessianOperator(model, task.x_train)
+
+
+class _MatrixOp:
+    """A known symmetric matrix behind the HessianOperator interface."""
+
+    def __init__(self, A):
+        self.A = torch.as_tensor(A)
+        self.dim = len(A)
+        self.theta = torch.zeros(self.dim, dtype=self.A.dtype)
+        self.n_matvecs = 0
+
+    def matvec(self, v):
+        self.n_matvecs += 1
+        return self.A @ v
+
+
+def test_hutchpp_is_exact_for_low_rank_and_beats_hutchinson():
+    rng = np.random.default_rng(0)
+    U = np.linalg.qr(rng.standard_normal((200, 5)))[0]
+    A = U @ np.diag([50.0, 20.0, 10.0, 5.0, 1.0]) @ U.T  # rank 5 < n_samples / 3
+    est = H.trace(None, None, n_samples=30, method="hutch++", op=_MatrixOp(A))
+    assert est.estimate == pytest.approx(np.trace(A), rel=1e-10) and est.n_samples == 30
+    # a decaying full-rank spectrum: hutch++ has a much smaller error bar at equal cost
+    V = np.linalg.qr(rng.standard_normal((200, 200)))[0]
+    B = V @ np.diag(100.0 / (1 + np.arange(200)) ** 2) @ V.T
+    hp = H.trace(None, None, n_samples=60, method="hutch++", op=_MatrixOp(B), seed=1)
+    hu = H.trace(None, None, n_samples=60, op=_MatrixOp(B), seed=1)
+    assert hp.stderr < hu.stderr / 5
+    assert abs(hp.estimate - np.trace(B)) < 4 * hp.stderr + 1e-9
+    with pytest.raises(ValueError, match="hutch"):
+        H.trace(None, None, n_samples=60, method="hutchplus", op=_MatrixOp(B))
+
+
+def test_per_layer_blocks_match_dense_blocks(tiny):
+    model, task, dense = tiny
+    blocks = H.per_layer(model, task, k=1, tol=1e-9, dtype=torch.float64, trace_samples=4)
+    assert list(blocks) == ["fc1", "fc2"]
+    sizes = [sum(p.numel() for p in m.parameters()) for m in (model.fc1, model.fc2)]
+    lo = 0
+    for (name, b), size in zip(blocks.items(), sizes):
+        block = dense[lo : lo + size, lo : lo + size]
+        assert b["eigen"].eigenvalues[0] == pytest.approx(np.linalg.eigvalsh(block)[-1], rel=1e-6)
+        assert b["trace"].n_samples == 4
+        lo += size
+
+
+def test_dataloader_input_equals_tensors(tiny):
+    model, task, _ = tiny
+    ds = torch.utils.data.TensorDataset(task.x_train, task.y_train)
+    loader = torch.utils.data.DataLoader(ds, batch_size=16, shuffle=True)
+    a = H.HessianOperator(model, loader, dtype=torch.float64)
+    b = H.HessianOperator(model, (task.x_train, task.y_train), dtype=torch.float64)
+    v = torch.randn(a.dim, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    np.testing.assert_allclose(a.matvec(v).numpy(), b.matvec(v).numpy(), rtol=1e-9, atol=1e-12)

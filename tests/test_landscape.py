@@ -81,3 +81,106 @@ def test_bad_input(trained):
         lk.landscape.plane(model, (task.x_train[:0], task.y_train[:0]), resolution=3)
     with pytest.raises(ValueError, match="different parameter counts"):
         lk.landscape.line(model, lk.models.mlp(64, [8], 10), task)
+
+
+def _direct(model, surf, i, j, x, y, loss_fn):
+    import copy
+
+    probe = copy.deepcopy(model).eval()
+    d1, d2 = (torch.from_numpy(d) for d in surf.directions)
+    flat = torch.from_numpy(surf.center) + surf.alpha[i] * d1 + surf.beta[j] * d2
+    torch.nn.utils.vector_to_parameters(flat, probe.parameters())
+    with torch.no_grad():
+        return float(loss_fn(probe(x), y))
+
+
+@pytest.mark.parametrize(
+    "name, first",
+    [("mlp", "fc1"), ("cnn", "conv1"), ("resnet", "stem"), ("flatten-mlp", None)],
+)
+def test_every_strategy_matches_direct_evaluation(name, first):
+    task = lk.tasks.digits(seed=0, n_train=120, flatten=name == "mlp")
+    model = {
+        "mlp": lambda: lk.models.mlp(64, [16, 8], 10, seed=1),
+        "cnn": lambda: lk.models.cnn(10, seed=1),
+        "resnet": lambda: lk.models.resnet(10, residual=True, seed=1),  # batch norm, eval mode
+        "flatten-mlp": lambda: torch.nn.Sequential(torch.nn.Flatten(), lk.models.mlp(64, [8], 10)),
+    }[name]()
+    if name == "resnet":  # non-trivial running statistics
+        model.train()
+        with torch.no_grad():
+            model(task.x_train)
+    strategies = ["loop", "vmap"] + (["batched"] if name == "mlp" else [])
+    surfs = {
+        s: lk.landscape.plane(model, task, resolution=5, span=0.7, strategy=s, progress=False)
+        for s in strategies + ["auto"]
+    }
+    ref = surfs["loop"]
+    assert ref.info["first_layer"] == first
+    for i, j in [(0, 0), (1, 3), (4, 2)]:
+        direct = _direct(model, ref, i, j, task.x_train, task.y_train, task.loss_fn)
+        for s, surf in surfs.items():
+            assert surf.loss[i, j] == pytest.approx(direct, rel=2e-5), s
+    for surf in surfs.values():
+        np.testing.assert_allclose(surf.accuracy, ref.accuracy, atol=1e-6)
+    with pytest.raises(ValueError, match="strategy"):
+        lk.landscape.plane(model, task, resolution=3, strategy="fast")
+
+
+def test_dataloader_memory_bound_and_test_split(trained):
+    task, model, _ = trained
+    ref = lk.landscape.plane(model, task, resolution=6, progress=False, strategy="loop")
+    ds = torch.utils.data.TensorDataset(task.x_train, task.y_train)
+    loader = torch.utils.data.DataLoader(ds, batch_size=37, shuffle=True)
+    via_loader = lk.landscape.plane(model, loader, resolution=6, progress=False)
+    np.testing.assert_allclose(via_loader.loss, ref.loss, rtol=1e-5)
+    # a tiny memory bound splits the data into batches; the result does not change
+    small = lk.landscape.plane(model, task, resolution=6, max_memory=64 * 1024, progress=False)
+    assert small.info["data_batch"] < task.n_train
+    np.testing.assert_allclose(small.loss, ref.loss, rtol=1e-5)
+    test = lk.landscape.plane(model, task, resolution=3, data="test", progress=False)
+    assert test.loss[1, 1] == pytest.approx(task.evaluate(model)["test_loss"], rel=1e-5)
+
+
+def test_resume_from_a_partial_grid(trained, tmp_path):
+    task, model, _ = trained
+    path = tmp_path / "grid.npz"
+    full = lk.landscape.plane(model, task, resolution=12, progress=False)
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_early(done, total):
+        if done >= 40:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        lk.landscape.plane(model, task, resolution=12, progress=False, resume=path,
+                           callback=stop_early)  # fmt: skip
+    assert path.exists()
+    again = lk.landscape.plane(model, task, resolution=12, progress=False, resume=path)
+    assert 40 <= again.info["resumed"] < 144
+    np.testing.assert_allclose(again.loss, full.loss, rtol=1e-6)
+    with pytest.raises(ValueError, match="different model, directions, grid"):
+        lk.landscape.plane(model, task, resolution=11, progress=False, resume=path)
+
+
+def test_line_barrier_and_surface_roundtrip(trained, tmp_path):
+    ln = lk.landscape.Line(np.linspace(0, 1, 5), np.array([1.0, 2.0, 3.0, 2.0, 0.0]), None)
+    assert ln.barrier == pytest.approx(3.0 - 0.5)  # midpoint 3 vs the chord's 0.5
+    task, model, _ = trained
+    surf = lk.landscape.plane(model, task, resolution=4, progress=False)
+    back = lk.landscape.Surface.from_npz(surf.to_npz(tmp_path / "s.npz"))
+    np.testing.assert_array_equal(back.loss, surf.loss)
+    assert back.kind == surf.kind and back.span == surf.span
+
+
+def test_non_finite_values_warn_and_topology_refuses():
+    x = torch.randn(20, 3)
+    y = torch.randn(20, 1)
+    model = lk.models.mlp(3, [4], 1, seed=0)
+    with pytest.warns(UserWarning, match="non-finite"):
+        surf = lk.landscape.plane(model, (x, y), directions="none", span=1e25, resolution=3,
+                                  progress=False)  # fmt: skip
+    with pytest.raises(ValueError, match="non-finite"):
+        lk.topology.persistence(surf)
