@@ -87,7 +87,6 @@ def main():
         t0 = time.perf_counter()
         h, calls, restore = pyhessian_counted(model, x, y)
         try:
-            np.random.seed(0)
             torch.manual_seed(0)
             vals = h.trace(maxIter=args.samples, tol=0.0)
         finally:

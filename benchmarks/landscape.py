@@ -118,19 +118,21 @@ def main():
         model, x, y = cases[case]
         model, x, y = model.to(device), x.to(device), y.to(device)
         methods = {
-            "loss_landscapes": lambda: (run_peer(model, x, y, res), "-"),
-            "naive": lambda: (run_naive(model, x, y, res), "-"),
-            "landkit": lambda: run_landkit(model, x, y, res, "auto"),
-            "landkit-loop": lambda: run_landkit(model, x, y, res, "loop"),
-            "landkit-vmap": lambda: run_landkit(model, x, y, res, "vmap"),
-            "landkit-batched": lambda: run_landkit(model, x, y, res, "batched"),
+            "loss_landscapes": lambda m, x, y: (run_peer(m, x, y, res), "-"),
+            "naive": lambda m, x, y: (run_naive(m, x, y, res), "-"),
+            **{
+                f"landkit-{s}" if s != "auto" else "landkit": (
+                    lambda m, x, y, s=s: run_landkit(m, x, y, res, s)
+                )
+                for s in ("auto", "loop", "vmap", "batched")
+            },
         }
         times = {k: [] for k in methods}
         chosen = {}
         run_landkit(model, x[:8], y[:8], 5, "auto")  # warm-up
         for _ in range(args.repeats):
             for name, fn in methods.items():
-                t, strat = fn()
+                t, strat = fn(model, x, y)
                 times[name].append(t)
                 chosen[name] = strat
         med = {k: statistics.median(v) for k, v in times.items()}

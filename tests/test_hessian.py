@@ -116,7 +116,7 @@ def test_per_layer_blocks_match_dense_blocks(tiny):
     assert list(blocks) == ["fc1", "fc2"]
     sizes = [sum(p.numel() for p in m.parameters()) for m in (model.fc1, model.fc2)]
     lo = 0
-    for (name, b), size in zip(blocks.items(), sizes):
+    for b, size in zip(blocks.values(), sizes):
         block = dense[lo : lo + size, lo : lo + size]
         assert b["eigen"].eigenvalues[0] == pytest.approx(np.linalg.eigvalsh(block)[-1], rel=1e-6)
         assert b["trace"].n_samples == 4

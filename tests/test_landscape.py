@@ -113,7 +113,7 @@ def test_every_strategy_matches_direct_evaluation(name, first):
     strategies = ["loop", "vmap"] + (["batched"] if name == "mlp" else [])
     surfs = {
         s: lk.landscape.plane(model, task, resolution=5, span=0.7, strategy=s, progress=False)
-        for s in strategies + ["auto"]
+        for s in [*strategies, "auto"]
     }
     ref = surfs["loop"]
     assert ref.info["first_layer"] == first
