@@ -42,6 +42,8 @@ class Persistence:
     merge_tree : list of merges ``{"saddle": index, "value", "child_min": index, "parent_min": index,
         "persistence", "basin_size"}`` in order of saddle value (significant ones only)
     minima : grid indices of the significant minima (global minimum first)
+    minimum_values : the surface's value at each of ``minima``
+    max_value : the surface's largest value (where the last basin's bar ends in a drawing)
     threshold, absolute_threshold, connectivity : how noise was cut
     """
 
@@ -56,6 +58,8 @@ class Persistence:
     threshold: float
     absolute_threshold: float
     connectivity: int
+    minimum_values: list = dataclasses.field(default_factory=list)
+    max_value: float = float("nan")
 
 
 def _neighbours(shape, connectivity):
@@ -177,4 +181,6 @@ def persistence(
         threshold=float(threshold),
         absolute_threshold=cut,
         connectivity=connectivity,
+        minimum_values=[float(flat[m]) for m in [global_min] + [m["child_min"] for m in sig]],
+        max_value=float(flat.max()),
     )

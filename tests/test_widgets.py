@@ -53,3 +53,32 @@ def test_spectrum_explorer_errors():
     with pytest.raises(ValueError, match="rank=30 is larger"):
         ex.start(wait=True)
     assert "rank=30 is larger" in ex.message.value
+
+
+def test_landscape_explorer_draws_pca_plane_and_stops(tmp_path):
+    task = lk.tasks.digits(seed=0, n_train=300)
+    model = lk.models.mlp(64, [16], 10, seed=0)
+    rec = lk.Recorder(tmp_path / "r", schedule=lk.schedules.every(10), evaluate=False)
+    lk.train(model, task, steps=100, lr=0.2, batch_size=32, recorder=rec, progress=False)
+    ex = lk.widgets.LandscapeExplorer(model, task, trajectory=lk.load(tmp_path / "r"), resolution=9)
+    assert ex.directions.value == "pca"
+    ex.start(wait=True)
+    assert ex.surface.loss.shape == (9, 9) and ex.surface.path is not None
+    assert ex.topology.n_minima >= 1 and "minim" in ex.message.value
+    first = bytes(ex.image.value)
+    assert first.startswith(b"\x89PNG")
+    ex.directions.value = "filter"
+    ex.span.value = 0.5
+    ex.view.value = "3d"
+    ex.subset.value = 128
+    ex.start(wait=True)
+    assert ex.surface.kind == "filter" and ex.surface.alpha[-1] == 0.5
+    assert bytes(ex.image.value) != first
+    # Stop during a large grid ends it cleanly
+    ex.resolution.value = 101
+    ex.view.value = "contour"
+    ex.start()
+    time.sleep(0.3)
+    ex.stop()
+    ex.wait(timeout=60)
+    assert ex.error is None

@@ -1,6 +1,7 @@
 """Matplotlib drawings of landkit's results, one module per lens. Plots never compute heavy things."""
 
 from .koopman import plot_distance_matrix, plot_eigenvalues, plot_null
+from .landscape import plot_density, plot_line, plot_merge_tree, plot_persistence, plot_surface
 from .style import PALETTE, new_figure, save_figure
 from .training import plot_curves, plot_history
 
@@ -8,9 +9,14 @@ __all__ = [
     "PALETTE",
     "new_figure",
     "plot_curves",
+    "plot_density",
     "plot_distance_matrix",
     "plot_eigenvalues",
     "plot_history",
+    "plot_line",
+    "plot_merge_tree",
     "plot_null",
+    "plot_persistence",
+    "plot_surface",
     "save_figure",
 ]

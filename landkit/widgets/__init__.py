@@ -2,6 +2,7 @@
 
 from .base import Explorer
 from .koopman import SpectrumExplorer
+from .landscape import LandscapeExplorer
 from .train import TrainExplorer
 
-__all__ = ["Explorer", "SpectrumExplorer", "TrainExplorer"]
+__all__ = ["Explorer", "LandscapeExplorer", "SpectrumExplorer", "TrainExplorer"]

@@ -1,0 +1,107 @@
+"""LandscapeExplorer: choose directions, span, resolution and data; see the surface, the path over it and
+its topology (minima, saddles, persistence)."""
+
+from __future__ import annotations
+
+import ipywidgets as W
+
+from .. import landscape, plots, topology
+from .base import Explorer
+
+
+class _Stopped(Exception):
+    pass
+
+
+class LandscapeExplorer(Explorer):
+    """A loss surface around ``model`` and its topology.
+
+    ``trajectory`` (a recorded run of this model, all parameters) enables the PCA plane with the
+    training path drawn over it.
+
+    Example
+    -------
+    >>> ex = lk.widgets.LandscapeExplorer(model, task, trajectory=traj)       # doctest: +SKIP
+    >>> ex            # pick "pca", press Draw
+    """
+
+    run_label = "Draw"
+    title = "Loss landscape: what does the surface look like, and how rough is it?"
+
+    def __init__(self, model, task, *, trajectory=None, resolution: int = 25, span: float = 1.0,
+                 directions: str | None = None):  # fmt: skip
+        self.model, self.task, self.trajectory = model, task, trajectory
+        options = ["filter", "layer", "hessian"] + (["pca"] if trajectory is not None else [])
+        self.directions = W.Dropdown(options=options, description="directions",
+                                     value=directions or ("pca" if trajectory is not None else "filter"))  # fmt: skip
+        self.span = W.FloatSlider(value=span, min=0.05, max=3.0, step=0.05,
+                                  description="span (0 = auto)" if trajectory is not None else "span")  # fmt: skip
+        if trajectory is not None:
+            self.span.min, self.span.value = 0.0, 0.0
+        self.resolution = W.IntSlider(
+            value=resolution, min=5, max=101, step=2, description="resolution"
+        )
+        n = getattr(task, "n_train", None)
+        subsets = [("all", None)] + [(str(k), k) for k in (128, 256, 512) if n is None or k < n]
+        self.subset = W.Dropdown(options=subsets, value=None, description="data")
+        self.threshold = W.FloatLogSlider(value=0.01, base=10, min=-4, max=-0.5, step=0.25,
+                                          description="noise threshold")  # fmt: skip
+        self.view = W.ToggleButtons(options=["contour", "3d"], value="contour", description="view")
+        for w in (
+            self.directions,
+            self.span,
+            self.resolution,
+            self.subset,
+            self.threshold,
+            self.view,
+        ):
+            w.style.description_width = "110px"
+        super().__init__([W.VBox([self.directions, self.subset, self.view]),
+                          W.VBox([self.span, self.resolution, self.threshold])],
+                         css_class="lk-landscape-explorer")  # fmt: skip
+        self.surface = None
+        self.topology = None
+        self.message.value = "Choose the directions and press <b>Draw</b>."
+
+    def work(self):
+        res = self.resolution.value
+        total = res * res
+
+        def tick(done, _total):
+            self.progress(0.05 + 0.9 * done / total, f"evaluating {done}/{total} points…")
+            if self.stopping:
+                raise _Stopped
+
+        self.progress(0.02, "preparing directions…")
+        kind = self.directions.value
+        span = self.span.value
+        if kind == "pca" and span == 0:
+            span = 1.0  # plane() frames the path when span is left at its default
+        try:
+            surf = landscape.plane(self.model, self.task, directions=kind, span=span or 1.0,
+                                   resolution=res, trajectory=self.trajectory if kind == "pca" else None,
+                                   n_samples=self.subset.value, progress=False, callback=tick)  # fmt: skip
+        except _Stopped:
+            self.progress(0.0, "stopped")
+            return
+        self.surface = surf
+        self.topology = topo = topology.persistence(surf, threshold=self.threshold.value)
+        if self.view.value == "3d":
+            fig, axes = plots.new_figure(2, width=5.0, height=4.4)
+            fig.delaxes(axes[0])
+            ax3 = fig.add_subplot(1, 2, 1, projection="3d")
+            plots.plot_surface(surf, ax=ax3, kind="3d")
+        else:
+            fig, axes = plots.new_figure(2, width=5.0, height=4.4)
+            plots.plot_surface(surf, ax=axes[0], topo=topo)
+        if topo.n_minima > 1:
+            plots.plot_merge_tree(topo, ax=axes[1])
+        else:
+            plots.plot_persistence(topo, ax=axes[1])
+        self.show_figure(fig)
+        info = surf.info
+        avg = "" if topo.n_saddles == 0 else f", average persistence {topo.average_persistence:.3g}"
+        self.progress(1.0, f"{plots.landscape._count(topo.n_minima, 'minimum', 'minima')}, "
+                           f"{plots.landscape._count(topo.n_saddles, 'saddle', 'saddles')}{avg}; "
+                           f"loss at the model {surf.loss[res // 2, res // 2]:.4g}; "
+                           f"{total} points in {info['seconds']:.2f} s ({info['strategy']})")  # fmt: skip
