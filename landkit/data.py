@@ -33,6 +33,9 @@ class Data:
     y: torch.Tensor | None = None
     loader: Iterable | None = None
     name: str = "data"
+    objective: Callable | None = (
+        None  # a Task's (f, x, y) -> loss, evaluated on all the data at once
+    )
 
     def batches(self, device=None, batch_size: int | None = None):
         """Yield ``(x, y)`` batches on ``device`` (tensors split by ``batch_size``; a loader as it is)."""
@@ -81,6 +84,8 @@ def resolve(task, loss_fn=None, *, data: str = "train", n_samples: int | None = 
         x, y = (task.x_train, task.y_train) if data == "train" else (task.x_test, task.y_test)
         out = Data(task.loss_fn if loss_fn is None else loss_fn, task.kind == "classification",
                    len(x), x, y, name=f"{task.name} ({data})")  # fmt: skip
+        if data == "train" and loss_fn is None:
+            out.objective = task.objective
     elif isinstance(task, (tuple, list)) and len(task) == 2 and torch.is_tensor(task[0]):
         x, y = task
         if len(x) != len(y):

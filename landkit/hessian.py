@@ -121,9 +121,13 @@ class HessianOperator:
 
         data = resolve(task, loss_fn, n_samples=n_samples, seed=seed)
         x, y = data.tensors()
-        self.loss_fn = data.loss_fn
+        self.loss_fn, self.objective = data.loss_fn, data.objective
         self.x = x.to(device, self.dtype if x.is_floating_point() else x.dtype)
         self.y = y.to(device, self.dtype if y.is_floating_point() else y.dtype)
+        if self.objective is not None and batch_size is not None and batch_size < len(self.x):
+            raise ValueError(
+                "this task's objective is evaluated on all its data at once: no batch_size"
+            )
         self.batch_size = batch_size or len(self.x)
         self.dim = self.theta.numel()
         self.n_matvecs = 0
@@ -153,10 +157,11 @@ class HessianOperator:
         y = self.y if y is None else y
         was = self.model.training
         self.model.eval()
+        params = ({**self._unflatten(flat), **self.fixed}, self.buffers)
         try:
-            out = functional_call(
-                self.model, ({**self._unflatten(flat), **self.fixed}, self.buffers), (x,)
-            )
+            if self.objective is not None:
+                return self.objective(lambda inp: functional_call(self.model, params, (inp,)), x, y)
+            out = functional_call(self.model, params, (x,))
         finally:
             self.model.train(was)
         return self.loss_fn(out, y)

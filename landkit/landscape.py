@@ -264,6 +264,10 @@ class _GridEvaluator:
             first, act_per_sample = _probe(model, x0)
         finally:
             model.train(was)
+        if data.objective is not None:
+            first = (
+                None  # the objective differentiates the model in its inputs: no precomputed layer
+            )
         self.first = first
         # keep only the parameters that the evaluated module still owns
         keep, self.names, self.shapes, first_params, i = [], [], [], {}, 0
@@ -298,13 +302,15 @@ class _GridEvaluator:
         itemsize = torch.finfo(self.dtype).bits // 8
         self.sample_bytes = 3 * act_per_sample * itemsize  # activations, their temporaries
         self.max_memory = max_memory
-        if data.loader is None:
+        if data.objective is not None:
+            self.batch_size = data.n  # an objective is not a mean over samples: one batch
+        elif data.loader is None:
             fit = int(max_memory // 2 // max(self.sample_bytes, 1))
             self.batch_size = max(1, min(data.n, fit))
         else:
             self.batch_size = None
         self._cache = None
-        mlp = x0.dim() == 2 and _MLPPlan.applies(self.work, self.names)
+        mlp = x0.dim() == 2 and data.objective is None and _MLPPlan.applies(self.work, self.names)
         self.plan = _MLPPlan(self.work, self.names) if mlp else None
         if strategy == "batched" and self.plan is None:
             raise ValueError(
@@ -338,7 +344,11 @@ class _GridEvaluator:
     def _point(self, flat, c, xb, yb, Z):
         if Z is not None:
             self.injected.Z, self.injected.c = Z, c
-        out = functional_call(self.work, self._params(flat), (xb,))
+        params = self._params(flat)
+        if self.data.objective is not None:
+            f = lambda inp: functional_call(self.work, params, (inp,))  # noqa: E731
+            return self.data.objective(f, xb, yb), torch.zeros((), dtype=self.dtype)
+        out = functional_call(self.work, params, (xb,))
         loss = self.data.loss_fn(out, yb)
         acc = (out.argmax(-1) == yb).float().mean() if self.data.classify else torch.zeros(())
         return loss, acc

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 __all__ = [
     "Task",
+    "convection",
     "digits",
     "iris",
     "modular_addition",
@@ -50,6 +51,10 @@ class Task:
     out_features : int, what the model's last layer must produce
     metrics : dict name -> ``(outputs, targets) -> scalar tensor``
     info : dict of the options that built the task (JSON-serialisable)
+    objective : None, or ``(f, x, y) -> scalar tensor``: a training loss that needs the model as a
+        function ``f`` rather than its outputs (a PINN's residual uses derivatives of ``f`` with
+        respect to its inputs). When set it is the training loss (``train_loss``), evaluated on the
+        whole training set at once; ``loss_fn`` and ``metrics`` still score ``x_test``/``y_test``.
     """
 
     name: str
@@ -65,6 +70,7 @@ class Task:
     n_classes: int | None = None
     metrics: dict = dataclasses.field(default_factory=dict)
     info: dict = dataclasses.field(default_factory=dict)
+    objective: Callable | None = None
 
     @property
     def n_train(self) -> int:
@@ -76,6 +82,8 @@ class Task:
 
     def loss(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The task's loss of ``model`` on the batch ``(x, y)``."""
+        if self.objective is not None:
+            return self.objective(model, x, y)
         return self.loss_fn(model(x), y)
 
     @torch.no_grad()
@@ -92,6 +100,9 @@ class Task:
                 ("test", self.x_test, self.y_test),
             ):
                 if len(x) == 0:
+                    continue
+                if split == "train" and self.objective is not None:
+                    out["train_loss"] = float(self.objective(model, x.to(device), y.to(device)))
                     continue
                 outputs = torch.cat(
                     [model(x[i : i + batch_size].to(device)) for i in range(0, len(x), batch_size)]
@@ -376,4 +387,94 @@ def subset(task: Task, n_train: int, *, seed: int = 0) -> Task:
         x_train=task.x_train[idx],
         y_train=task.y_train[idx],
         info={**task.info, "subset": n_train, "subset_seed": seed},
+    )
+
+
+def _convection_objective(f, x, y, *, beta: float):
+    """PINN loss of u = f(x, t) for u_t + β u_x = 0 on rows tagged by ``y[:, 0]``: 0 collocation
+    (squared residual), 1 initial condition (u − y[:, 1])², 2 periodic boundary (u(0, t) − u(2π, t))²;
+    each term a mean over its own rows. Derivatives are forward-mode (one ``jvp`` per input axis),
+    exact and per row because the model acts on each row independently."""
+    from torch.func import jvp
+
+    ones, zeros = torch.ones_like(x[:, 0]), torch.zeros_like(x[:, 0])
+    u, ux = jvp(f, (x,), (torch.stack([ones, zeros], 1),))
+    _, ut = jvp(f, (x,), (torch.stack([zeros, ones], 1),))
+    u, ux, ut = u[:, 0], ux[:, 0], ut[:, 0]
+    u_end = f(x + torch.stack([ones * (2 * np.pi), zeros], 1))[:, 0]
+    kind, target = y[:, 0], y[:, 1]
+    terms = ((ut + beta * ux) ** 2, (u - target) ** 2, (u - u_end) ** 2)
+    loss = x.new_zeros(())
+    for k, term in enumerate(terms):
+        mask = (kind == k).to(x.dtype)
+        loss = loss + (term * mask).sum() / mask.sum().clamp_min(1.0)
+    return loss
+
+
+def _relative_l2(outputs, targets):
+    return (outputs - targets).norm() / targets.norm().clamp_min(1e-12)
+
+
+def convection(beta: float = 1.0, *, n_collocation: int = 1000, n_initial: int = 128,
+               n_boundary: int = 128, test_grid: int = 64, seed: int = 0) -> Task:  # fmt: skip
+    """A physics-informed task: the 1-D convection equation u_t + β u_x = 0 on x ∈ [0, 2π], t ∈ [0, 1],
+    u(x, 0) = sin x, periodic in x; the exact solution is u = sin(x − βt).
+
+    Training rows are points ``(x, t)``: random collocation points (the residual), points at t = 0 (the
+    initial condition) and points at x = 0 (periodicity, compared with x = 2π); ``y_train[:, 0]``
+    tags each row's kind and ``y_train[:, 1]`` holds its target. The training loss is
+    :attr:`Task.objective` (PINN loss, Krishnapriyan et al. 2021); the test set is a
+    ``test_grid × test_grid`` grid with the exact solution, scored by MSE and ``rel_l2``
+    (‖u − u*‖ / ‖u*‖). Use a tanh MLP with 2 inputs and 1 output, trained full batch.
+
+    Example
+    -------
+    >>> task = lk.tasks.convection(beta=10.0)                               # doctest: +SKIP
+    >>> model = lk.models.mlp(2, [32, 32, 32], 1, activation="tanh")
+    >>> lk.train(model, task, steps=2000, lr=1e-3, optimizer="adam", batch_size=task.n_train)
+    """
+    seed = _check_seed(seed)
+    if not np.isfinite(beta):
+        raise ValueError(f"beta must be finite, got {beta}")
+    for name, v in (("n_collocation", n_collocation), ("n_initial", n_initial),
+                    ("n_boundary", n_boundary), ("test_grid", test_grid)):  # fmt: skip
+        if int(v) < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v}")
+    g = torch.Generator().manual_seed(seed)
+    two_pi = 2 * np.pi
+    col = torch.rand(n_collocation, 2, generator=g) * torch.tensor([two_pi, 1.0])
+    ini = torch.stack([torch.rand(n_initial, generator=g) * two_pi, torch.zeros(n_initial)], 1)
+    bnd = torch.stack([torch.zeros(n_boundary), torch.rand(n_boundary, generator=g)], 1)
+    x = torch.cat([col, ini, bnd])
+    kind = torch.cat(
+        [torch.zeros(n_collocation), torch.ones(n_initial), 2 * torch.ones(n_boundary)]
+    )
+    target = torch.cat([torch.zeros(n_collocation), torch.sin(ini[:, 0]), torch.zeros(n_boundary)])
+    gx, gt = torch.meshgrid(torch.linspace(0, two_pi, test_grid), torch.linspace(0, 1, test_grid),
+                            indexing="ij")  # fmt: skip
+    x_test = torch.stack([gx.reshape(-1), gt.reshape(-1)], 1)
+    y_test = torch.sin(x_test[:, 0] - beta * x_test[:, 1])[:, None]
+    import functools
+
+    return Task(
+        name=f"convection(beta={beta:g})",
+        x_train=x,
+        y_train=torch.stack([kind, target], 1),
+        x_test=x_test,
+        y_test=y_test,
+        loss_fn=F.mse_loss,
+        kind="regression",
+        in_features=2,
+        input_shape=(2,),
+        out_features=1,
+        metrics={"rel_l2": _relative_l2},
+        info=dict(
+            beta=float(beta),
+            n_collocation=n_collocation,
+            n_initial=n_initial,
+            n_boundary=n_boundary,
+            test_grid=test_grid,
+            seed=seed,
+        ),
+        objective=functools.partial(_convection_objective, beta=float(beta)),
     )

@@ -165,6 +165,14 @@ def train(
         )
     if eval_every is None:
         eval_every = max(1, steps // 20)
+    if (
+        recorder is not None
+        and getattr(recorder, "grad_noise", False)
+        and task.objective is not None
+    ):
+        raise ValueError(
+            f"grad_noise needs a per-sample loss; {task.name}'s objective is not a mean over samples"
+        )
     if recorder is not None and not isinstance(recorder, Recorder):
         raise TypeError(f"recorder must be a landkit.Recorder, got {type(recorder).__name__}")
 

@@ -140,3 +140,18 @@ def test_dataloader_input_equals_tensors(tiny):
     b = H.HessianOperator(model, (task.x_train, task.y_train), dtype=torch.float64)
     v = torch.randn(a.dim, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     np.testing.assert_allclose(a.matvec(v).numpy(), b.matvec(v).numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_pinn_objective_hessian_and_surface():
+    """A PINN's loss (derivatives of the model in its inputs) through the Hessian and a slice."""
+    task = lk.tasks.convection(beta=2.0, n_collocation=40, n_initial=10, n_boundary=10)
+    model = lk.models.mlp(2, [5], 1, activation="tanh", seed=0)
+    op = H.HessianOperator(model, task, dtype=torch.float64)
+    dense = op.dense().numpy()
+    v = torch.randn(op.dim, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    np.testing.assert_allclose(op.matvec(v).numpy(), dense @ v.numpy(), rtol=1e-8, atol=1e-10)
+    top = H.top_eigenvalues(model, task, k=1, tol=1e-8, dtype=torch.float64)
+    assert top.eigenvalues[0] == pytest.approx(np.linalg.eigvalsh(dense)[-1], rel=1e-6)
+    surf = lk.landscape.plane(model, task, resolution=3, progress=False)
+    assert surf.loss[1, 1] == pytest.approx(task.evaluate(model)["train_loss"], rel=1e-5)
+    assert surf.info["first_layer"] is None

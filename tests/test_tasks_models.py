@@ -109,3 +109,36 @@ def test_model_bad_input():
         lk.models.mlp(4, [0], 2)
     with pytest.raises(ValueError, match="divisible"):
         lk.models.transformer(11, d_model=10, n_heads=3)
+
+
+def test_convection_pinn_objective_matches_the_exact_solution(tmp_path):
+    """The exact solution u = sin(x − βt) has zero PINN loss; a wrong β does not."""
+    import math
+
+    task = lk.tasks.convection(beta=3.0, n_collocation=200, n_initial=40, n_boundary=40)
+
+    def exact(inp, beta=3.0):
+        return torch.sin(inp[:, :1] - beta * inp[:, 1:2])
+
+    x, y = task.x_train.double(), task.y_train.double()
+    assert float(task.objective(exact, x, y)) < 1e-12  # targets stored in float32
+    # with u = sin(x − t) the residual is u_t + 3 u_x = 2 cos(x − t); its mean square ≈ 2
+    wrong = float(task.objective(lambda inp: exact(inp, beta=1.0), x, y))
+    col = task.x_train[y[:, 0] == 0].double()
+    expect = float((4 * torch.cos(col[:, 0] - col[:, 1]) ** 2).mean())
+    assert wrong == pytest.approx(expect, rel=1e-6)
+    assert task.y_test.shape == (64 * 64, 1) and task.x_test[:, 0].max() == pytest.approx(
+        2 * math.pi
+    )
+    # the objective is what training and evaluation use
+    model = lk.models.mlp(2, [8], 1, activation="tanh", seed=0)
+    before = task.evaluate(model)["train_loss"]
+    lk.train(
+        model, task, steps=100, lr=1e-2, optimizer="adam", batch_size=task.n_train, progress=False
+    )
+    after = task.evaluate(model)
+    assert after["train_loss"] < before and "test_rel_l2" in after
+    with pytest.raises(ValueError, match="grad_noise"):
+        lk.train(
+            model, task, steps=1, lr=0.1, recorder=lk.Recorder(tmp_path / "r", grad_noise=True)
+        )
