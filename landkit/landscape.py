@@ -29,7 +29,7 @@ from torch.func import functional_call, vmap
 
 from .data import resolve
 
-__all__ = ["Line", "Surface", "directions", "line", "plane"]
+__all__ = ["Line", "Profile", "Surface", "directions", "format_row", "line", "plane", "profile"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -727,3 +727,69 @@ def line(model_a, model_b, task, steps: int = 41, *, data: str = "train", n_samp
                         strategy=strategy)  # fmt: skip
     loss, acc, _ = _evaluate(ev, t[:, None], progress=progress, desc="line")
     return Line(t, loss, acc if dat.classify else None)
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """The landscape lens's measurements of one model, local and global: a slice and its topology, the
+    Hessian's λ_max, trace and spectral density. ``row()`` gives the numbers as a flat dict."""
+
+    surface: Surface
+    topology: object
+    top: object | None
+    trace: object | None
+    density: object | None
+
+    def row(self) -> dict:
+        s, t = self.surface, self.topology
+        r = len(s.alpha) // 2
+        out = {"loss": float(s.loss[r, r]), "n_minima": t.n_minima, "n_saddles": t.n_saddles,
+               "average_persistence": t.average_persistence, "smad": t.smad}  # fmt: skip
+        if self.top is not None:
+            out["lambda_max"] = float(self.top.eigenvalues[0])
+        if self.trace is not None:
+            out["trace"], out["trace_stderr"] = self.trace.estimate, self.trace.stderr
+        return out
+
+
+def format_row(p: Profile) -> str:
+    """One line of a :class:`Profile`'s numbers for a notebook or a log."""
+    r = p.row()
+    parts = [f"loss {r['loss']:.4g}", f"minima {r['n_minima']}", f"saddles {r['n_saddles']}"]
+    if r["n_saddles"]:
+        parts.append(f"avg persistence {r['average_persistence']:.3g}")
+    if "lambda_max" in r:
+        parts.append(f"λ_max {r['lambda_max']:.4g}")
+    if "trace" in r:
+        parts.append(f"trace {r['trace']:.4g} ± {r['trace_stderr']:.2g}")
+    return " · ".join(parts)
+
+
+def profile(model, task, *, directions="filter", resolution: int = 31, span: float = 1.0,
+            threshold: float = 0.01, hessian: bool = True, trace_samples: int = 30,
+            density_steps: int = 40, n_samples: int | None = None, seed: int = 0,
+            progress: bool = True) -> Profile:  # fmt: skip
+    """Everything the landscape lens says about one model, as used by notebook 04 and the report: a
+    ``resolution``² slice (:func:`plane`), its H0 persistence (``threshold`` relative to the loss
+    range), and — with ``hessian=True`` — λ_max (Lanczos, tol 1e-3), the trace (Hutch++ with
+    ``trace_samples`` products) and the spectral density (one SLQ run of ``density_steps`` steps), on
+    the same data (``n_samples`` a fixed subset).
+
+    Example
+    -------
+    >>> p = lk.landscape.profile(model, task, resolution=25)                    # doctest: +SKIP
+    >>> p.row()   # loss, n_minima, n_saddles, average_persistence, smad, lambda_max, trace, ...
+    """
+    from .hessian import HessianOperator, density, top_eigenvalues, trace
+    from .topology import persistence
+
+    surf = plane(model, task, directions=directions, span=span, resolution=resolution, seed=seed,
+                 n_samples=n_samples, progress=progress)  # fmt: skip
+    topo = persistence(surf, threshold=threshold)
+    top = tr = dens = None
+    if hessian:
+        op = HessianOperator(model, task, n_samples=n_samples, seed=seed)  # one graph for all three
+        top = top_eigenvalues(model, task, k=1, seed=seed, op=op)
+        tr = trace(model, task, n_samples=max(trace_samples, 6), method="hutch++", seed=seed, op=op)
+        dens = density(model, task, n_runs=1, steps=density_steps, seed=seed, op=op)
+    return Profile(surf, topo, top, tr, dens)

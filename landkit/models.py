@@ -11,6 +11,8 @@ Example
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import math
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -18,7 +20,40 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["cnn", "mlp", "resnet", "transformer"]
+__all__ = ["cnn", "from_spec", "mlp", "pinn", "resnet", "transformer"]
+
+
+def _jsonable(v):
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def _zoo(factory):
+    """Mark a zoo factory: the model it builds carries ``landkit_spec`` (factory name and every
+    argument), which :func:`landkit.train` records so that a run can rebuild its model later."""
+
+    sig = inspect.signature(factory)
+
+    @functools.wraps(factory)
+    def build(*args, **kwargs):
+        model = factory(*args, **kwargs)
+        bound = sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        model.landkit_spec = {"factory": factory.__name__,
+                              "kwargs": {k: _jsonable(v) for k, v in bound.arguments.items()}}  # fmt: skip
+        return model
+
+    return build
+
+
+def from_spec(spec: dict) -> nn.Module:
+    """Rebuild a zoo model from its ``landkit_spec`` (as recorded in a run's config)."""
+    name = spec.get("factory") if isinstance(spec, dict) else None
+    if name not in ("mlp", "cnn", "resnet", "transformer", "pinn"):
+        raise ValueError(f"not a landkit model spec: {spec!r}")
+    return globals()[name](**spec.get("kwargs", {}))
+
 
 _ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -51,6 +86,7 @@ def _positive(name: str, value) -> int:
     return value
 
 
+@_zoo
 def mlp(
     in_features: int,
     hidden: Sequence[int],
@@ -80,6 +116,14 @@ def mlp(
     return nn.Sequential(OrderedDict(layers))
 
 
+@_zoo
+def pinn(hidden: Sequence[int] = (32, 32, 32), *, in_features: int = 2, out_features: int = 1,
+         seed: int = 0) -> nn.Sequential:  # fmt: skip
+    """The usual physics-informed network: a tanh MLP from (x, t) to u (smooth, so that its input
+    derivatives exist everywhere). Pairs with :func:`landkit.tasks.convection`."""
+    return mlp(in_features, hidden, out_features, activation="tanh", seed=seed)
+
+
 class _SmallCNN(nn.Module):
     def __init__(self, in_channels, channels, n_classes, image_size):
         super().__init__()
@@ -95,6 +139,7 @@ class _SmallCNN(nn.Module):
         return self.fc(x.flatten(1))
 
 
+@_zoo
 def cnn(
     n_classes: int = 10,
     *,
@@ -153,6 +198,7 @@ class _ResNet(nn.Module):
         return self.fc(x.mean(dim=(2, 3)))
 
 
+@_zoo
 def resnet(
     n_classes: int = 10,
     *,
@@ -195,6 +241,7 @@ class _Transformer(nn.Module):
         return self.W_out(x[:, -1])
 
 
+@_zoo
 def transformer(
     p: int = 113,
     *,

@@ -563,6 +563,30 @@ class Trajectory:
         recorded and the model has no buffers)."""
         return self.unflatten(self.weights[index])
 
+    def model(self, index: int = -1):
+        """The model at snapshot ``index``, rebuilt from the recorded zoo spec (``lk.models.*``) with
+        the recorded weights loaded (every parameter must have been recorded)."""
+        from .models import from_spec
+
+        spec = self.config.get("model_spec")
+        if spec is None:
+            raise ValueError(
+                "this run does not say how to build its model (only landkit zoo models do); "
+                "build it yourself and load traj.state_dict(index)"
+            )
+        model = from_spec(spec)
+        missing = {n for n, _ in model.named_parameters()} - {p.name for p in self.params}
+        if missing or self.is_sketch:
+            raise ValueError(f"the run did not record every parameter (missing {sorted(missing)})")
+        model.load_state_dict(self.state_dict(index), strict=False)
+        return model
+
+    def task(self):
+        """The built-in task this run was trained on, rebuilt from its config."""
+        from .tasks import from_config
+
+        return from_config(self.config)
+
     def at_step(self, step: int) -> int:
         """The snapshot index of training step ``step``."""
         hit = np.flatnonzero(self.steps == step)

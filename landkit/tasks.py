@@ -24,6 +24,7 @@ __all__ = [
     "Task",
     "convection",
     "digits",
+    "from_config",
     "iris",
     "modular_addition",
     "subset",
@@ -478,3 +479,24 @@ def convection(beta: float = 1.0, *, n_collocation: int = 1000, n_initial: int =
         ),
         objective=functools.partial(_convection_objective, beta=float(beta)),
     )
+
+
+def from_config(config: dict) -> Task:
+    """Rebuild the built-in task a run was trained on from its recorded config (``task`` name and
+    ``task_info``), e.g. ``lk.tasks.from_config(traj.config)``."""
+    name = str(config.get("task", "")).split("(")[0]
+    info = dict(config.get("task_info") or {})
+    if name not in ("digits", "iris", "teacher_student", "modular_addition", "convection"):
+        raise ValueError(
+            f"task {config.get('task')!r} is not a built-in task; pass the task yourself"
+        )
+    sub = info.pop("subset", None)
+    sub_seed = info.pop("subset_seed", 0)
+    if name == "modular_addition":
+        info.pop("vocab", None)
+    if name == "convection":
+        beta = info.pop("beta")
+        task = convection(beta, **info)
+    else:
+        task = globals()[name](**info)
+    return subset(task, sub, seed=sub_seed) if sub is not None else task

@@ -192,6 +192,8 @@ def train(
         momentum=momentum, weight_decay=weight_decay, seed=int(seed), task=task.name, task_info=task.info,
         model=type(model).__name__, n_params=sum(p.numel() for p in model.parameters()),
     )  # fmt: skip
+    if getattr(model, "landkit_spec", None):
+        config["model_spec"] = model.landkit_spec
     if recorder is not None and not recorder.started:
         recorder.start(model, max_step=steps, config=config, seed=int(seed))
     gen = torch.Generator().manual_seed(int(seed))

@@ -103,7 +103,7 @@ def test_every_strategy_matches_direct_evaluation(name, first):
     model = {
         "mlp": lambda: lk.models.mlp(64, [16, 8], 10, seed=1),
         "cnn": lambda: lk.models.cnn(10, seed=1),
-        "resnet": lambda: lk.models.resnet(10, residual=True, seed=1),  # batch norm, eval mode
+        "resnet": lambda: lk.models.resnet(10, residual=True, batchnorm=True, seed=1),  # eval mode
         "flatten-mlp": lambda: torch.nn.Sequential(torch.nn.Flatten(), lk.models.mlp(64, [8], 10)),
     }[name]()
     if name == "resnet":  # non-trivial running statistics

@@ -311,3 +311,23 @@ def test_load_runs_and_runset(tmp_path, digits):
     assert {r["seed"] for r in runs.table()} == {0, 1}
     with pytest.raises(StoreError, match="no recorded runs"):
         lk.load_runs(tmp_path / "sw" / "w4s0" / "weights")
+
+
+def test_runs_rebuild_their_model_and_task(tmp_path):
+    task = lk.tasks.subset(lk.tasks.digits(seed=2, flatten=False), 120, seed=1)
+    model = lk.models.cnn(10, channels=(4, 8), seed=3)
+    rec = lk.Recorder(tmp_path / "r", schedule=lk.schedules.every(5), evaluate=False)
+    lk.train(model, task, steps=10, lr=0.1, recorder=rec, progress=False)
+    traj = lk.load(tmp_path / "r")
+    again = traj.model()
+    for (n, a), (_, b) in zip(model.named_parameters(), again.named_parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=n)
+    rebuilt = traj.task()
+    assert torch.equal(rebuilt.x_train, task.x_train) and torch.equal(rebuilt.y_test, task.y_test)
+    first = traj.model(0)
+    assert not torch.equal(first.conv1.weight, model.conv1.weight)
+    plain = torch.nn.Linear(64, 10)
+    rec2 = lk.Recorder(tmp_path / "p", evaluate=False)
+    lk.train(plain, lk.tasks.digits(seed=0), steps=2, lr=0.1, recorder=rec2, progress=False)
+    with pytest.raises(ValueError, match="does not say how to build"):
+        lk.load(tmp_path / "p").model()
