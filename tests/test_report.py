@@ -14,10 +14,15 @@ def test_tour_writes_a_self_contained_report(tmp_path):
     for src in re.findall(r"(?:src|href)='([^']+)'", html):
         assert not src.startswith(("http:", "https:", "//")), f"external reference {src}"
         assert (index.parent / src).exists(), src
-    training, koopman = html.split("<h2>Koopman spectra</h2>")
+    training, rest = html.split("<h2>Koopman spectra</h2>")
+    koopman, landscape = rest.split("<h2>Loss landscape</h2>")
     assert len(re.findall(r"<tr><td>", training)) == 6  # 3 widths × 2 seeds
     assert len(re.findall(r"<tr><td>", koopman)) == 3  # 8 vs 32, 8 vs 128, 32 vs 128
     assert "figures/koopman_eigenvalues.png" in koopman
+    # one profiled model per width, with its Hessian and topology numbers, and the path figure
+    assert len(re.findall(r"<tr><td>width=", landscape)) == 3
+    assert "lambda_max" in landscape and "n_minima" in landscape
+    assert "figures/landscape_path.png" in landscape
     assert "6 runs recorded (6 finished)" in html
     runs = lk.load_runs(tmp_path / "runs")
     assert sorted({c["width"] for c in runs.configs}) == [8, 32, 128]
