@@ -162,11 +162,10 @@ def landscape_section(runs: RunSet) -> Section | None:
     group = keys[0] if keys else None
     firsts: dict = {}
     for t, c in zip(trajs, runs.configs):
-        firsts.setdefault(c.get(group) if group else "all", t)
+        firsts.setdefault(f"{group}={c.get(group)}" if group else "all", t)
     n = min(task.n_train, 512)
     profiles, rows = {}, []
-    for g, t in firsts.items():
-        label = f"{group}={g}" if group else str(g)
+    for label, t in firsts.items():
         profiles[label] = p = landscape.profile(t.model(), task, resolution=25, n_samples=n,
                                                 progress=False)  # fmt: skip
         rows.append({"group": label, "run": t.path.name if t.path else "", **p.row()})

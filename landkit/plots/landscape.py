@@ -17,12 +17,12 @@ import numpy as np
 from .style import PALETTE, RC, new_figure
 
 _DIRECTION_NAMES = {
-    "filter": "filter-normalised random direction",
-    "layer": "layer-normalised random direction",
-    "none": "random direction",
-    "pca": "trajectory PC",
-    "hessian": "Hessian eigenvector",
-    "given": "direction",
+    "filter": ("filter-normalised random directions", "random dir."),
+    "layer": ("layer-normalised random directions", "random dir."),
+    "none": ("random directions", "random dir."),
+    "pca": ("the trajectory's principal directions", "trajectory PC"),
+    "hessian": ("top Hessian eigenvectors", "Hessian eigvec."),
+    "given": ("given directions", "direction"),
 }
 
 
@@ -37,9 +37,9 @@ def _use_log(values) -> bool:
 
 
 def _axis_labels(ax, surf):
-    name = _DIRECTION_NAMES.get(surf.kind, "direction")
-    ax.set_xlabel(f"α along {name} 1")
-    ax.set_ylabel(f"β along {name} 2")
+    short = _DIRECTION_NAMES.get(surf.kind, ("", "direction"))[1]
+    ax.set_xlabel(f"α  ({short} 1)")
+    ax.set_ylabel(f"β  ({short} 2)")
 
 
 def _draw_path(ax, surf, z=None):
@@ -93,7 +93,7 @@ def plot_surface(surf, *, ax=None, kind: str = "contour", log: bool | None = Non
                 _, ax = new_figure(width=5.2, height=4.4)
             cs = ax.contourf(A, B, shown, levels=levels, cmap="viridis")
             ax.contour(A, B, shown, levels=levels, colors="white", linewidths=0.3, alpha=0.5)
-            ax.figure.colorbar(cs, ax=ax, label=label)
+            ax.figure.colorbar(cs, ax=ax, label=label, shrink=0.82)
             ax.plot(0, 0, marker="P", color="white", mec="black", ms=10, ls="none", label="model")
             _draw_path(ax, surf)
             if topo is not None:
@@ -110,9 +110,10 @@ def plot_surface(surf, *, ax=None, kind: str = "contour", log: bool | None = Non
                             label=f"saddles ({topo.n_saddles})")  # fmt: skip
             ax.set_aspect("equal")
             _axis_labels(ax, surf)
-            ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3,
+            ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3,
                       frameon=False)  # fmt: skip
-        ax.set_title(title or f"{metric} around the model ({surf.kind} directions)")
+        long = _DIRECTION_NAMES.get(surf.kind, ("directions",))[0]
+        ax.set_title(title or f"{metric} around the model\nalong {long}", fontsize=11)
     return ax.figure
 
 
