@@ -12,7 +12,19 @@ The verbs a user types first::
 
 __version__ = "0.1.0"
 
-from . import data, examples, hessian, koopman, landscape, models, plots, tasks, topology
+from . import (
+    data,
+    examples,
+    hessian,
+    koopman,
+    landscape,
+    mapper,
+    models,
+    morse,
+    plots,
+    tasks,
+    topology,
+)
 from .capture import Recorder, schedules
 from .errors import LandkitError, RunExistsError, StoreError
 from .store import RunSet, Trajectory, from_checkpoints, load, load_runs
@@ -38,7 +50,9 @@ __all__ = [
     "landscape",
     "load",
     "load_runs",
+    "mapper",
     "models",
+    "morse",
     "plots",
     "schedules",
     "sweep",

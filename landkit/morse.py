@@ -1,0 +1,288 @@
+"""Conley–Morse graphs of training (Eslami et al., "DOODL3", 2021): where training ends up, as a graph.
+
+A map F: R^k -> R^k (the training map from the state at an early step to the state at the end, on a few
+weight coordinates) is learned from an ensemble of runs by a Gaussian-process surrogate, then studied
+with CMGDB: phase space is cut into boxes, F becomes a multivalued box map (each box's image, from its
+corners, padded by one box), and the strongly connected pieces of that box map are the **Morse sets**
+(recurrent regions). They are partially ordered by reachability: the **Morse graph**. Morse sets with
+nothing below them are **attractors**. The **order retraction** colours every box by the attractor its
+flow reaches: :meth:`MorseGraph.basin_of`.
+
+How to read the extra sets: boxes near a weakly expanding fixed point, or on a contracting axis, can
+intersect their own image; each such box is recurrent for the box map and becomes its own small Morse
+set above the attractors (a chain of 1–4 box sets). They are artefacts of the resolution: the attractors
+(sinks of the graph) and the basins are the robust output, and the extra sets shrink with ``subdiv``.
+
+Example
+-------
+>>> m = lk.morse.from_map(lambda X: np.c_[X[:, 0] - 0.3 * (X[:, 0] ** 3 - X[:, 0]), 0.5 * X[:, 1]],
+...                       lower=[-2, -2], upper=[2, 2], subdiv=14)            # doctest: +SKIP
+>>> len(m.attractors), m.basin_of([[0.5, 0.0], [-0.5, 0.0]])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+__all__ = ["MorseGraph", "from_map", "from_pairs", "from_runs", "surrogate"]
+
+
+@dataclasses.dataclass(frozen=True)
+class MorseGraph:
+    """A Conley–Morse graph.
+
+    Attributes
+    ----------
+    morse_sets : list of (m_i, 2k) arrays of boxes ``[lower..., upper...]``, one per Morse node
+    attractors : Morse nodes with no successor (minimal in the order), sorted
+    edges : list of ``(u, v)``: the flow goes from Morse set u down to v (transitively reduced)
+    lower, upper : the phase-space box (k,), ``subdiv`` its subdivision depth (2^subdiv boxes at most)
+    boxes : (L, 2k) every box of the finest uniform grid (C order); ``box_attractor`` (L,) the attractor
+        each box's flow reaches (its Morse node id), −1 when none (it leaves the domain), −2 when more
+        than one (a basin boundary, one or two boxes wide because of the padding)
+    coords : the weight coordinates used (from runs), or None
+    info : seconds, surrogate scores, sample counts
+    """
+
+    morse_sets: list
+    attractors: list
+    edges: list
+    lower: np.ndarray
+    upper: np.ndarray
+    subdiv: int
+    boxes: np.ndarray
+    box_attractor: np.ndarray
+    coords: list | None = None
+    info: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def graph(self):
+        """The Morse graph as a networkx DiGraph (node attribute ``n_boxes`` and ``attractor``)."""
+        import networkx as nx
+
+        g = nx.DiGraph()
+        for v, boxes in enumerate(self.morse_sets):
+            g.add_node(v, n_boxes=len(boxes), attractor=v in self.attractors)
+        g.add_edges_from(self.edges)
+        return g
+
+    def centers(self) -> np.ndarray:
+        """The centre of each Morse set (mean of its box centres), (n_sets, k)."""
+        k = len(self.lower)
+        return np.array([(b[:, :k] + b[:, k:]).mean(0) / 2 for b in self.morse_sets])
+
+    def basin_of(self, points) -> np.ndarray:
+        """For each point (n, k): the attractor (Morse node id) its box flows to; −1 outside the domain
+        or when no attractor is reached, −2 on a boundary between basins."""
+        pts = np.atleast_2d(np.asarray(points, dtype=float))
+        k = len(self.lower)
+        if pts.shape[1] != k:
+            raise ValueError(f"points must have {k} coordinates, got {pts.shape[1]}")
+        shape = np.array(_grid_shape(k, self.subdiv))
+        h = (self.upper - self.lower) / shape
+        cell = np.floor((pts - self.lower) / h).astype(int)
+        cell = np.where(
+            pts == self.upper, shape - 1, cell
+        )  # the upper faces belong to the last box
+        inside = np.all((cell >= 0) & (cell < shape), 1)
+        strides = np.cumprod([1, *shape[::-1][:-1]])[::-1]
+        out = np.full(len(pts), -1, dtype=int)
+        out[inside] = self.box_attractor[cell[inside] @ strides]
+        return out
+
+
+def _check_subdiv(subdiv, k):
+    if isinstance(subdiv, bool) or not isinstance(subdiv, int) or not 2 <= subdiv <= 26:
+        raise ValueError(f"subdiv must be an int in [2, 26], got {subdiv!r}")
+    if subdiv < k:
+        raise ValueError(f"subdiv={subdiv} must be at least the dimension k={k}")
+
+
+def _grid_shape(k: int, subdiv: int) -> list[int]:
+    # CMGDB bisects the coordinates in turn: the first ``subdiv % k`` get one more halving
+    return [2 ** (subdiv // k + (1 if d < subdiv % k else 0)) for d in range(k)]
+
+
+def _retraction(f, lower, upper, subdiv, padding, morse_sets, attractors):
+    """The order retraction on the finest uniform grid: every box's image (corners, padded like the
+    Morse graph's box map) gives edges to the boxes it meets; a reverse breadth-first search from each
+    attractor's boxes marks what flows there. Returns (boxes (L, 2k), attractor id per box or −1/−2)."""
+    import CMGDB
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import breadth_first_order
+
+    k = len(lower)
+    shape = np.array(_grid_shape(k, subdiv))
+    h = (upper - lower) / shape
+    idx = np.stack(np.meshgrid(*[np.arange(s) for s in shape], indexing="ij"), -1).reshape(-1, k)
+    lo = lower + idx * h
+    rects = np.hstack([lo, lo + h])
+    images = np.asarray(CMGDB.BoxMapBatch(f, rects, padding=padding), dtype=float)
+    eps = 1e-9 * h
+    i_lo = np.clip(np.floor((images[:, :k] - lower) / h + eps / h).astype(int), 0, shape - 1)
+    i_hi = np.clip(np.floor((images[:, k:] - lower) / h - eps / h).astype(int), 0, shape - 1)
+    inside = np.all(images[:, k:] >= lower, 1) & np.all(images[:, :k] <= upper, 1)
+    strides = np.cumprod([1, *shape[::-1][:-1]])[::-1]
+    extent = i_hi - i_lo + 1
+    rows, cols = [], []
+    keep = np.flatnonzero(inside)
+    kinds, which = np.unique(extent[keep], axis=0, return_inverse=True)
+    for e, ext in enumerate(kinds):  # boxes whose images span the same number of boxes, at once
+        b = keep[which.ravel() == e]
+        offsets = np.stack(np.meshgrid(*[np.arange(m) for m in ext], indexing="ij"), -1).reshape(
+            -1, k
+        )
+        targets = (i_lo[b][:, None, :] + offsets[None]) @ strides
+        rows.append(np.repeat(b, len(offsets)))
+        cols.append(targets.ravel())
+    n = len(rects)
+    rows = np.concatenate(rows) if rows else np.zeros(0, int)
+    cols = np.concatenate(cols) if cols else np.zeros(0, int)
+    reverse = csr_matrix((np.ones(len(rows), dtype=np.int8), (cols, rows)), shape=(n, n))
+    basin = np.full(n, -1, dtype=int)
+    for a in attractors:
+        centres = (morse_sets[a][:, :k] + morse_sets[a][:, k:]) / 2
+        seeds = np.unique(
+            np.clip(np.floor((centres - lower) / h).astype(int), 0, shape - 1) @ strides
+        )
+        seen = np.zeros(n, dtype=bool)
+        for s in seeds:
+            if not seen[s]:
+                seen[
+                    breadth_first_order(reverse, int(s), directed=True, return_predecessors=False)
+                ] = True
+        basin[seen & (basin == -1)] = a
+        basin[seen & (basin >= 0) & (basin != a)] = -2
+    return rects, basin
+
+
+def from_map(f, lower, upper, subdiv: int = 12, *, padding: bool = True, coords=None,
+             info: dict | None = None) -> MorseGraph:  # fmt: skip
+    """The Morse graph of a map ``f``: (m, k) array of points -> (m, k) images, on the box
+    [lower, upper] cut into 2^subdiv boxes. Box images come from the corners (CMGDB's ``BoxMapBatch``),
+    grown by one box on each side when ``padding`` (the default: it covers the map's variation inside a
+    box)."""
+    import time
+
+    import CMGDB
+
+    lower = np.asarray(lower, dtype=float).ravel()
+    upper = np.asarray(upper, dtype=float).ravel()
+    k = len(lower)
+    if len(upper) != k or k < 1:
+        raise ValueError(
+            f"lower and upper must have the same positive length, got {k} and {len(upper)}"
+        )
+    if not np.all(upper > lower):
+        raise ValueError("upper must exceed lower in every coordinate")
+    _check_subdiv(subdiv, k)
+    t0 = time.perf_counter()
+
+    def batch(rects):
+        return CMGDB.BoxMapBatch(f, rects, padding=padding)
+
+    def single(rect):
+        return batch(np.asarray([rect], dtype=float))[0].tolist()
+
+    model = CMGDB.Model(subdiv, subdiv, lower.tolist(), upper.tolist(), single)
+    model.set_batch_map(batch)
+    mg, _ = CMGDB.ComputeMorseGraph(model)
+    n_sets = mg.num_vertices()
+    morse_sets = [np.asarray(mg.morse_set_boxes(v), dtype=float).reshape(-1, 2 * k)
+                  for v in range(n_sets)]  # fmt: skip
+    edges = [tuple(map(int, e)) for e in mg.edges()]
+    out_deg = np.zeros(n_sets, dtype=int)
+    for u, _ in edges:
+        out_deg[u] += 1
+    attractors = [v for v in range(n_sets) if out_deg[v] == 0]
+    boxes, box_attractor = _retraction(f, lower, upper, subdiv, padding, morse_sets, attractors)
+    meta = dict(info or {})
+    meta.update(seconds=time.perf_counter() - t0, n_boxes=len(boxes), padding=padding)
+    return MorseGraph(morse_sets, attractors, edges, lower, upper, subdiv, boxes, box_attractor,
+                      coords, meta)  # fmt: skip
+
+
+def surrogate(X_start, X_end, *, seed: int = 0):
+    """A Gaussian-process model of the map X_start -> X_end: one scikit-learn GP per output coordinate
+    (constant × anisotropic RBF + white noise, hyperparameters by maximum likelihood, targets
+    normalised), built fresh on every call. Returns ``(f, scores)`` with ``f`` (m, k) -> (m, k) and the
+    in-sample R² per coordinate."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+
+    X = np.asarray(X_start, dtype=float)
+    Y = np.asarray(X_end, dtype=float)
+    k = X.shape[1]
+    span = X.std(0) + 1e-12
+    gps = []
+    for j in range(Y.shape[1]):
+        kernel = ConstantKernel(1.0) * RBF(length_scale=span, length_scale_bounds=(1e-3 * span.min(), 1e3 * span.max())) + WhiteKernel(1e-4, (1e-10, 1e0))  # fmt: skip
+        gp = GaussianProcessRegressor(kernel=kernel, normalize_y=True, random_state=seed)
+        with warnings.catch_warnings():  # a nearly deterministic map drives the noise to its bound
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            gps.append(gp.fit(X, Y[:, j]))
+
+    def f(P):
+        P = np.asarray(P, dtype=float).reshape(-1, k)
+        return np.stack([gp.predict(P) for gp in gps], 1)
+
+    scores = [float(gp.score(X, Y[:, j])) for j, gp in enumerate(gps)]
+    return f, scores
+
+
+def from_pairs(X_start, X_end, subdiv: int = 12, *, padding: bool = True, margin: float = 0.1,
+               seed: int = 0, coords=None) -> MorseGraph:  # fmt: skip
+    """The Morse graph of the map sampled by pairs (``X_start[i]`` -> ``X_end[i]``, (n, k) each), through
+    a fresh GP :func:`surrogate`; the domain is the data's bounding box grown by ``margin`` of its size
+    on each side."""
+    X0 = np.asarray(X_start, dtype=float)
+    X1 = np.asarray(X_end, dtype=float)
+    if X0.ndim != 2 or X0.shape != X1.shape:
+        raise ValueError(
+            f"X_start and X_end must be (n, k) arrays of one shape, got {X0.shape} and {X1.shape}"
+        )
+    n, k = X0.shape
+    if n < 5:
+        raise ValueError(f"need at least 5 start/end pairs to fit a surrogate, got {n}")
+    if not (np.isfinite(X0).all() and np.isfinite(X1).all()):
+        raise ValueError("the samples contain NaN or inf")
+    _check_subdiv(subdiv, k)
+    f, scores = surrogate(X0, X1, seed=seed)
+    both = np.vstack([X0, X1])
+    lo, hi = both.min(0), both.max(0)
+    pad = margin * np.maximum(hi - lo, 1e-6)
+    return from_map(f, lo - pad, hi + pad, subdiv, padding=padding, coords=coords,
+                    info={"n_pairs": n, "surrogate_r2": scores})  # fmt: skip
+
+
+def from_runs(runs, start_step: int, end_step: int | None = None, *, coords=2, subdiv: int = 12,
+              padding: bool = True, seed: int = 0) -> MorseGraph:  # fmt: skip
+    """The Morse graph of an ensemble's training map, state at ``start_step`` -> state at ``end_step``
+    (default: the last recorded step), on ``coords`` weight coordinates: an int picks that many
+    coordinates with the largest spread of final values across runs (DOODL3's choice), or give their
+    indices."""
+    runs = list(runs)
+    if len(runs) < 5:
+        raise ValueError(f"need an ensemble of at least 5 runs, got {len(runs)}")
+    dim = runs[0].weights.shape[1]
+    starts, ends = [], []
+    for t in runs:
+        i0 = t.at_step(start_step)
+        i1 = len(t) - 1 if end_step is None else t.at_step(end_step)
+        starts.append(np.asarray(t.weights[i0], dtype=float))
+        ends.append(np.asarray(t.weights[i1], dtype=float))
+    S, E = np.stack(starts), np.stack(ends)
+    if isinstance(coords, (int, np.integer)) and not isinstance(coords, bool):
+        if not 1 <= coords <= dim:
+            raise ValueError(f"coords={coords} but the runs record {dim} values per snapshot")
+        idx = list(np.argsort(-E.std(0), kind="stable")[:coords])
+    else:
+        idx = [int(i) for i in coords]
+        if not idx or max(idx) >= dim or min(idx) < 0:
+            raise ValueError(f"coordinate indices must be in [0, {dim}), got {idx}")
+    return from_pairs(S[:, idx], E[:, idx], subdiv, padding=padding, seed=seed, coords=idx)

@@ -1,0 +1,96 @@
+"""Conley–Morse graphs on maps with known dynamics."""
+
+import numpy as np
+import pytest
+
+import landkit as lk
+from landkit import morse
+
+
+def bistable(X):
+    X = np.asarray(X, dtype=float)
+    return np.stack([X[:, 0] - 0.3 * (X[:, 0] ** 3 - X[:, 0]), 0.5 * X[:, 1]], 1)
+
+
+def contraction(X, c=(0.5, 0.5)):
+    return 0.5 * (np.asarray(X, dtype=float) - c) + c
+
+
+def _check_bistable(m):
+    centres = m.centers()
+    assert len(m.attractors) == 2
+    xs = sorted(centres[m.attractors][:, 0])
+    assert xs[0] == pytest.approx(-1, abs=0.1) and xs[1] == pytest.approx(1, abs=0.1)
+    assert np.abs(centres[m.attractors][:, 1]).max() < 0.1
+    # the unstable set at the origin sits above both attractors in the order
+    import networkx as nx
+
+    g = m.graph
+    origin = [v for v in g.nodes if np.abs(centres[v]).max() < 0.05]
+    assert origin and all(set(m.attractors) <= nx.descendants(g, v) for v in origin)
+    # every point away from the separatrix flows to the attractor on its side
+    rng = np.random.default_rng(1)
+    pts = rng.uniform(-1.9, 1.9, (400, 2))
+    pts = pts[np.abs(pts[:, 0]) > 0.3]
+    basin = m.basin_of(pts)
+    assert np.all(basin >= 0)
+    side = np.sign(centres[basin, 0])
+    assert np.all(side == np.sign(pts[:, 0]))
+    assert m.basin_of([[0.0, 0.0]])[0] == -2 and m.basin_of([[5.0, 0.0]])[0] == -1
+
+
+def test_exact_map_two_attractors_and_their_basins():
+    _check_bistable(morse.from_map(bistable, [-2, -2], [2, 2], subdiv=14))
+
+
+def test_surrogate_from_sampled_pairs():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-2, 2, (200, 2))
+    m = morse.from_pairs(X, bistable(X), subdiv=14)
+    assert min(m.info["surrogate_r2"]) > 0.999
+    _check_bistable(m)
+
+
+def test_no_surrogate_leaks_into_the_next_call():
+    """DOODL3's script reused one fitted surrogate across calls; each landkit call fits its own."""
+    rng = np.random.default_rng(0)
+    A = rng.uniform(-2, 2, (120, 2))
+    B = rng.uniform(0, 1, (120, 2))
+    fresh = morse.from_pairs(B, contraction(B), subdiv=12)
+    morse.from_pairs(A, bistable(A), subdiv=12)
+    after = morse.from_pairs(B, contraction(B), subdiv=12)
+    assert len(after.attractors) == 1
+    np.testing.assert_allclose(after.centers()[after.attractors[0]], [0.5, 0.5], atol=0.05)
+    np.testing.assert_array_equal(after.box_attractor, fresh.box_attractor)
+    assert len(after.morse_sets) == len(fresh.morse_sets)
+
+
+def test_from_runs_picks_the_spread_coordinates():
+    rng = np.random.default_rng(2)
+    runs = []
+    for _ in range(60):
+        x = rng.uniform(-2, 2, 2)
+        rows = []
+        for _step in range(11):
+            rows.append([x[0], 7.0, x[1]])  # a constant middle coordinate: never chosen
+            x = bistable(x[None])[0]
+        runs.append(lk.Trajectory(np.arange(11), np.array(rows, dtype=np.float32), {}, {}))
+    m = morse.from_runs(runs, start_step=0, end_step=1, coords=2, subdiv=12)
+    assert sorted(m.coords) == [0, 2] and len(m.attractors) == 2
+    with pytest.raises(ValueError, match="at least 5 runs"):
+        morse.from_runs(runs[:3], start_step=0)
+    with pytest.raises(ValueError, match="coords=4"):
+        morse.from_runs(runs, start_step=0, coords=4)
+    with pytest.raises(ValueError, match="subdiv"):
+        morse.from_runs(runs, start_step=0, subdiv=40)
+
+
+def test_bad_pairs():
+    with pytest.raises(ValueError, match="at least 5"):
+        morse.from_pairs(np.zeros((3, 2)), np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="one shape"):
+        morse.from_pairs(np.zeros((8, 2)), np.zeros((8, 3)))
+    with pytest.raises(ValueError, match="NaN"):
+        morse.from_pairs(np.full((8, 2), np.nan), np.zeros((8, 2)))
+    with pytest.raises(ValueError, match="subdiv"):
+        morse.from_map(bistable, [-1, -1], [1, 1], subdiv=1)
