@@ -184,3 +184,62 @@ def grokking_runs(root, *, p: int = 23, n_seeds: int = 3, steps: int = 300, lr: 
     if res.failed:
         raise RuntimeError(f"{len(res.failed)} runs failed; first error:\n{res.failed[0]['error']}")
     return load_runs(root)
+
+
+def _doodl3_run(problem: str, seed: int, steps: int, lr: float, batch_size, init: float, run_dir: str,
+                start_step: int, weight_decay: float):  # fmt: skip
+    import torch
+
+    from . import models, tasks
+    from .capture import Recorder, schedules
+    from .training import train
+
+    if problem == "iris":
+        task = tasks.iris(seed=0, features=("petal length", "petal width"))
+        model = models.mlp(2, [], 3, seed=seed)  # a softmax layer: 9 weights
+    else:
+        task = tasks.digits(seed=0, classes=(0, 1), flatten=False)
+        model = models.cnn(2, channels=(2, 2), seed=seed)
+    if init:
+        g = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.copy_((torch.rand(p.shape, generator=g) * 2 - 1) * init)
+    schedule = schedules.at([0, start_step, steps]) | schedules.geometric(1, steps, 30)
+    rec = Recorder(run_dir, schedule=schedule, evaluate=False,
+                   config={"problem": problem, "batch_size": batch_size, "steps": steps})  # fmt: skip
+    return train(model, task, steps=steps, lr=lr, batch_size=batch_size, seed=seed, recorder=rec,
+                 weight_decay=weight_decay, progress=False)  # fmt: skip
+
+
+def doodl3_ensemble(root, problem: str = "iris", *, n_runs: int = 100, steps: int = 300,
+                    lr: float = 0.1, batch_size: int | None = 16, init: float = 2.0,
+                    start_step: int = 10, weight_decay: float = 1e-3,
+                    max_workers: int | None = 1):  # fmt: skip
+    """DOODL3's ensembles (Eslami et al. 2021): ``n_runs`` trainings that differ only in their seed.
+
+    ``problem="iris"``: a softmax layer on the two petal features (standardised), weights drawn
+    uniformly in [−init, init]; ``problem="digits01"``: a tiny CNN (2 and 2 channels) on digits 0 vs 1.
+    Steps 0, ``start_step`` and the last are always recorded (with a geometric schedule), so that
+    ``lk.morse.from_runs(runs, start_step=start_step)`` sees the training map. A little weight decay
+    keeps the map's orbits bounded (without it a separable problem's weights grow for ever, and the
+    map has no recurrent set to find). Runs through
+    :func:`landkit.sweep` (resumable; one process by default: the runs take milliseconds).
+    """
+    from .store import load_runs
+    from .sweep import grid, sweep
+
+    if problem not in ("iris", "digits01"):
+        raise ValueError(f"problem must be 'iris' or 'digits01', got {problem!r}")
+    g = grid(problem=problem, seed=list(range(n_runs)), steps=steps, lr=lr, batch_size=batch_size,
+             init=init, start_step=start_step, weight_decay=weight_decay)  # fmt: skip
+    if max_workers == 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1) as ex:  # in-process: no start-up cost for tiny runs
+            res = sweep(_doodl3_run, g, root, executor=ex, progress=False)
+    else:
+        res = sweep(_doodl3_run, g, root, max_workers=max_workers, progress=False)
+    if res.failed:
+        raise RuntimeError(f"{len(res.failed)} runs failed; first error:\n{res.failed[0]['error']}")
+    return load_runs(root)

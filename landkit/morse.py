@@ -26,7 +26,15 @@ import dataclasses
 
 import numpy as np
 
-__all__ = ["MorseGraph", "from_map", "from_pairs", "from_runs", "surrogate"]
+__all__ = [
+    "MorseGraph",
+    "compare_groups",
+    "from_map",
+    "from_pairs",
+    "from_runs",
+    "states",
+    "surrogate",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -280,9 +288,56 @@ def from_runs(runs, start_step: int, end_step: int | None = None, *, coords=2, s
     if isinstance(coords, (int, np.integer)) and not isinstance(coords, bool):
         if not 1 <= coords <= dim:
             raise ValueError(f"coords={coords} but the runs record {dim} values per snapshot")
-        idx = list(np.argsort(-E.std(0), kind="stable")[:coords])
+        idx = [int(i) for i in np.argsort(-E.std(0), kind="stable")[:coords]]
     else:
         idx = [int(i) for i in coords]
         if not idx or max(idx) >= dim or min(idx) < 0:
             raise ValueError(f"coordinate indices must be in [0, {dim}), got {idx}")
     return from_pairs(S[:, idx], E[:, idx], subdiv, padding=padding, seed=seed, coords=idx)
+
+
+def states(runs, coords, step: int | None = None) -> np.ndarray:
+    """The runs' weights ``coords`` at ``step`` (default: each run's last snapshot), (n_runs, k): the
+    points to draw or to pass to :meth:`MorseGraph.basin_of`."""
+    out = []
+    for t in runs:
+        i = len(t) - 1 if step is None else t.at_step(step)
+        out.append(np.asarray(t.weights[i], dtype=float)[list(coords)])
+    return np.stack(out)
+
+
+def compare_groups(m: MorseGraph, runs, task=None, *, step: int | None = None) -> list[dict]:
+    """DOODL3's comparison of the runs grouped by attractor: for each attractor (and −1/−2 for runs
+    outside the domain or on a basin boundary), the runs whose state at ``step`` (default: the last)
+    flows there, with the mean ± std of their final models' balanced accuracy and mean prediction
+    entropy (nats) on the task's test split. Models are rebuilt with ``traj.model()``."""
+    import torch
+    from sklearn.metrics import balanced_accuracy_score
+
+    runs = list(runs)
+    if m.coords is None:
+        raise ValueError("this Morse graph was not built from runs (no weight coordinates)")
+    basin = m.basin_of(states(runs, m.coords, step))
+    task = task or runs[0].task()
+    stats = []
+    for t in runs:
+        model = t.model().eval()
+        with torch.no_grad():
+            logits = model(task.x_test)
+        p = torch.softmax(logits, -1)
+        pred = p.argmax(-1).numpy()
+        entropy = float(-(p * p.clamp_min(1e-12).log()).sum(-1).mean())
+        stats.append((balanced_accuracy_score(task.y_test.numpy(), pred), entropy))
+    stats = np.array(stats)
+    rows = []
+    for a in [*m.attractors, -2, -1]:
+        idx = np.flatnonzero(basin == a)
+        if not len(idx):
+            continue
+        label = f"attractor {a}" if a >= 0 else ("basin boundary" if a == -2 else "outside")
+        rows.append({"group": label, "runs": len(idx),
+                     "balanced_accuracy": float(stats[idx, 0].mean()),
+                     "balanced_accuracy_std": float(stats[idx, 0].std()),
+                     "entropy": float(stats[idx, 1].mean()), "entropy_std": float(stats[idx, 1].std()),
+                     "run_ids": idx.tolist()})  # fmt: skip
+    return rows

@@ -1,5 +1,6 @@
 """Matplotlib drawings of landkit's results, one module per lens. Plots never compute heavy things."""
 
+from .dynamics import plot_mapper, plot_morse, plot_morse_graph
 from .koopman import plot_distance_matrix, plot_eigenvalues, plot_null
 from .landscape import plot_density, plot_line, plot_merge_tree, plot_persistence, plot_surface
 from .style import PALETTE, new_figure, save_figure
@@ -14,7 +15,10 @@ __all__ = [
     "plot_eigenvalues",
     "plot_history",
     "plot_line",
+    "plot_mapper",
     "plot_merge_tree",
+    "plot_morse",
+    "plot_morse_graph",
     "plot_null",
     "plot_persistence",
     "plot_surface",
