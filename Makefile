@@ -51,6 +51,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/koopman_scale.py
 	$(PY) benchmarks/landscape.py
 	$(PY) benchmarks/hessian.py
+	$(PY) benchmarks/global.py
 
 clean:
 	rm -rf $(VENV) report .pytest_cache .ruff_cache

@@ -199,10 +199,62 @@ def landscape_section(runs: RunSet) -> Section | None:
     return Section("Loss landscape", [text], figures, rows)
 
 
+def global_section(runs: RunSet) -> Section | None:
+    """Mapper graphs of each group's trajectories (loss as lens) and, for a group of at least five
+    runs, the Conley–Morse graph of its training map on the two most spread weights."""
+    from . import mapper, morse
+
+    trajs = list(runs)
+    keys = _varying_keys(runs)
+    group = keys[0] if keys else None
+    groups: dict = {}
+    for t, c in zip(trajs, runs.configs):
+        groups.setdefault(f"{group}={c.get(group)}" if group else "all", []).append(t)
+    labels = list(groups)
+    fig, axes = plots.new_figure(len(labels), width=4.6, height=4.2)
+    axes = np.atleast_1d(axes)
+    rows = []
+    for ax, lab in zip(axes, labels):
+        g = mapper.graph(
+            groups[lab], lens="loss", n_cubes=10, overlap=0.3, pca=10, max_snapshots=200
+        )
+        plots.plot_mapper(g, color_by="mean_step", ax=ax, title=lab)
+        branches = g.branches()
+        rows.append({"group": lab, "runs": len(groups[lab]), "nodes": len(g.nodes),
+                     "links": len(g.links), "components": len(g.components()),
+                     "loops": len(g.loops()), "splits": sum(b["split"] for b in branches)})  # fmt: skip
+    figures = [("mapper_graphs", fig, "Mapper graphs of every snapshot of each group's runs (joint "
+                "10-component PCA, lens: training loss, 10 intervals, 30% overlap); colour: mean step.")]  # fmt: skip
+    paragraphs = ["A <em>split</em> is a set of runs whose first snapshots share a node but whose last ones "
+                  "do not; <em>loops</em> count independent cycles."]  # fmt: skip
+    big = max(labels, key=lambda lab: len(groups[lab]))
+    ens = groups[big]
+    common = set(ens[0].steps.tolist())
+    for t in ens[1:]:
+        common &= set(t.steps.tolist())
+    common = sorted(common)
+    if len(ens) >= 5 and len(common) >= 3:
+        start = common[min(len(common) - 2, max(1, len(common) // 10))]
+        m = morse.from_runs(ens, start_step=start, coords=2, subdiv=12)
+        mfig, maxes = plots.new_figure(2, width=5.0, height=4.4)
+        plots.plot_morse(m, starts=morse.states(ens, m.coords, start), ends=morse.states(ens, m.coords),
+                         ax=maxes[0])  # fmt: skip
+        plots.plot_morse_graph(m, ax=maxes[1])
+        figures.append(("morse_graph", mfig, f"Conley–Morse graph of {big}'s training map, step {start} → "
+                        "end, on its two most spread weights (GP surrogate, subdivision 12)."))  # fmt: skip
+        paragraphs.append(f"{big}: {len(m.morse_sets)} Morse sets, {len(m.attractors)} attractor(s); "
+                          f"surrogate R² {', '.join(f'{r:.3f}' for r in m.info['surrogate_r2'])}.")  # fmt: skip
+    else:
+        paragraphs.append(f"Conley–Morse graph skipped: it needs an ensemble of at least 5 runs of one model "
+                          f"(the largest group, {html.escape(big)}, has {len(ens)}).")  # fmt: skip
+    return Section("Global dynamics", paragraphs, figures, rows)
+
+
 SECTIONS: list[Callable[[RunSet], Section | None]] = [
     training_section,
     koopman_section,
     landscape_section,
+    global_section,
 ]
 
 _CSS = """

@@ -15,7 +15,10 @@ def test_tour_writes_a_self_contained_report(tmp_path):
         assert not src.startswith(("http:", "https:", "//")), f"external reference {src}"
         assert (index.parent / src).exists(), src
     training, rest = html.split("<h2>Koopman spectra</h2>")
-    koopman, landscape = rest.split("<h2>Loss landscape</h2>")
+    koopman, rest = rest.split("<h2>Loss landscape</h2>")
+    landscape, dynamics = rest.split("<h2>Global dynamics</h2>")
+    assert len(re.findall(r"<tr><td>width=", dynamics)) == 3  # one Mapper graph per width
+    assert "figures/mapper_graphs.png" in dynamics and "at least 5 runs" in dynamics
     assert len(re.findall(r"<tr><td>", training)) == 6  # 3 widths × 2 seeds
     assert len(re.findall(r"<tr><td>", koopman)) == 3  # 8 vs 32, 8 vs 128, 32 vs 128
     assert "figures/koopman_eigenvalues.png" in koopman

@@ -82,3 +82,26 @@ def test_landscape_explorer_draws_pca_plane_and_stops(tmp_path):
     ex.stop()
     ex.wait(timeout=60)
     assert ex.error is None
+
+
+def test_mapper_and_morse_explorers(tmp_path):
+    runs = lk.examples.doodl3_ensemble(tmp_path / "iris", "iris", n_runs=8, steps=40)
+    mx = lk.widgets.MapperExplorer(runs)
+    mx.start(wait=True)
+    assert mx.graph is not None and "nodes" in mx.message.value
+    first = bytes(mx.image.value)
+    mx.lens.value = "step"
+    mx.n_cubes.value = 5
+    mx.start(wait=True)
+    assert mx.graph.params["lens"] == "step" and bytes(mx.image.value) != first
+    ex = lk.widgets.MorseExplorer(runs, start_step=10, subdiv=8)
+    ex.start(wait=True)
+    assert ex.result.subdiv == 8 and "attractor" in ex.message.value
+    ex.coords.value = "4, 5"
+    ex.start(wait=True)
+    assert ex.result.coords == [4, 5]
+    ex.coords.value = "1"
+    with pytest.raises(ValueError, match="exactly two"):
+        ex.start(wait=True)
+    with pytest.raises(ValueError, match="at least 5 runs"):
+        lk.widgets.MorseExplorer(list(runs)[:3])

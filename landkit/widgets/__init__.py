@@ -1,8 +1,16 @@
 """ipywidgets explorers: thin compositions of a lens and its plots, with one shared look."""
 
 from .base import Explorer
+from .dynamics import MapperExplorer, MorseExplorer
 from .koopman import SpectrumExplorer
 from .landscape import LandscapeExplorer
 from .train import TrainExplorer
 
-__all__ = ["Explorer", "LandscapeExplorer", "SpectrumExplorer", "TrainExplorer"]
+__all__ = [
+    "Explorer",
+    "LandscapeExplorer",
+    "MapperExplorer",
+    "MorseExplorer",
+    "SpectrumExplorer",
+    "TrainExplorer",
+]

@@ -1,0 +1,119 @@
+"""MapperExplorer and MorseExplorer: the global-dynamics lens with its knobs."""
+
+from __future__ import annotations
+
+import ipywidgets as W
+import numpy as np
+
+from .. import mapper, morse, plots
+from .base import Explorer
+
+
+class MapperExplorer(Explorer):
+    """A Mapper graph of runs (or a surface, or points with ``lens=``): choose the lens, the cover
+    (intervals, overlap), DBSCAN's eps (0 = from the data) and the colouring; the node table's first
+    rows and the splits are listed below the graph.
+
+    Example
+    -------
+    >>> lk.widgets.MapperExplorer(runs)                                         # doctest: +SKIP
+    """
+
+    run_label = "Map"
+    title = "Mapper: where do runs travel together, and where do they split?"
+
+    def __init__(self, data, *, lens_values=None):
+        self.data, self.lens_values = data, lens_values
+        is_runs = lens_values is None and not hasattr(data, "alpha")
+        lenses = (
+            ["loss", "step", "distance", "pca0", "pca1"]
+            if is_runs
+            else ["loss" if lens_values is None else "custom"]
+        )
+        self.lens = W.Dropdown(options=lenses, value=lenses[0], description="lens")
+        self.n_cubes = W.IntSlider(value=10, min=2, max=40, description="intervals")
+        self.overlap = W.FloatSlider(value=0.3, min=0.05, max=0.8, step=0.05, description="overlap")
+        self.eps = W.FloatText(value=0.0, description="eps (0 = auto)")
+        self.color = W.Dropdown(options=["mean_lens", "mean_step", "mean_loss", "size"] if is_runs
+                                else ["mean_lens", "size"], value="mean_lens", description="colour by")  # fmt: skip
+        for w in (self.lens, self.n_cubes, self.overlap, self.eps, self.color):
+            w.style.description_width = "100px"
+        super().__init__([W.VBox([self.lens, self.color]), W.VBox([self.n_cubes, self.overlap, self.eps])],
+                         css_class="lk-mapper-explorer")  # fmt: skip
+        self.graph = None
+        self.message.value = "Choose a lens and press <b>Map</b>."
+
+    def work(self):
+        self.progress(0.1, "clustering…")
+        lens = self.lens_values if self.lens.value == "custom" else self.lens.value
+        g = mapper.graph(self.data, lens=lens, n_cubes=self.n_cubes.value, overlap=self.overlap.value,
+                         eps=self.eps.value or None)  # fmt: skip
+        self.graph = g
+        fig, ax = plots.new_figure(width=6.4, height=4.8)
+        plots.plot_mapper(g, color_by=self.color.value, ax=ax)
+        self.show_figure(fig)
+        text = f"{len(g.nodes)} nodes, {len(g.links)} links, {len(g.components())} components, {len(g.loops())} loops; eps {g.params['eps']:.3g}"
+        if g.members is not None:
+            splits = [b for b in g.branches() if b["split"]]
+            text += f"; {len(splits)} split(s)"
+        self.progress(1.0, text)
+
+
+class MorseExplorer(Explorer):
+    """The Conley–Morse graph of an ensemble's training map: choose the start and end steps, how many
+    weight coordinates (by spread) or which, and the subdivision depth.
+
+    Example
+    -------
+    >>> lk.widgets.MorseExplorer(runs)                                          # doctest: +SKIP
+    """
+
+    run_label = "Compute"
+    title = "Conley–Morse graph: which regions attract the runs?"
+
+    def __init__(self, runs, *, start_step: int | None = None, subdiv: int = 12):
+        self.runs = list(runs)
+        if len(self.runs) < 5:
+            raise ValueError(f"need an ensemble of at least 5 runs, got {len(self.runs)}")
+        common = set(self.runs[0].steps.tolist())
+        for t in self.runs[1:]:
+            common &= set(t.steps.tolist())
+        steps = sorted(common)
+        if len(steps) < 2:
+            raise ValueError("the runs share fewer than two recorded steps")
+        self.start_step = W.SelectionSlider(options=steps[:-1], value=start_step if start_step in steps else steps[min(1, len(steps) - 2)],
+                                       description="start step")  # fmt: skip
+        self.end_step = W.SelectionSlider(
+            options=steps[1:], value=steps[-1], description="end step"
+        )
+        self.coords = W.Text(
+            value="", placeholder="e.g. 4, 5 (blank: 2 by spread)", description="weights"
+        )
+        self.subdiv = W.IntSlider(value=subdiv, min=6, max=18, step=2, description="subdivision")
+        for w in (self.start_step, self.end_step, self.coords, self.subdiv):
+            w.style.description_width = "100px"
+        super().__init__([W.VBox([self.start_step, self.end_step]), W.VBox([self.coords, self.subdiv])],
+                         css_class="lk-morse-explorer")  # fmt: skip
+        self.result = None
+        self.message.value = "Press <b>Compute</b>."
+
+    def work(self):
+        if self.end_step.value <= self.start_step.value:
+            raise ValueError("the end step must come after the start step")
+        text = self.coords.value.strip()
+        coords = [int(c) for c in text.replace(",", " ").split()] if text else 2
+        if isinstance(coords, list) and len(coords) != 2:
+            raise ValueError("give exactly two weight indices (or leave blank)")
+        self.progress(0.1, "fitting the surrogate and computing the Morse graph…")
+        m = morse.from_runs(self.runs, start_step=self.start_step.value, end_step=self.end_step.value,
+                            coords=coords, subdiv=self.subdiv.value)  # fmt: skip
+        self.result = m
+        fig, axes = plots.new_figure(2, width=5.0, height=4.4)
+        plots.plot_morse(m, starts=morse.states(self.runs, m.coords, self.start_step.value),
+                         ends=morse.states(self.runs, m.coords, self.end_step.value), ax=axes[0])  # fmt: skip
+        plots.plot_morse_graph(m, ax=axes[1])
+        self.show_figure(fig)
+        basins = m.basin_of(morse.states(self.runs, m.coords, self.end_step.value))
+        counts = ", ".join(f"attractor {a}: {int(np.sum(basins == a))} runs" for a in m.attractors)
+        self.progress(1.0, f"weights {m.coords}: {len(m.morse_sets)} Morse sets, {len(m.attractors)} "
+                           f"attractor(s) ({counts}); {m.info['seconds']:.1f} s")  # fmt: skip
