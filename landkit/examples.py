@@ -108,7 +108,6 @@ def digits_width_runs(
     perturbations (relative size ``eps``) of each (0 = the unperturbed one). Runs through
     :func:`landkit.sweep` (resumable); returns the :class:`landkit.RunSet`.
     """
-    from .store import load_runs
     from .sweep import grid, sweep
 
     g = grid(width=list(widths), seed=list(range(n_seeds)), perturbation=list(range(n_perturbations)),
@@ -116,7 +115,7 @@ def digits_width_runs(
     res = sweep(_width_run, g, root, max_workers=max_workers, progress=False)
     if res.failed:
         raise RuntimeError(f"{len(res.failed)} runs failed; first error:\n{res.failed[0]['error']}")
-    return load_runs(root)
+    return res.load()
 
 
 class _NormConstrainedAdamW:
@@ -169,7 +168,6 @@ def grokking_runs(root, *, p: int = 23, n_seeds: int = 3, steps: int = 300, lr: 
     recorded every step: ``regime="grokking"`` (AdamW, weight decay 1.0) against
     ``regime="constrained"`` (initialisation scaled by ``scale``, parameter norms held fixed, no weight
     decay). Returns the :class:`landkit.RunSet` (config key ``regime``)."""
-    from .store import load_runs
     from .sweep import grid, sweep
 
     g = grid(
@@ -183,7 +181,7 @@ def grokking_runs(root, *, p: int = 23, n_seeds: int = 3, steps: int = 300, lr: 
     res = sweep(_grok_run, g, root, max_workers=max_workers, progress=False)
     if res.failed:
         raise RuntimeError(f"{len(res.failed)} runs failed; first error:\n{res.failed[0]['error']}")
-    return load_runs(root)
+    return res.load()
 
 
 def _doodl3_run(problem: str, seed: int, steps: int, lr: float, batch_size, init: float, run_dir: str,
@@ -226,7 +224,6 @@ def doodl3_ensemble(root, problem: str = "iris", *, n_runs: int = 100, steps: in
     map has no recurrent set to find). Runs through
     :func:`landkit.sweep` (resumable; one process by default: the runs take milliseconds).
     """
-    from .store import load_runs
     from .sweep import grid, sweep
 
     if problem not in ("iris", "digits01"):
@@ -242,4 +239,4 @@ def doodl3_ensemble(root, problem: str = "iris", *, n_runs: int = 100, steps: in
         res = sweep(_doodl3_run, g, root, max_workers=max_workers, progress=False)
     if res.failed:
         raise RuntimeError(f"{len(res.failed)} runs failed; first error:\n{res.failed[0]['error']}")
-    return load_runs(root)
+    return res.load()

@@ -87,8 +87,15 @@ class SweepResult:
         return [r for r in self.runs if r["status"] == "failed"]
 
     def load(self):
-        """The finished runs as a :class:`landkit.RunSet`."""
-        return _store.load_runs(self.root)
+        """This sweep's finished runs (in grid order) as a :class:`landkit.RunSet`; other runs that
+        share the root directory (an earlier sweep's) are left out."""
+        everything = _store.load_runs(self.root)
+        by_dir = {
+            str(Path(t.path).resolve()): (t, c) for t, c in zip(everything, everything.configs)
+        }
+        chosen = [by_dir[str(Path(r["dir"]).resolve())] for r in self.completed
+                  if str(Path(r["dir"]).resolve()) in by_dir]  # fmt: skip
+        return _store.RunSet([t for t, _ in chosen], [c for _, c in chosen], self.root)
 
     def __repr__(self):
         counts = {

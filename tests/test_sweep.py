@@ -104,3 +104,16 @@ def test_sweep_on_dask_with_a_killed_worker(tmp_path):
     )  # each run completed exactly once
     runs = lk.load_runs(tmp_path / "sw")
     assert len(runs) == 9 and all(t.status == "finished" for t in runs)
+
+
+def test_a_sweep_loads_only_its_own_runs(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as ex:
+        a = lk.sweep(
+            small_run, lk.grid(width=[2, 3], seed=0), tmp_path, executor=ex, progress=False
+        )
+        b = lk.sweep(small_run, lk.grid(width=[4], seed=0), tmp_path, executor=ex, progress=False)
+    assert sorted(c["width"] for c in a.load().configs) == [2, 3]
+    assert [c["width"] for c in b.load().configs] == [4]
+    assert len(lk.load_runs(tmp_path)) == 3
