@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 from . import (
     data,
     examples,
+    glassy,
     hessian,
     koopman,
     landscape,
@@ -44,6 +45,7 @@ __all__ = [
     "data",
     "examples",
     "from_checkpoints",
+    "glassy",
     "grid",
     "hessian",
     "koopman",

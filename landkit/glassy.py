@@ -1,0 +1,341 @@
+"""The glassy-dynamics lens (Baity-Jesi et al., "Comparing Dynamics: Deep Neural Networks versus Glassy
+Systems", ICML 2018): two-time quantities of the weights, aging and diffusion.
+
+Definitions (M weights, w(s) the recorded weights at step s):
+
+- mean-square displacement Δ(t_w, t_w + t) = (1/M) Σ_i (w_i(t_w + t) − w_i(t_w))²;
+- two-time correlation C(t_w, t_w + t) = w(t_w)·w(t_w + t) / (‖w(t_w)‖ ‖w(t_w + t)‖), the normalised
+  overlap of the weight vectors, and C₀ the same overlap of the displacements from initialisation,
+  d(s) = w(s) − w(0);
+- noise scale D(t_w) = η(t_w)² · grad_noise(t_w) / M, the variance per weight of one SGD step's noise,
+  with grad_noise = tr Σ / B the recorded minibatch gradient-noise estimate (Σ the per-sample gradient
+  covariance, B the batch size; ``lk.Recorder(grad_noise=True)``).
+
+Every pair of recorded snapshots (s_i < s_j) is a (t_w, t_w + t) pair; Δ of all pairs comes from one
+Gram matrix of the displacements, accumulated in float64 over column blocks of the store (‖a − b‖² =
+‖a‖² + ‖b‖² − 2a·b on displacements from w(0), which keeps the cancellation small).
+
+Example
+-------
+>>> ag = lk.glassy.two_time(traj)                                              # doctest: +SKIP
+>>> ag.aging_score, lk.glassy.collapse(ag).mu, lk.glassy.diffusion_exponent(ag)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import numpy as np
+
+__all__ = ["AgingResult", "Collapse", "collapse", "diffusion_exponent", "regimes", "two_time"]
+
+
+@dataclasses.dataclass(frozen=True)
+class AgingResult:
+    """Two-time quantities of one run (or the mean of several seeds).
+
+    Attributes
+    ----------
+    steps : (T,) recorded steps; ``pair_msd`` (T, T) Δ between every two snapshots (symmetric)
+    waiting_times : (n_w,) the chosen t_w (recorded steps); ``lags`` (n_l,) a log-spaced lag grid
+    msd : (n_w, n_l) Δ(t_w, t_w + lag): log-log interpolation between recorded pairs of that t_w,
+        NaN beyond them (``curve(i)`` gives the exact recorded pairs)
+    msd_std : spread across seeds (same shape) or None
+    correlation, correlation_init : (n_w, n_l) C and C₀ on the same grid
+    noise : (n_w,) D(t_w) when the run recorded ``grad_noise`` and ``lr``, else None
+    per_layer : dict parameter name -> (n_w, n_l) Δ of that parameter (``per_layer=True``)
+    loss : (T,) recorded training loss (or None); ``n_runs``, ``n_params``
+    """
+
+    steps: np.ndarray
+    pair_msd: np.ndarray
+    waiting_times: np.ndarray
+    lags: np.ndarray
+    msd: np.ndarray
+    msd_std: np.ndarray | None
+    correlation: np.ndarray
+    correlation_init: np.ndarray
+    noise: np.ndarray | None
+    per_layer: dict
+    loss: np.ndarray | None
+    n_runs: int
+    n_params: int
+
+    def curve(self, i: int):
+        """The exact recorded pairs of waiting time ``i``: (lags, Δ)."""
+        k = int(np.flatnonzero(self.steps == self.waiting_times[i])[0])
+        later = np.arange(k + 1, len(self.steps))
+        return self.steps[later] - self.steps[k], self.pair_msd[k, later]
+
+    @property
+    def aging_score(self) -> float:
+        """How much Δ(t_w, t_w + t) depends on t_w at fixed t: the mean over lags (where at least two
+        waiting times are defined) of the standard deviation across t_w of log₁₀ Δ. ≈ 0 for a stationary
+        process (up to noise), grows with aging."""
+        with np.errstate(invalid="ignore"):
+            logm = np.log10(np.where(self.msd > 0, self.msd, np.nan))
+        ok = np.sum(np.isfinite(logm), 0) >= 2
+        if not ok.any():
+            return float("nan")
+        return float(np.mean(np.nanstd(logm[:, ok], 0)))
+
+    def normalised(self) -> np.ndarray:
+        """Δ / D(t_w) (rows divided by the noise scale at their waiting time)."""
+        if self.noise is None:
+            raise ValueError(
+                "no noise scale recorded: record with lk.Recorder(grad_noise=True) under lk.train"
+            )
+        return self.msd / self.noise[:, None]
+
+
+def _as_runs(data, weights):
+    if weights is not None:
+        steps = np.asarray(data)
+        W = np.asarray(weights)
+        if W.ndim != 2 or len(steps) != len(W):
+            raise ValueError(
+                f"weights must be (T, P) with T = len(steps); got {W.shape} and {len(steps)}"
+            )
+        return [(steps, W, {}, None)]
+    runs = data if isinstance(data, (list, tuple)) or hasattr(data, "trajectories") else [data]
+    out = []
+    for t in runs:
+        out.append((np.asarray(t.steps), t.weights, t.scalars, t))
+    return out
+
+
+def _gram(W, w0, max_memory):
+    """Gram matrix of the displacements d_i = w_i − w0 (float64), and w0·d_i, reading column blocks."""
+    T, P = W.shape
+    block = int(max(1, min(P, max_memory // (8 * max(T, 1)))))
+    G = np.zeros((T, T))
+    w0d = np.zeros(T)
+    chunks = getattr(W, "iter_chunks", None)
+    for c0 in range(0, P, block):
+        c1 = min(P, c0 + block)
+        D = np.empty((T, c1 - c0))
+        if chunks is not None:
+            for start, rows in W.iter_chunks():
+                D[start : start + len(rows)] = np.asarray(rows)[:, c0:c1]
+        else:
+            D[:] = W[:, c0:c1]
+        base = np.asarray(w0[c0:c1], dtype=np.float64)
+        D -= base
+        G += D @ D.T
+        w0d += D @ base
+    return G, w0d
+
+
+def _grid(steps, pair, waiting_idx, lags):
+    out = np.full((len(waiting_idx), len(lags)), np.nan)
+    for r, k in enumerate(waiting_idx):
+        later = np.arange(k + 1, len(steps))
+        if not len(later):
+            continue
+        x = np.log(steps[later] - steps[k])
+        y = pair[k, later]
+        inside = (np.log(lags) >= x[0] - 1e-12) & (np.log(lags) <= x[-1] + 1e-12)
+        if not inside.any():
+            continue
+        if np.all(y > 0):
+            out[r, inside] = np.exp(np.interp(np.log(lags[inside]), x, np.log(y)))
+        else:
+            out[r, inside] = np.interp(np.log(lags[inside]), x, y)
+    return out
+
+
+def two_time(data, weights=None, *, waiting_times=None, lags=None, per_layer: bool = False,
+             n_waiting: int = 6, max_memory: float = 2**30) -> AgingResult:  # fmt: skip
+    """Two-time mean-square displacement and correlations of a run, several seeds, or arrays.
+
+    ``data``: a Trajectory, a list/RunSet of them (seeds: averaged, with spread), or ``steps`` (T,) with
+    ``weights`` (T, P). ``waiting_times``: recorded steps to use as t_w (default: ``n_waiting``
+    log-spaced recorded steps ≥ 1 leaving room for later snapshots); ``lags``: the lag grid (default:
+    40 log-spaced values over the recorded range). ``per_layer=True`` adds Δ per recorded parameter.
+
+    Errors: fewer than 4 snapshots, non-finite weights, runs with different steps, or waiting times that
+    are not recorded steps (or with no later snapshot).
+    """
+    runs = _as_runs(data, weights)
+    steps = runs[0][0]
+    for other, *_ in runs[1:]:
+        if not np.array_equal(other, steps):
+            raise ValueError(
+                "the runs were recorded at different steps: record seeds on one schedule"
+            )
+    T = len(steps)
+    if T < 4:
+        raise ValueError(f"need at least 4 snapshots for two-time quantities, got {T}")
+    if np.any(np.diff(steps) <= 0):
+        raise ValueError("steps must increase")
+    positive = np.flatnonzero(steps >= 1)[:-3]  # each waiting time keeps at least 3 later snapshots
+    if waiting_times is None:
+        if len(positive) < 2:
+            raise ValueError("need at least two recorded steps >= 1 before the last three")
+        # up to a tenth of the run, so that every t_w has a decade of lags after it
+        room = positive[steps[positive] <= max(steps[-1] / 10, steps[positive[1]])]
+        positive = room if len(room) >= 2 else positive[:2]
+        targets = np.geomspace(
+            steps[positive[0]], steps[positive[-1]], min(n_waiting, len(positive))
+        )
+        waiting_idx = np.unique([positive[np.argmin(np.abs(np.log(steps[positive]) - np.log(t)))]
+                                 for t in targets])  # fmt: skip
+    else:
+        waiting_idx = []
+        for tw in np.atleast_1d(waiting_times):
+            hit = np.flatnonzero(steps == tw)
+            if not len(hit):
+                raise ValueError(
+                    f"waiting time {tw} is not a recorded step (a linear schedule too coarse for it?); "
+                    f"recorded steps near it: {steps[np.argsort(np.abs(steps - tw))[:3]].tolist()}"
+                )
+            if hit[0] == T - 1:
+                raise ValueError(
+                    f"waiting time {tw} is the last snapshot: no later time to compare"
+                )
+            waiting_idx.append(int(hit[0]))
+        waiting_idx = np.array(waiting_idx)
+    if lags is None:
+        lo = max(1, np.min(np.diff(steps)))
+        lags = np.unique(np.geomspace(lo, steps[-1] - steps[waiting_idx[0]], 40).round(6))
+    lags = np.asarray(lags, dtype=float)
+    msds, cors, cor0s, layers, noises, losses = [], [], [], [], [], []
+    for _, W, scalars, traj in runs:
+        w0 = np.asarray(W[0], dtype=np.float64)
+        if not np.isfinite(w0).all():
+            raise ValueError("the weights contain NaN or inf (a diverged run?)")
+        G, w0d = _gram(W, w0, max_memory)
+        if not np.isfinite(G).all():
+            raise ValueError("the weights contain NaN or inf (a diverged run?)")
+        P = W.shape[1]
+        n = np.diag(G)
+        pair = np.maximum(n[:, None] + n[None] - 2 * G, 0) / P
+        msds.append(pair)
+        raw = float(w0 @ w0) + w0d[:, None] + w0d[None] + G
+        norm_raw = np.sqrt(np.maximum(np.diag(raw), 1e-300))
+        cors.append(raw / norm_raw[:, None] / norm_raw[None])
+        cor0s.append(
+            G / np.sqrt(np.maximum(n, 1e-300))[:, None] / np.sqrt(np.maximum(n, 1e-300))[None]
+        )
+        if per_layer and traj is not None and traj.params:
+            per = {}
+            for p in traj.params:
+                Wl = np.asarray(traj.weights[:, p.slice], dtype=np.float64)
+                d = Wl - Wl[0]
+                g = d @ d.T
+                nl = np.diag(g)
+                per[p.name] = np.maximum(nl[:, None] + nl[None] - 2 * g, 0) / Wl.shape[1]
+            layers.append(per)
+        if "grad_noise" in scalars and "lr" in scalars:
+            noises.append(np.asarray(scalars["lr"])[waiting_idx] ** 2
+                          * np.asarray(scalars["grad_noise"])[waiting_idx] / P)  # fmt: skip
+        if "loss" in scalars:
+            losses.append(np.asarray(scalars["loss"]))
+    pair = np.mean(msds, 0)
+    grids = np.stack([_grid(steps, m, waiting_idx, lags) for m in msds])
+    with warnings.catch_warnings():  # lags beyond a waiting time's last pair are NaN in every seed
+        warnings.simplefilter("ignore", RuntimeWarning)
+        msd = np.nanmean(grids, 0) if len(grids) > 1 else grids[0]
+        msd_std = np.nanstd(grids, 0) if len(grids) > 1 else None
+    per_layer_out = {}
+    if layers:
+        for name in layers[0]:
+            per_layer_out[name] = np.mean(
+                [_grid(steps, lay[name], waiting_idx, lags) for lay in layers], 0
+            )
+    return AgingResult(
+        steps=steps, pair_msd=pair, waiting_times=steps[waiting_idx], lags=lags, msd=msd,
+        msd_std=msd_std, correlation=_grid(steps, np.mean(cors, 0), waiting_idx, lags),
+        correlation_init=_grid(steps, np.mean(cor0s, 0), waiting_idx, lags),
+        noise=np.mean(noises, 0) if len(noises) == len(runs) and noises else None,
+        per_layer=per_layer_out, loss=np.mean(losses, 0) if losses else None,
+        n_runs=len(runs), n_params=int(runs[0][1].shape[1]),
+    )  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class Collapse:
+    """Scaling collapse Δ = F(t / t_w^μ): ``mu`` with its jackknife ``mu_stderr`` (over waiting times),
+    ``quality`` the remaining spread (mean within-bin variance of log₁₀ Δ after rescaling; 0 = perfect),
+    and the curve of quality against the tried μ values (``mus``, ``qualities``)."""
+
+    mu: float
+    mu_stderr: float
+    quality: float
+    mus: np.ndarray
+    qualities: np.ndarray
+
+
+def _collapse_quality(curves, mu, n_bins=20):
+    xs = np.concatenate([np.log10(lag) - mu * np.log10(tw) for tw, lag, _ in curves])
+    ys = np.concatenate([np.log10(m) for _, _, m in curves])
+    ids = np.concatenate([np.full(len(lag), i) for i, (_, lag, _) in enumerate(curves)])
+    edges = np.linspace(xs.min(), xs.max(), n_bins + 1)
+    b = np.clip(np.digitize(xs, edges) - 1, 0, n_bins - 1)
+    total, weight = 0.0, 0
+    for k in range(n_bins):
+        sel = b == k
+        if len(np.unique(ids[sel])) >= 2:
+            total += np.var(ys[sel]) * sel.sum()
+            weight += sel.sum()
+    return total / weight if weight else np.inf
+
+
+def collapse(ag: AgingResult, mus=None) -> Collapse:
+    """Fit the exponent μ of the scaling Δ(t_w, t_w + t) = F(t / t_w^μ) over the recorded pairs of every
+    waiting time: μ ≈ 1 simple aging, 0 < μ < 1 subaging, μ ≈ 0 stationary (no t_w dependence). μ
+    minimises the spread of log Δ among curves in bins of the rescaled time (only bins where at least
+    two waiting times overlap count)."""
+    mus = np.linspace(-0.5, 2.0, 251) if mus is None else np.asarray(mus, dtype=float)
+    curves = []
+    for i, tw in enumerate(ag.waiting_times):
+        lag, m = ag.curve(i)
+        ok = (m > 0) & np.isfinite(m)
+        if ok.sum() >= 2:
+            curves.append((tw, lag[ok], m[ok]))
+    if len(curves) < 3:
+        raise ValueError(f"a collapse needs at least 3 waiting times with data, got {len(curves)}")
+    q = np.array([_collapse_quality(curves, mu) for mu in mus])
+    best = int(np.argmin(q))
+    jack = []
+    for leave in range(len(curves)):
+        sub = curves[:leave] + curves[leave + 1 :]
+        jack.append(mus[int(np.argmin([_collapse_quality(sub, mu) for mu in mus]))])
+    jack = np.array(jack)
+    n = len(jack)
+    stderr = float(np.sqrt((n - 1) / n * np.sum((jack - jack.mean()) ** 2)))
+    return Collapse(float(mus[best]), stderr, float(q[best]), mus, q)
+
+
+def diffusion_exponent(ag: AgingResult, *, late: bool = True, min_lag: float | None = None):
+    """The exponent α of Δ ∝ t^α: a least-squares line of log Δ against log t over the recorded pairs
+    of the latest (``late=True``) or earliest waiting time, lags ≥ ``min_lag``. Returns (α, stderr)."""
+    i = len(ag.waiting_times) - 1 if late else 0
+    lag, m = ag.curve(i)
+    ok = (m > 0) & (lag >= (min_lag or 0))
+    if ok.sum() < 3:
+        raise ValueError("fewer than 3 recorded pairs to fit a diffusion exponent")
+    x, y = np.log(lag[ok]), np.log(m[ok])
+    A = np.vstack([x, np.ones_like(x)]).T
+    coef, res, *_ = np.linalg.lstsq(A, y, rcond=None)
+    dof = max(len(x) - 2, 1)
+    s2 = float(res[0]) / dof if len(res) else 0.0
+    stderr = float(np.sqrt(s2 / np.sum((x - x.mean()) ** 2)))
+    return float(coef[0]), stderr
+
+
+def regimes(steps, loss, *, plateau: float = 0.05, bottom: float = 0.05) -> dict:
+    """Where the loss curve changes regime (the paper's early plateau / slow decrease / bottom), from the
+    loss against log t: the plateau ends when the loss has fallen ``plateau`` of its total drop; the
+    bottom starts when it is within ``bottom`` of that drop from its final value. Returns the two steps."""
+    steps = np.asarray(steps, dtype=float)
+    loss = np.asarray(loss, dtype=float)
+    drop = loss[0] - loss.min()
+    if not np.isfinite(drop) or drop <= 0:
+        return {"plateau_end": float(steps[0]), "bottom_start": float(steps[-1])}
+    fallen = loss[0] - loss
+    end = steps[np.argmax(fallen >= plateau * drop)]
+    near = loss - loss.min() <= bottom * drop
+    start = steps[np.argmax(near)]
+    return {"plateau_end": float(end), "bottom_start": float(start)}

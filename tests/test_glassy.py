@@ -1,0 +1,95 @@
+"""The glassy lens against exact two-time behaviour of simple processes."""
+
+import numpy as np
+import pytest
+
+import landkit as lk
+from landkit import glassy
+
+T, P = 20000, 300
+REC = np.r_[0, np.unique(np.geomspace(1, T, 60).round().astype(int))]
+
+
+def _walk(step_sd, seed=0):
+    rng = np.random.default_rng(seed)
+    steps = rng.normal(0, 1, (T, P)) * step_sd[:, None]
+    return np.cumsum(np.r_[np.zeros((1, P)), steps], 0)[REC]
+
+
+def test_brownian_motion_is_stationary_with_alpha_one():
+    W = _walk(np.full(T, 0.5))
+    ag = glassy.two_time(REC, W)
+    # Δ = σ² t whatever t_w
+    for i in range(len(ag.waiting_times)):
+        lag, m = ag.curve(i)
+        np.testing.assert_allclose(m[lag > 30], 0.25 * lag[lag > 30], rtol=0.2)
+    assert ag.aging_score < 0.05
+    c = glassy.collapse(ag)
+    assert abs(c.mu) < 0.1
+    alpha, err = glassy.diffusion_exponent(ag)
+    assert alpha == pytest.approx(1.0, abs=0.08) and err < 0.05
+
+
+def test_a_walk_with_decaying_variance_ages_simply():
+    W = _walk(1 / np.sqrt(np.arange(1, T + 1)))
+    ag = glassy.two_time(REC, W)
+    for i in range(1, len(ag.waiting_times)):
+        tw = ag.waiting_times[i]
+        lag, m = ag.curve(i)
+        np.testing.assert_allclose(m, np.log((tw + lag + 0.5) / (tw + 0.5)), rtol=0.25, atol=0.02)
+    assert ag.aging_score > 0.2
+    c = glassy.collapse(ag)
+    assert c.mu == pytest.approx(1.0, abs=0.15) and c.mu_stderr < 0.15
+
+
+def test_ornstein_uhlenbeck_in_equilibrium_is_stationary_and_saturates():
+    rng = np.random.default_rng(3)
+    theta = 0.01
+    var = 1 / (2 * theta - theta**2)
+    x = rng.normal(0, np.sqrt(var), P)
+    rows = [x.copy()]
+    for _ in range(T):
+        x = x - theta * x + rng.normal(0, 1, P)
+        rows.append(x.copy())
+    ag = glassy.two_time(REC, np.array(rows)[REC])
+    assert ag.aging_score < 0.05 and abs(glassy.collapse(ag).mu) < 0.15
+    lag, m = ag.curve(0)
+    assert np.mean(m[lag > 2000]) == pytest.approx(2 * var, rel=0.15)  # the plateau 2σ²
+
+
+def test_store_in_column_blocks_equals_arrays_and_seeds_average(tmp_path):
+    task = lk.tasks.digits(seed=0, n_train=200)
+    runs = []
+    for seed in range(2):
+        model = lk.models.mlp(64, [8], 10, seed=seed)
+        rec = lk.Recorder(tmp_path / f"r{seed}", schedule=lk.schedules.geometric(1, 200, 25),
+                          evaluate=False, grad_noise=True)  # fmt: skip
+        lk.train(model, task, steps=200, lr=0.1, batch_size=16, seed=seed, recorder=rec,
+                 progress=False)  # fmt: skip
+        runs.append(lk.load(tmp_path / f"r{seed}"))
+    t = runs[0]
+    a = glassy.two_time(t, max_memory=8 * len(t) * 50, per_layer=True)  # 50 columns per block
+    b = glassy.two_time(t.steps, np.asarray(t.weights[:]))
+    np.testing.assert_allclose(a.pair_msd, b.pair_msd, rtol=1e-9, atol=1e-12)
+    direct = np.mean((np.asarray(t.weights[5]) - np.asarray(t.weights[2])) ** 2)
+    assert a.pair_msd[2, 5] == pytest.approx(direct, rel=1e-6)
+    assert set(a.per_layer) == {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}
+    assert a.noise is not None and np.all(a.noise > 0) and a.normalised().shape == a.msd.shape
+    both = glassy.two_time(runs)
+    assert both.n_runs == 2 and both.msd_std is not None
+    np.testing.assert_allclose(both.pair_msd, (a.pair_msd + glassy.two_time(runs[1]).pair_msd) / 2)
+    # correlations: C(t, t) = 1 on the diagonal; C0 in [-1, 1]
+    assert np.nanmax(np.abs(a.correlation_init)) <= 1 + 1e-9
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="at least 4 snapshots"):
+        glassy.two_time(np.arange(3), np.zeros((3, 5)))
+    W = np.random.default_rng(0).normal(size=(10, 4))
+    with pytest.raises(ValueError, match="not a recorded step"):
+        glassy.two_time(np.arange(0, 100, 10), W, waiting_times=[15])
+    W[4, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        glassy.two_time(np.arange(10), W)
+    with pytest.raises(ValueError, match="steps must increase"):
+        glassy.two_time(np.r_[0, 2, 1, 3, 4], np.zeros((5, 2)))
