@@ -212,7 +212,7 @@ def _doodl3_run(problem: str, seed: int, steps: int, lr: float, batch_size, init
 
 def doodl3_ensemble(root, problem: str = "iris", *, n_runs: int = 100, steps: int = 300,
                     lr: float = 0.1, batch_size: int | None = 16, init: float = 2.0,
-                    start_step: int = 10, weight_decay: float = 1e-3,
+                    start_step: int = 10, weight_decay: float = 1e-2,
                     max_workers: int | None = 1):  # fmt: skip
     """DOODL3's ensembles (Eslami et al. 2021): ``n_runs`` trainings that differ only in their seed.
 

@@ -330,11 +330,11 @@ def compare_groups(m: MorseGraph, runs, task=None, *, step: int | None = None) -
         stats.append((balanced_accuracy_score(task.y_test.numpy(), pred), entropy))
     stats = np.array(stats)
     rows = []
-    for a in [*m.attractors, -2, -1]:
+    for a in [*m.attractors, -2, -1]:  # -1: the flow leaves the domain before reaching one
         idx = np.flatnonzero(basin == a)
         if not len(idx):
             continue
-        label = f"attractor {a}" if a >= 0 else ("basin boundary" if a == -2 else "outside")
+        label = f"attractor {a}" if a >= 0 else ("basin boundary" if a == -2 else "no attractor")
         rows.append({"group": label, "runs": len(idx),
                      "balanced_accuracy": float(stats[idx, 0].mean()),
                      "balanced_accuracy_std": float(stats[idx, 0].std()),
