@@ -240,3 +240,52 @@ def doodl3_ensemble(root, problem: str = "iris", *, n_runs: int = 100, steps: in
     if res.failed:
         raise RuntimeError(f"{len(res.failed)} runs failed; first error:\n{res.failed[0]['error']}")
     return res.load()
+
+
+def pspin(n: int = 100, temperature: float = 0.5, steps: int = 20000, dt: float = 0.05, *,
+          n_snapshots: int = 80, seed: int = 0):  # fmt: skip
+    """The spherical 3-spin glass under Langevin dynamics, quenched from a random start: a reference for
+    what aging looks like (Cugliandolo & Kurchan 1993).
+
+    H(s) = −Σ_{i<j<k} J_ijk s_i s_j s_k with J_ijk ~ N(0, 3/N²) and Σ s_i² = N; the dynamics
+    s ← s − dt ∇H + √(2T dt) ξ, projected back to the sphere each step. Below the dynamical temperature
+    T_d = √(3/8) ≈ 0.61 it never equilibrates: it ages. Returns a :class:`landkit.Trajectory` (in
+    memory) of the spins on a geometric schedule of ``n_snapshots`` steps, with the energy per spin as
+    its ``loss``.
+    """
+    import torch
+
+    from .capture import schedules
+    from .store import Trajectory
+
+    if n < 3:
+        raise ValueError(f"n must be >= 3, got {n}")
+    if temperature < 0 or dt <= 0:
+        raise ValueError("temperature must be >= 0 and dt > 0")
+    g = torch.Generator().manual_seed(seed)
+    A = torch.randn(n, n, n, generator=g, dtype=torch.float64) * np.sqrt(3.0) / n
+    i, j, k = torch.meshgrid(*(torch.arange(n),) * 3, indexing="ij")
+    A = A * ((i < j) & (j < k))
+    J = sum(
+        A.permute(*p) for p in ((0, 1, 2), (0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0))
+    )
+    Jm = J.reshape(n, n * n).contiguous()  # the gradient is one matrix-vector product
+    s = torch.randn(n, generator=g, dtype=torch.float64)
+    s *= np.sqrt(n) / s.norm()
+    record = set(schedules.geometric(1, steps, n_snapshots).steps(steps)) | {0}
+    out_steps, spins, energy = [], [], []
+    noise = np.sqrt(2 * temperature * dt)
+    for t in range(steps + 1):
+        if t in record:
+            e = -float(s @ (Jm @ torch.outer(s, s).reshape(-1))) / 6 / n
+            out_steps.append(t)
+            spins.append(s.numpy().copy())
+            energy.append(e)
+        if t == steps:
+            break
+        grad = -0.5 * (Jm @ torch.outer(s, s).reshape(-1))
+        s = s - dt * grad + noise * torch.randn(n, generator=g, dtype=torch.float64)
+        s *= np.sqrt(n) / s.norm()
+    meta = {"config": {"model": "spherical 3-spin", "n": n, "temperature": temperature, "dt": dt,
+                       "steps": steps, "seed": seed}}  # fmt: skip
+    return Trajectory(np.array(out_steps), np.array(spins), {"loss": np.array(energy)}, meta)

@@ -28,7 +28,15 @@ import warnings
 
 import numpy as np
 
-__all__ = ["AgingResult", "Collapse", "collapse", "diffusion_exponent", "regimes", "two_time"]
+__all__ = [
+    "AgingResult",
+    "Collapse",
+    "collapse",
+    "diffusion_exponent",
+    "regimes",
+    "summary",
+    "two_time",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -339,3 +347,22 @@ def regimes(steps, loss, *, plateau: float = 0.05, bottom: float = 0.05) -> dict
     near = loss - loss.min() <= bottom * drop
     start = steps[np.argmax(near)]
     return {"plateau_end": float(end), "bottom_start": float(start)}
+
+
+def summary(ag: AgingResult) -> dict:
+    """The lens's numbers in one dict: aging score, collapse μ ± stderr, late diffusion exponent α ±
+    stderr (NaN where a fit is impossible), and the loss regimes when a loss was recorded."""
+    out = {"aging_score": ag.aging_score}
+    try:
+        c = collapse(ag)
+        out.update(mu=c.mu, mu_stderr=c.mu_stderr, collapse_quality=c.quality)
+    except ValueError:
+        out.update(mu=float("nan"), mu_stderr=float("nan"), collapse_quality=float("nan"))
+    try:
+        out["alpha"], out["alpha_stderr"] = diffusion_exponent(ag)
+    except ValueError:
+        out["alpha"] = out["alpha_stderr"] = float("nan")
+    if ag.loss is not None:
+        out.update(regimes(ag.steps, ag.loss))
+        out["final_loss"] = float(ag.loss[-1])
+    return out

@@ -105,3 +105,22 @@ def test_mapper_and_morse_explorers(tmp_path):
         ex.start(wait=True)
     with pytest.raises(ValueError, match="at least 5 runs"):
         lk.widgets.MorseExplorer(list(runs)[:3])
+
+
+def test_aging_explorer(tmp_path):
+    task = lk.tasks.teacher_student(n=64, d=4, width=2, seed=0)
+    model = lk.models.mlp(4, [3], 1, activation="tanh", seed=0)
+    rec = lk.Recorder(tmp_path / "r", schedule=lk.schedules.geometric(1, 400, 30), evaluate=False,
+                      grad_noise=True)  # fmt: skip
+    lk.train(model, task, steps=400, lr=0.05, batch_size=8, recorder=rec, progress=False)
+    ex = lk.widgets.AgingExplorer({"student": tmp_path / "r"})
+    ex.start(wait=True)
+    assert ex.result is not None and "fitted μ" in ex.message.value
+    assert ex.mu.value == pytest.approx(ex.fit.mu, abs=0.01)
+    before = bytes(ex.image.value)
+    ex.mu.value = 0.0  # the collapse redraws at once
+    assert bytes(ex.image.value) != before
+    ex.layer.value = "fc1.weight"
+    ex.normalise.value = True
+    ex.start(wait=True)
+    assert ex.result.n_params == 12

@@ -1,6 +1,7 @@
 """Matplotlib drawings of landkit's results, one module per lens. Plots never compute heavy things."""
 
 from .dynamics import plot_mapper, plot_morse, plot_morse_graph
+from .glassy import plot_aging, plot_collapse, plot_regimes
 from .koopman import plot_distance_matrix, plot_eigenvalues, plot_null
 from .landscape import plot_density, plot_line, plot_merge_tree, plot_persistence, plot_surface
 from .style import PALETTE, new_figure, save_figure
@@ -9,6 +10,8 @@ from .training import plot_curves, plot_history
 __all__ = [
     "PALETTE",
     "new_figure",
+    "plot_aging",
+    "plot_collapse",
     "plot_curves",
     "plot_density",
     "plot_distance_matrix",
@@ -21,6 +24,7 @@ __all__ = [
     "plot_morse_graph",
     "plot_null",
     "plot_persistence",
+    "plot_regimes",
     "plot_surface",
     "save_figure",
 ]

@@ -2,11 +2,13 @@
 
 from .base import Explorer
 from .dynamics import MapperExplorer, MorseExplorer
+from .glassy import AgingExplorer
 from .koopman import SpectrumExplorer
 from .landscape import LandscapeExplorer
 from .train import TrainExplorer
 
 __all__ = [
+    "AgingExplorer",
     "Explorer",
     "LandscapeExplorer",
     "MapperExplorer",

@@ -1,0 +1,82 @@
+"""AgingExplorer: two-time displacement curves of a run, their collapse with a live μ slider."""
+
+from __future__ import annotations
+
+import ipywidgets as W
+import numpy as np
+
+from .. import glassy, plots
+from .base import Explorer
+
+
+class AgingExplorer(Explorer):
+    """Aging curves of recorded runs.
+
+    ``runs``: a dict label -> Trajectory or run directory (or a list of them). Choose the run, how many
+    waiting times, per layer (a parameter) or all weights, noise normalisation Δ/D; **Compute** draws
+    the curves, and the μ slider redraws the collapse against t/t_w^μ at once (the fitted μ is shown).
+
+    Example
+    -------
+    >>> lk.widgets.AgingExplorer({"narrow": "runs/a", "wide": "runs/b"})       # doctest: +SKIP
+    """
+
+    run_label = "Compute"
+    title = "Aging: does training slow down with the time already spent?"
+
+    def __init__(self, runs):
+        from ..store import load
+
+        if not isinstance(runs, dict):
+            runs = {f"run {i}": r for i, r in enumerate(runs)}
+        self.runs = {k: (load(v) if not hasattr(v, "weights") else v) for k, v in runs.items()}
+        if not self.runs:
+            raise ValueError("give at least one run")
+        first = next(iter(self.runs.values()))
+        self.pick = W.Dropdown(options=list(self.runs), description="run")
+        self.n_waiting = W.IntSlider(value=6, min=3, max=10, description="waiting times")
+        layers = ["all weights"] + [p.name for p in first.params]
+        self.layer = W.Dropdown(options=layers, value="all weights", description="weights")
+        self.normalise = W.Checkbox(value=False, description="divide by D(t_w)")
+        self.mu = W.FloatSlider(value=1.0, min=-0.5, max=2.0, step=0.02, description="μ",
+                                continuous_update=False)  # fmt: skip
+        for w in (self.pick, self.n_waiting, self.layer, self.normalise, self.mu):
+            w.style.description_width = "100px"
+        super().__init__([W.VBox([self.pick, self.layer, self.normalise]), W.VBox([self.n_waiting, self.mu])],
+                         css_class="lk-aging-explorer")  # fmt: skip
+        self.mu.observe(lambda _c: self._draw(), names="value")
+        self.result = None
+        self.fit = None
+        self.message.value = "Choose a run and press <b>Compute</b>."
+
+    def work(self):
+        traj = self.runs[self.pick.value]
+        self.progress(0.1, "computing Δ for every pair of snapshots…")
+        if self.layer.value == "all weights":
+            ag = glassy.two_time(traj, n_waiting=self.n_waiting.value)
+        else:
+            sl = traj.param_slice(self.layer.value)
+            ag = glassy.two_time(
+                traj.steps, np.asarray(traj.weights[:, sl]), n_waiting=self.n_waiting.value
+            )
+        if self.normalise.value and ag.noise is None and self.layer.value == "all weights":
+            raise ValueError(
+                "this run has no noise scale: record it with lk.Recorder(grad_noise=True)"
+            )
+        self.result = ag
+        self.fit = glassy.collapse(ag)
+        self.mu.value = round(self.fit.mu, 2)  # redraws
+        self._draw()
+        s = glassy.summary(ag)
+        self.progress(1.0, f"aging score {s['aging_score']:.3f}; fitted μ = {self.fit.mu:.2f} ± "
+                           f"{self.fit.mu_stderr:.2f}; late α = {s['alpha']:.2f} ± {s['alpha_stderr']:.2f}")  # fmt: skip
+
+    def _draw(self):
+        ag = self.result
+        if ag is None:
+            return
+        fig, axes = plots.new_figure(2, width=4.8, height=3.8)
+        plots.plot_aging(ag, ax=axes[0], normalised=self.normalise.value and ag.noise is not None)
+        plots.plot_collapse(ag, mu=self.mu.value, ax=axes[1],
+                            title=f"collapse at μ = {self.mu.value:.2f} (fit {self.fit.mu:.2f})")  # fmt: skip
+        self.show_figure(fig)
