@@ -52,6 +52,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/landscape.py
 	$(PY) benchmarks/hessian.py
 	$(PY) benchmarks/global.py
+	$(PY) benchmarks/glassy.py
 
 clean:
 	rm -rf $(VENV) report .pytest_cache .ruff_cache

@@ -250,11 +250,49 @@ def global_section(runs: RunSet) -> Section | None:
     return Section("Global dynamics", paragraphs, figures, rows)
 
 
+def aging_section(runs: RunSet) -> Section | None:
+    """Two-time mean-square displacement per group (its seeds averaged): aging curves, the collapse
+    exponent μ and the late diffusion exponent α."""
+    from . import glassy
+
+    trajs = list(runs)
+    keys = _varying_keys(runs)
+    group = keys[0] if keys else None
+    groups: dict = {}
+    for t, c in zip(trajs, runs.configs):
+        groups.setdefault(f"{group}={c.get(group)}" if group else "all", []).append(t)
+    labels = list(groups)
+    fig, axes = plots.new_figure(len(labels), width=4.4, height=3.8)
+    axes = np.atleast_1d(axes)
+    rows, skipped = [], []
+    for ax, lab in zip(axes, labels):
+        try:
+            ag = glassy.two_time(groups[lab])
+        except ValueError as e:
+            skipped.append(f"{html.escape(lab)}: {html.escape(str(e))}")
+            ax.set_axis_off()
+            continue
+        plots.plot_aging(ag, ax=ax, title=lab)
+        s = glassy.summary(ag)
+        rows.append({"group": lab, "seeds": ag.n_runs, "aging_score": s["aging_score"], "mu": s["mu"],
+                     "mu_stderr": s["mu_stderr"], "alpha": s["alpha"], "alpha_stderr": s["alpha_stderr"],
+                     "final_loss": s.get("final_loss", float("nan"))})  # fmt: skip
+    text = ("Δ(t_w, t_w + t), the mean-square displacement per weight between a waiting time t_w and a "
+            "later time, from every pair of recorded snapshots (seeds averaged). Curves that coincide: no "
+            "aging; curves that shift right as t_w grows: aging. μ: the exponent of the collapse "
+            "Δ = F(t / t_w^μ) (1 simple aging, 0 stationary); α: Δ ∝ t^α at the latest waiting time "
+            "(1: diffusion).")  # fmt: skip
+    paras = [text] + [f"Skipped {s}" for s in skipped]
+    return Section("Aging", paras, [("aging_curves", fig, "Two-time mean-square displacement per "
+                                     "group, one curve per waiting time (log-log).")], rows)  # fmt: skip
+
+
 SECTIONS: list[Callable[[RunSet], Section | None]] = [
     training_section,
     koopman_section,
     landscape_section,
     global_section,
+    aging_section,
 ]
 
 _CSS = """
