@@ -114,12 +114,24 @@ def _as_runs(data, weights):
 
 
 def _gram(W, w0, max_memory):
-    """Gram matrix of the displacements d_i = w_i − w0 (float64), and w0·d_i, reading column blocks."""
+    """Gram matrix of the displacements d_i = w_i − w0 (float64), and w0·d_i.
+
+    When the float32 weights fit in ``max_memory`` they are read from the store once and multiplied in
+    float64 column blocks of 65,536 (cache-sized); otherwise each column block is read from the store
+    in its own pass."""
     T, P = W.shape
-    block = int(max(1, min(P, max_memory // (8 * max(T, 1)))))
+    chunks = getattr(W, "iter_chunks", None)
+    if T * P * 4 + T * 65536 * 8 <= max_memory:
+        if chunks is not None:
+            full = np.empty((T, P), dtype=np.float32)
+            for start, rows in W.iter_chunks():
+                full[start : start + len(rows)] = rows
+            W, chunks = full, None
+        block = 65536
+    else:
+        block = int(max(1, min(P, max_memory // (8 * max(T, 1)))))
     G = np.zeros((T, T))
     w0d = np.zeros(T)
-    chunks = getattr(W, "iter_chunks", None)
     for c0 in range(0, P, block):
         c1 = min(P, c0 + block)
         D = np.empty((T, c1 - c0))
@@ -154,7 +166,7 @@ def _grid(steps, pair, waiting_idx, lags):
 
 
 def two_time(data, weights=None, *, waiting_times=None, lags=None, per_layer: bool = False,
-             n_waiting: int = 6, max_memory: float = 2**30) -> AgingResult:  # fmt: skip
+             n_waiting: int = 6, max_memory: float = 4 * 2**30) -> AgingResult:  # fmt: skip
     """Two-time mean-square displacement and correlations of a run, several seeds, or arrays.
 
     ``data``: a Trajectory, a list/RunSet of them (seeds: averaged, with spread), or ``steps`` (T,) with
