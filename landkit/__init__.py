@@ -23,6 +23,7 @@ from . import (
     models,
     morse,
     plots,
+    similarity,
     tasks,
     topology,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "morse",
     "plots",
     "schedules",
+    "similarity",
     "sweep",
     "tasks",
     "topology",

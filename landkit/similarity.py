@@ -1,0 +1,225 @@
+"""How alike are two trained models? CKA of their representations and the connectivity of their minima
+(Yang et al., "Taxonomizing local versus global structure in neural network loss landscapes", 2021).
+
+Example
+-------
+>>> lk.similarity.cka(X, Y)                                                    # doctest: +SKIP
+>>> lk.similarity.model_cka(model_a, model_b, task, mixup=16, n=640, seed=0)
+>>> mc = lk.similarity.mode_connectivity(model_a, model_b, task, curve="bezier", epochs=20)
+>>> mc.value, mc.t, mc.error
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["Connectivity", "cka", "mc_from_profile", "mode_connectivity", "model_cka"]
+
+
+def _hsic_unbiased(K: np.ndarray, L: np.ndarray) -> float:
+    """Song et al. (2012)'s unbiased HSIC of two n × n kernel matrices (n > 3)."""
+    n = len(K)
+    K = K.copy()
+    L = L.copy()
+    np.fill_diagonal(K, 0)
+    np.fill_diagonal(L, 0)
+    ones = np.ones(n)
+    term = np.sum(K * L) + (ones @ K @ ones) * (ones @ L @ ones) / ((n - 1) * (n - 2))
+    term -= 2 / (n - 2) * (ones @ K @ (L @ ones))
+    return float(term / (n * (n - 3)))
+
+
+def cka(X, Y, *, debiased: bool = False) -> float:
+    """Linear centred kernel alignment of two feature matrices on the same n inputs, (n, d1) and (n, d2):
+    ‖Ycᵀ Xc‖²_F / (‖Xcᵀ Xc‖_F ‖Ycᵀ Yc‖_F) with column-centred Xc, Yc (Kornblith et al. 2019). 1 for
+    X against XQ (Q orthogonal) or aX; symmetric. ``debiased=True`` uses the unbiased HSIC estimator
+    (near 0 for independent features, where the plain estimate is biased upward for small n)."""
+    X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+    Y = np.asarray(Y, dtype=np.float64).reshape(len(Y), -1)
+    if len(X) != len(Y):
+        raise ValueError(f"X and Y must describe the same inputs: {len(X)} vs {len(Y)} rows")
+    if len(X) < 4:
+        raise ValueError(f"CKA needs at least 4 inputs, got {len(X)}")
+    if debiased:
+        K, L = X @ X.T, Y @ Y.T
+        kl, kk, ll = _hsic_unbiased(K, L), _hsic_unbiased(K, K), _hsic_unbiased(L, L)
+        return float(kl / np.sqrt(max(kk * ll, 1e-300)))
+    Xc, Yc = X - X.mean(0), Y - Y.mean(0)
+    num = np.linalg.norm(Yc.T @ Xc) ** 2
+    den = np.linalg.norm(Xc.T @ Xc) * np.linalg.norm(Yc.T @ Yc)
+    return float(num / den) if den > 0 else float("nan")
+
+
+def _features(model, x, layer):
+    model = model.eval()
+    if layer is None:
+        with torch.no_grad():
+            return model(x).reshape(len(x), -1).double().numpy()
+    grabbed = {}
+    handle = model.get_submodule(layer).register_forward_hook(
+        lambda m, a, out: grabbed.update(out=out)
+    )
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        handle.remove()
+    return grabbed["out"].reshape(len(x), -1).double().numpy()
+
+
+def model_cka(model_a, model_b, task, *, mixup: float | None = 16, n: int = 640, seed: int = 0,
+              layer: str | None = None, debiased: bool = False) -> float:  # fmt: skip
+    """CKA between two models' outputs (or the outputs of submodule ``layer``) on the same ``n``
+    training inputs. With ``mixup`` (the paper's choice) the inputs are x̃ = λx + (1 − λ)x_perm,
+    λ ~ Beta(mixup, mixup), so that models that fit the training set do not agree trivially."""
+    g = torch.Generator().manual_seed(seed)
+    x = task.x_train
+    idx = torch.randperm(len(x), generator=g)[: min(n, len(x))]
+    x = x[idx]
+    if mixup:
+        rng = np.random.default_rng(seed)
+        lam = torch.as_tensor(rng.beta(mixup, mixup, len(x)), dtype=x.dtype)
+        lam = lam.view(-1, *([1] * (x.dim() - 1)))
+        x = lam * x + (1 - lam) * x[torch.randperm(len(x), generator=g)]
+    return cka(_features(model_a, x, layer), _features(model_b, x, layer), debiased=debiased)
+
+
+@dataclasses.dataclass(frozen=True)
+class Connectivity:
+    """Mode connectivity of two models: ``value`` the signed measure mc = ½(L(w₁) + L(w₂)) − L(γ(t*)),
+    t* = argmax |½(L(w₁) + L(w₂)) − L(γ(t))| over the curve, L the training error (loss for
+    regression): mc < 0 a barrier, ≈ 0 well connected, > 0 the endpoints are not converged. ``t``,
+    ``error`` and ``loss`` profile the curve; ``curve`` is "bezier" or "line"; ``theta`` the trained
+    control point (flat)."""
+
+    value: float
+    t_star: float
+    t: np.ndarray
+    error: np.ndarray
+    loss: np.ndarray
+    curve: str
+    theta: np.ndarray | None = None
+    history: dict = dataclasses.field(default_factory=dict)
+
+
+def mc_from_profile(t, err) -> tuple[float, float]:
+    """The signed mode-connectivity measure of an error profile along a curve from t = 0 to t = 1."""
+    t = np.asarray(t, dtype=float)
+    err = np.asarray(err, dtype=float)
+    mid = 0.5 * (err[0] + err[-1])
+    dev = mid - err
+    k = int(np.argmax(np.abs(dev)))
+    return float(dev[k]), float(t[k])
+
+
+def _flat(model):
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+
+class _BezierCurve(nn.Module):
+    """γ(t) = (1 − t)² w₁ + 2t(1 − t) θ + t² w₂ as a module: in training mode every call draws a fresh
+    t ~ U(0, 1) (so :func:`landkit.train` trains θ, the only parameter); in eval mode it uses ``self.t``."""
+
+    def __init__(self, base, w1, w2, seed):
+        super().__init__()
+        self.base = [copy.deepcopy(base)]  # not a submodule: its parameters are not trained
+        self.names = [n for n, _ in base.named_parameters()]
+        self.shapes = [p.shape for _, p in base.named_parameters()]
+        self.w1, self.w2 = w1, w2
+        self.theta = nn.Parameter(0.5 * (w1 + w2))
+        self.t = 0.5
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def point(self, t):
+        return (1 - t) ** 2 * self.w1 + 2 * t * (1 - t) * self.theta + t**2 * self.w2
+
+    def params_at(self, t):
+        flat, out, i = self.point(t), {}, 0
+        for n, s in zip(self.names, self.shapes):
+            k = int(np.prod(s)) if len(s) else 1
+            out[n] = flat[i : i + k].view(s)
+            i += k
+        return out
+
+    def forward(self, x):
+        from torch.func import functional_call
+
+        t = float(torch.rand((), generator=self.gen)) if self.training else self.t
+        base = self.base[0]
+        base.train(self.training)
+        return functional_call(base, self.params_at(t), (x,))
+
+
+def _has_batchnorm(model) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
+@torch.no_grad()
+def _profile(curve: _BezierCurve, task, ts, batch_size=1024):
+    """Loss and error along the curve; batch-norm statistics recomputed at every t on the training set
+    (a cumulative average over one pass in training mode) before evaluating in eval mode."""
+    from torch.func import functional_call
+
+    base = curve.base[0]
+    bns = [m for m in base.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    losses, errors = [], []
+    x, y = task.x_train, task.y_train
+    curve.eval()
+    for t in ts:
+        curve.t = float(t)
+        if bns:
+            for m in bns:
+                m.reset_running_stats()
+                m.momentum = None
+            base.train(True)
+            params = curve.params_at(curve.t)
+            for i in range(0, len(x), batch_size):
+                functional_call(base, params, (x[i : i + batch_size],))
+        out = torch.cat([curve(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+        losses.append(float(task.loss_fn(out, y)))
+        if task.kind == "classification":
+            errors.append(float((out.argmax(-1) != y).float().mean()))
+        else:
+            errors.append(losses[-1])
+    return np.array(losses), np.array(errors)
+
+
+def mode_connectivity(model_a, model_b, task, *, curve: str = "bezier", epochs: int = 20,
+                      lr: float = 0.01, batch_size: int = 64, n_points: int = 21, seed: int = 0,
+                      progress: bool = False) -> Connectivity:  # fmt: skip
+    """The signed mode connectivity mc between two trained models of one architecture.
+
+    ``curve="bezier"``: the quadratic Bezier curve between them with its control point θ trained
+    (initialised at the midpoint; a fresh t ~ U(0, 1) at every minibatch; SGD with momentum 0.9 for
+    ``epochs`` passes over the training set, through :func:`landkit.train`); ``curve="line"``: the
+    straight line (θ at the midpoint, untrained). The error and loss are then profiled at ``n_points``
+    values of t, batch-norm statistics recomputed at each t. See :class:`Connectivity`.
+    """
+    from .training import train
+
+    if curve not in ("bezier", "line"):
+        raise ValueError(f"curve must be 'bezier' or 'line', got {curve!r}")
+    sa = [(n, p.shape) for n, p in model_a.named_parameters()]
+    sb = [(n, p.shape) for n, p in model_b.named_parameters()]
+    if sa != sb:
+        raise ValueError(
+            "the two models must share one architecture (same parameter names and shapes)"
+        )
+    w1, w2 = _flat(model_a), _flat(model_b)
+    bez = _BezierCurve(model_a, w1, w2, seed)
+    history = {}
+    if curve == "bezier" and epochs > 0:
+        steps = max(1, epochs * int(np.ceil(task.n_train / batch_size)))
+        res = train(bez, task, steps=steps, lr=lr, momentum=0.9, batch_size=batch_size, seed=seed,
+                    progress=progress)  # fmt: skip
+        history = {k: np.asarray(v).tolist() for k, v in res.history.items()}
+    ts = np.linspace(0, 1, n_points)
+    losses, errors = _profile(bez, task, ts)
+    value, t_star = mc_from_profile(ts, errors)
+    return Connectivity(value, t_star, ts, errors, losses, curve,
+                        bez.theta.detach().numpy().copy() if curve == "bezier" else None, history)  # fmt: skip
