@@ -86,7 +86,8 @@ def plot_collapse(ag, mu: float | None = None, *, ax=None, title: str | None = N
     return ax.figure
 
 
-def plot_regimes(ag_or_steps, loss=None, *, ax=None, title: str | None = None, **kw):
+def plot_regimes(ag_or_steps, loss=None, *, ax=None, title: str | None = None,
+                 ylabel: str = "training loss", **kw):  # fmt: skip
     """The loss against log t with the regimes shaded: the early plateau, the slow decrease (where aging
     is expected) and the bottom (see :func:`landkit.glassy.regimes`)."""
     from ..glassy import regimes
@@ -112,7 +113,7 @@ def plot_regimes(ag_or_steps, loss=None, *, ax=None, title: str | None = None, *
         )
         ax.axvspan(r["bottom_start"], hi, color=PALETTE[4], alpha=0.15, label="bottom")
         ax.set_xlabel("step t (log)")
-        ax.set_ylabel("training loss")
+        ax.set_ylabel(ylabel)
         ax.legend(fontsize=8)
         ax.set_title(title or "loss and its regimes")
     return ax.figure
