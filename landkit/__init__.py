@@ -25,6 +25,7 @@ from . import (
     plots,
     similarity,
     tasks,
+    taxonomy,
     topology,
 )
 from .capture import Recorder, schedules
@@ -61,6 +62,7 @@ __all__ = [
     "similarity",
     "sweep",
     "tasks",
+    "taxonomy",
     "topology",
     "train",
     "widgets",

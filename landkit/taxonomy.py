@@ -1,0 +1,193 @@
+"""The phase taxonomy of loss landscapes over load × temperature (Yang et al., NeurIPS 2021).
+
+A sweep varies a load-like knob (width, amount of data, label noise) against a temperature-like knob
+(batch size, learning rate) with several seeds per cell. For each cell :func:`measure` takes the trained
+models and measures local sharpness (Hessian λ_max and trace), global connectivity (mode connectivity
+mc between pairs of seeds) and similarity (CKA between pairs of seeds), with train loss and test
+accuracy; :func:`classify` sorts the cells into the paper's phases:
+
+- **I** — poorly connected (mc < −ε), high loss (small, hot);
+- **II** — mc > ε: the seeds' endpoints are not converged, high loss (wide, hot);
+- **III** — poorly connected (mc < −ε), low loss (small, cold);
+- **IV-A** — well connected (|mc| ≤ ε), low loss, lower CKA (wide, coldest);
+- **IV-B** — well connected, low loss, higher CKA (wide, moderate temperature; best test accuracy).
+
+Example
+-------
+>>> runs = lk.taxonomy.digits_sweep("runs/tax", widths=[4, 16, 64], batch_sizes=[8, 32, 128])  # doctest: +SKIP
+>>> table = lk.taxonomy.measure(runs, load="width", temperature="batch_size")
+>>> table.phase, table.rows[0]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import numpy as np
+
+__all__ = ["PhaseTable", "Thresholds", "classify", "digits_sweep", "measure"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Thresholds:
+    """The phase boundaries (documented defaults, drawn on the plots).
+
+    mc_eps : |mc| ≤ mc_eps counts as well connected (mc in units of training error)
+    loss : a cell's mean train loss above this is "high loss"
+    cka : None → the median CKA of the well-connected, low-loss cells splits IV-A (below) from IV-B
+    """
+
+    mc_eps: float = 0.02
+    loss: float = 0.1
+    cka: float | None = None
+
+
+def classify(rows: list[dict], thresholds: Thresholds | None = None) -> list[str]:
+    """The phase of each cell from its ``mc``, ``loss`` and ``cka`` (see the module docstring)."""
+    th = thresholds or Thresholds()
+    phases = []
+    for r in rows:
+        mc, loss = r["mc"], r["loss"]
+        if mc < -th.mc_eps:
+            phases.append("I" if loss > th.loss else "III")
+        elif mc > th.mc_eps:
+            phases.append("II")
+        elif loss > th.loss:
+            phases.append("II")  # connected but not fitted: the paper's hot, wide corner
+        else:
+            phases.append("IV")
+    ivs = [r["cka"] for r, p in zip(rows, phases) if p == "IV"]
+    split = th.cka if th.cka is not None else (float(np.median(ivs)) if ivs else 0.0)
+    return [
+        ("IV-B" if r["cka"] >= split else "IV-A") if p == "IV" else p for r, p in zip(rows, phases)
+    ]
+
+
+@dataclasses.dataclass(frozen=True)
+class PhaseTable:
+    """Per cell of the sweep: ``rows`` (load, temperature, n_seeds, loss, test_acc, lambda_max,
+    trace, mc, cka, each metric's spread as ``<metric>_std``, and the mc curve profile), ``phase``
+    (one label per row) and the ``thresholds`` used."""
+
+    load: str
+    temperature: str
+    rows: list
+    phase: list
+    thresholds: Thresholds
+
+    def grid(self, metric: str):
+        """``(loads, temperatures, values)`` with values[i, j] the metric at load i, temperature j."""
+        loads = sorted({r["load"] for r in self.rows})
+        temps = sorted({r["temperature"] for r in self.rows})
+        out = np.full((len(loads), len(temps)), np.nan)
+        for r in self.rows:
+            val = r[metric] if metric != "phase" else None
+            out[loads.index(r["load"]), temps.index(r["temperature"])] = (
+                val if val is not None else np.nan
+            )
+        return loads, temps, out
+
+
+def _measure_cell(paths, opts):
+    """Everything measured on one cell: its seeds' models, their Hessians, pairwise mc and CKA."""
+    from . import hessian, similarity
+    from .store import load
+
+    trajs = [load(p) for p in paths]
+    task = trajs[0].task()
+    models = [t.model() for t in trajs]
+    per = []
+    for m in models:
+        ev = task.evaluate(m)
+        op = hessian.HessianOperator(m, task, n_samples=opts["hessian_samples"], seed=0)
+        top = hessian.top_eigenvalues(m, task, k=1, seed=0, op=op)
+        tr = hessian.trace(
+            m, task, n_samples=opts["trace_samples"], method="hutch++", seed=0, op=op
+        )
+        per.append({"loss": ev["train_loss"], "test_acc": ev.get("test_acc", float("nan")),
+                    "lambda_max": float(top.eigenvalues[0]), "trace": tr.estimate})  # fmt: skip
+    pairs = list(itertools.combinations(range(len(models)), 2))[: opts["max_pairs"]]
+    mcs, ckas, profiles = [], [], []
+    for i, j in pairs:
+        c = similarity.mode_connectivity(models[i], models[j], task, curve=opts["curve"],
+                                         epochs=opts["mc_epochs"], seed=i * 100 + j)  # fmt: skip
+        mcs.append(c.value)
+        profiles.append(c.error.tolist())
+        ckas.append(similarity.model_cka(models[i], models[j], task, mixup=opts["mixup"], seed=0))
+    row = {}
+    for k in per[0]:
+        vals = np.array([p[k] for p in per])
+        row[k], row[f"{k}_std"] = float(vals.mean()), float(vals.std())
+    row.update(mc=float(np.mean(mcs)), mc_std=float(np.std(mcs)), cka=float(np.mean(ckas)),
+               cka_std=float(np.std(ckas)), n_seeds=len(models), mc_profiles=profiles)  # fmt: skip
+    return row
+
+
+def measure(runs, *, load: str = "width", temperature: str = "batch_size", curve: str = "bezier",
+            mc_epochs: int = 5, mixup: float = 16, hessian_samples: int | None = 512,
+            trace_samples: int = 30, max_pairs: int = 3, executor=None,
+            thresholds: Thresholds | None = None) -> PhaseTable:  # fmt: skip
+    """Measure every (``load``, ``temperature``) cell of a sweep (its runs grouped by those two config
+    keys; every other key but the seed must be shared) and classify it. Each cell needs ≥ 2 seeds
+    (mc and CKA compare seeds). Cells are measured in parallel on ``executor`` (any
+    ``concurrent.futures`` executor, e.g. ``client.get_executor()`` of a Dask cluster) or in this
+    process. Models and tasks are rebuilt from the runs (``traj.model()``, ``traj.task()``)."""
+    runs = (
+        list(zip(runs, runs.configs)) if hasattr(runs, "configs") else [(t, t.config) for t in runs]
+    )
+    if not runs:
+        raise ValueError("the sweep is empty: no runs to measure")
+    cells: dict = {}
+    for t, c in runs:
+        if load not in c or temperature not in c:
+            raise ValueError(
+                f"every run's config needs {load!r} and {temperature!r}; got {sorted(c)}"
+            )
+        cells.setdefault((c[load], c[temperature]), []).append(str(t.path))
+    few = [k for k, v in cells.items() if len(v) < 2]
+    if few:
+        raise ValueError(
+            f"cells {few} have one seed: mode connectivity and CKA need at least two per cell"
+        )
+    opts = dict(curve=curve, mc_epochs=mc_epochs, mixup=mixup, hessian_samples=hessian_samples,
+                trace_samples=trace_samples, max_pairs=max_pairs)  # fmt: skip
+    keys = sorted(cells)
+    if executor is None:
+        results = [_measure_cell(cells[k], opts) for k in keys]
+    else:
+        results = list(executor.map(_measure_cell, [cells[k] for k in keys], [opts] * len(keys)))
+    rows = [{"load": k[0], "temperature": k[1], **r} for k, r in zip(keys, results)]
+    th = thresholds or Thresholds()
+    return PhaseTable(load, temperature, rows, classify(rows, th), th)
+
+
+def _sweep_cell(
+    width: int, batch_size: int, seed: int, steps: int, lr: float, n_train, run_dir: str
+):
+    from . import models, tasks
+    from .capture import Recorder, schedules
+    from .training import train
+
+    task = tasks.digits(seed=0) if n_train is None else tasks.subset(tasks.digits(seed=0), n_train)
+    model = models.mlp(64, [width], 10, seed=seed)
+    rec = Recorder(run_dir, schedule=schedules.at([0, steps]), evaluate=False,
+                   config={"width": width, "batch_size": batch_size})  # fmt: skip
+    return train(model, task, steps=steps, lr=lr, batch_size=batch_size, seed=seed, recorder=rec,
+                 progress=False)  # fmt: skip
+
+
+def digits_sweep(root, *, widths=(4, 16, 64), batch_sizes=(8, 32, 128), seeds: int = 2,
+                 steps: int = 1000, lr: float = 0.1, n_train: int | None = None, executor=None,
+                 max_workers: int | None = None):  # fmt: skip
+    """The taxonomy's load × temperature sweep on digits: MLPs of each width (load) trained by SGD at
+    each batch size (temperature: smaller is hotter), ``seeds`` seeds per cell, through
+    :func:`landkit.sweep` (resumable; local processes, or any executor such as a Dask cluster's)."""
+    from .sweep import grid, sweep
+
+    g = grid(width=list(widths), batch_size=list(batch_sizes), seed=list(range(seeds)), steps=steps,
+             lr=lr, n_train=n_train)  # fmt: skip
+    res = sweep(_sweep_cell, g, root, executor=executor, max_workers=max_workers, progress=False)
+    if res.failed:
+        raise RuntimeError(f"{len(res.failed)} runs failed; first error:\n{res.failed[0]['error']}")
+    return res.load()

@@ -1,0 +1,64 @@
+"""The phase taxonomy: the classifier on hand-made tables, and a sweep measured on a Dask cluster."""
+
+import pytest
+
+import landkit as lk
+from landkit import taxonomy as T
+
+
+def _row(mc, loss, cka, load=0, temp=0):
+    return {"load": load, "temperature": temp, "mc": mc, "loss": loss, "cka": cka}
+
+
+def test_classifier_on_hand_made_tables():
+    rows = [
+        _row(-0.3, 1.2, 0.5),  # poorly connected, high loss: I
+        _row(0.2, 0.8, 0.6),  # endpoints not converged: II
+        _row(-0.2, 0.01, 0.7),  # poorly connected, low loss: III
+        _row(0.0, 0.01, 0.80),  # well connected, low loss, lower CKA: IV-A
+        _row(0.005, 0.02, 0.95),  # well connected, low loss, higher CKA: IV-B
+    ]
+    assert T.classify(rows, T.Thresholds(cka=0.9)) == ["I", "II", "III", "IV-A", "IV-B"]
+    # the default CKA split is the median of the phase-IV cells
+    assert T.classify(rows)[3:] == ["IV-A", "IV-B"]
+    assert T.classify([_row(-0.05, 0.01, 0.9)], T.Thresholds(mc_eps=0.1)) == ["IV-B"]
+
+
+def test_sweep_measured_on_a_dask_cluster(tmp_path):
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None, silence_logs=40) as cluster, Client(cluster) as client:  # fmt: skip
+        ex = client.get_executor()
+        runs = T.digits_sweep(tmp_path / "sw", widths=[4, 32], batch_sizes=[16, 128], seeds=2,
+                              steps=150, n_train=300, executor=ex)  # fmt: skip
+        table = T.measure(runs, mc_epochs=1, hessian_samples=128, trace_samples=6, executor=ex)
+    assert len(runs) == 8 and len(table.rows) == 4 and len(table.phase) == 4
+    assert {(r["load"], r["temperature"]) for r in table.rows} == {
+        (4, 16),
+        (4, 128),
+        (32, 16),
+        (32, 128),
+    }
+    for r in table.rows:
+        assert (
+            r["n_seeds"] == 2 and r["lambda_max"] > 0 and -1 <= r["mc"] <= 1 and 0 < r["cka"] <= 1
+        )
+        assert len(r["mc_profiles"][0]) == 21
+    loads, temps, grid = table.grid("mc")
+    assert loads == [4, 32] and temps == [16, 128] and grid.shape == (2, 2)
+    assert set(table.phase) <= {"I", "II", "III", "IV-A", "IV-B"}
+
+
+def test_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="empty"):
+        T.measure(lk.RunSet([]))
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as ex:
+        runs = T.digits_sweep(tmp_path / "one", widths=[4], batch_sizes=[32], seeds=1, steps=5,
+                              n_train=100, executor=ex)  # fmt: skip
+    with pytest.raises(ValueError, match="one seed"):
+        T.measure(runs)
+    with pytest.raises(ValueError, match="needs 'depth'"):
+        T.measure(runs, load="depth")
