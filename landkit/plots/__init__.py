@@ -5,7 +5,7 @@ from .glassy import plot_aging, plot_collapse, plot_regimes
 from .koopman import plot_distance_matrix, plot_eigenvalues, plot_null
 from .landscape import plot_density, plot_line, plot_merge_tree, plot_persistence, plot_surface
 from .style import PALETTE, new_figure, save_figure
-from .taxonomy import plot_phase_diagrams, plot_phase_map
+from .taxonomy import plot_connectivity, plot_phase_diagrams, plot_phase_map
 from .training import plot_curves, plot_history
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "new_figure",
     "plot_aging",
     "plot_collapse",
+    "plot_connectivity",
     "plot_curves",
     "plot_density",
     "plot_distance_matrix",

@@ -92,3 +92,20 @@ def plot_phase_map(table, *, ax=None, title: str | None = None):
             fontsize=10,
         )
     return ax.figure
+
+
+def plot_connectivity(curves, *, ax=None, metric: str = "error", title: str | None = None):
+    """Training error (or ``metric="loss"``) along mode-connectivity curves; ``curves`` a dict label ->
+    :class:`landkit.similarity.Connectivity` (or one of them). The label shows each curve's mc."""
+    if not isinstance(curves, dict):
+        curves = {curves.curve: curves}
+    if ax is None:
+        _, ax = new_figure(width=5.0, height=3.6)
+    with matplotlib.rc_context(RC):
+        for label, c in curves.items():
+            ax.plot(c.t, getattr(c, metric), lw=1.8, label=f"{label} (mc = {c.value:+.3f})")
+        ax.set_xlabel("t along the curve (0: model A, 1: model B)")
+        ax.set_ylabel(f"training {metric}")
+        ax.legend(fontsize=8)
+        ax.set_title(title or "mode connectivity")
+    return ax.figure
