@@ -53,6 +53,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/hessian.py
 	$(PY) benchmarks/global.py
 	$(PY) benchmarks/glassy.py
+	$(PY) benchmarks/taxonomy.py
 
 clean:
 	rm -rf $(VENV) report .pytest_cache .ruff_cache

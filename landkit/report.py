@@ -287,12 +287,41 @@ def aging_section(runs: RunSet) -> Section | None:
                                      "group, one curve per waiting time (log-log).")], rows)  # fmt: skip
 
 
+def taxonomy_section(runs: RunSet) -> Section | None:
+    """The phase taxonomy when the runs form a load × temperature sweep (two varying config keys, at
+    least two seeds per cell); otherwise a note on how to record one."""
+    from . import taxonomy
+
+    keys = _varying_keys(runs)
+    if len(keys) < 2:
+        return Section("Phases (local vs global)", [
+            "Skipped: the taxonomy needs a sweep over two knobs (a load such as width, a temperature "
+            "such as batch size) with at least two seeds per cell; these runs vary only "
+            f"{html.escape(', '.join(keys) or 'the seed')}. Record one with "
+            "<code>lk.taxonomy.digits_sweep</code>."])  # fmt: skip
+    load, temp = ("width", "batch_size") if {"width", "batch_size"} <= set(keys) else keys[:2]
+    try:
+        table = taxonomy.measure(runs, load=load, temperature=temp, mc_epochs=3)
+    except ValueError as e:
+        return Section("Phases (local vs global)", [f"Skipped: {html.escape(str(e))}"])
+    rows = [{k: v for k, v in r.items() if k != "mc_profiles"} | {"phase": p}
+            for r, p in zip(table.rows, table.phase)]  # fmt: skip
+    th = table.thresholds
+    text = (f"Load <code>{html.escape(load)}</code> × temperature <code>{html.escape(temp)}</code>. mc: "
+            f"signed mode connectivity of a trained Bezier curve between seeds (|mc| ≤ {th.mc_eps:g}: "
+            f"connected); loss > {th.loss:g}: high loss; CKA on mixup inputs splits phase IV.")  # fmt: skip
+    return Section("Phases (local vs global)", [text],
+                   [("phase_diagrams", plots.plot_phase_diagrams(table), "Each metric over the sweep."),
+                    ("phase_map", plots.plot_phase_map(table), "The phase of each cell.")], rows)  # fmt: skip
+
+
 SECTIONS: list[Callable[[RunSet], Section | None]] = [
     training_section,
     koopman_section,
     landscape_section,
     global_section,
     aging_section,
+    taxonomy_section,
 ]
 
 _CSS = """

@@ -91,9 +91,13 @@ class PhaseTable:
 
 def _measure_cell(paths, opts):
     """Everything measured on one cell: its seeds' models, their Hessians, pairwise mc and CKA."""
+    import torch
+
     from . import hessian, similarity
     from .store import load
 
+    if opts.get("threads"):
+        torch.set_num_threads(opts["threads"])  # one cell per core on a cluster
     trajs = [load(p) for p in paths]
     task = trajs[0].task()
     models = [t.model() for t in trajs]
@@ -127,6 +131,7 @@ def _measure_cell(paths, opts):
 def measure(runs, *, load: str = "width", temperature: str = "batch_size", curve: str = "bezier",
             mc_epochs: int = 5, mixup: float = 16, hessian_samples: int | None = 512,
             trace_samples: int = 30, max_pairs: int = 3, executor=None,
+            threads_per_cell: int | None = None,
             thresholds: Thresholds | None = None) -> PhaseTable:  # fmt: skip
     """Measure every (``load``, ``temperature``) cell of a sweep (its runs grouped by those two config
     keys; every other key but the seed must be shared) and classify it. Each cell needs ≥ 2 seeds
@@ -151,7 +156,8 @@ def measure(runs, *, load: str = "width", temperature: str = "batch_size", curve
             f"cells {few} have one seed: mode connectivity and CKA need at least two per cell"
         )
     opts = dict(curve=curve, mc_epochs=mc_epochs, mixup=mixup, hessian_samples=hessian_samples,
-                trace_samples=trace_samples, max_pairs=max_pairs)  # fmt: skip
+                trace_samples=trace_samples, max_pairs=max_pairs,
+                threads=threads_per_cell or (1 if executor is not None else None))  # fmt: skip
     keys = sorted(cells)
     if executor is None:
         results = [_measure_cell(cells[k], opts) for k in keys]

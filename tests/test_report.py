@@ -17,7 +17,9 @@ def test_tour_writes_a_self_contained_report(tmp_path):
     training, rest = html.split("<h2>Koopman spectra</h2>")
     koopman, rest = rest.split("<h2>Loss landscape</h2>")
     landscape, rest = rest.split("<h2>Global dynamics</h2>")
-    dynamics, aging = rest.split("<h2>Aging</h2>")
+    dynamics, rest = rest.split("<h2>Aging</h2>")
+    aging, phases = rest.split("<h2>Phases (local vs global)</h2>")
+    assert "Skipped: the taxonomy needs a sweep over two knobs" in phases
     assert len(re.findall(r"<tr><td>width=", aging)) == 3 and "figures/aging_curves.png" in aging
     assert len(re.findall(r"<tr><td>width=", dynamics)) == 3  # one Mapper graph per width
     assert "figures/mapper_graphs.png" in dynamics and "at least 5 runs" in dynamics

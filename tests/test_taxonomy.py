@@ -62,3 +62,16 @@ def test_bad_input(tmp_path):
         T.measure(runs)
     with pytest.raises(ValueError, match="needs 'depth'"):
         T.measure(runs, load="depth")
+
+
+def test_report_section_for_a_sweep(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from landkit import report
+
+    with ThreadPoolExecutor(1) as ex:
+        runs = T.digits_sweep(tmp_path / "sw", widths=[4, 8], batch_sizes=[16, 64], seeds=2, steps=40,
+                              n_train=150, executor=ex)  # fmt: skip
+    sec = report.taxonomy_section(runs)
+    assert len(sec.table) == 4 and {"phase", "mc", "cka", "lambda_max"} <= set(sec.table[0])
+    assert [name for name, _, _ in sec.figures] == ["phase_diagrams", "phase_map"]

@@ -124,3 +124,19 @@ def test_aging_explorer(tmp_path):
     ex.normalise.value = True
     ex.start(wait=True)
     assert ex.result.n_params == 12
+
+
+def test_phase_explorer():
+    from landkit import taxonomy
+
+    rows = [{"load": w, "temperature": b, "loss": 0.1, "test_acc": 0.9, "lambda_max": 2.0, "trace": 9.0,
+             "mc": mc, "mc_std": 0.01, "cka": 0.9, "n_seeds": 2, "mc_profiles": [[0.1, 0.3, 0.1]]}
+            for (w, b), mc in zip([(4, 8), (4, 64), (32, 8), (32, 64)], [-0.2, -0.1, 0.0, 0.01])]  # fmt: skip
+    table = taxonomy.PhaseTable(
+        "width", "batch_size", rows, taxonomy.classify(rows), taxonomy.Thresholds()
+    )
+    ex = lk.widgets.PhaseExplorer(table)
+    ex.pick(32, 64)
+    assert "phase <b>IV" in ex.message.value and bytes(ex.image.value).startswith(b"\x89PNG")
+    ex.cells.children[1].children[0].click()  # the bottom row is load 4; top-left is (32, 8)
+    assert ex.load.value == 4 and ex.temp.value == 8 and "phase <b>III" in ex.message.value

@@ -5,6 +5,7 @@ from .dynamics import MapperExplorer, MorseExplorer
 from .glassy import AgingExplorer
 from .koopman import SpectrumExplorer
 from .landscape import LandscapeExplorer
+from .taxonomy import PhaseExplorer
 from .train import TrainExplorer
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "LandscapeExplorer",
     "MapperExplorer",
     "MorseExplorer",
+    "PhaseExplorer",
     "SpectrumExplorer",
     "TrainExplorer",
 ]

@@ -1,0 +1,81 @@
+"""PhaseExplorer: the phase map of a sweep; pick a cell to see its metrics, its curve and its CKA."""
+
+from __future__ import annotations
+
+import ipywidgets as W
+
+from .. import plots
+from .base import Explorer
+
+
+class PhaseExplorer(Explorer):
+    """A measured :class:`landkit.taxonomy.PhaseTable`: the phase map, and for the chosen cell (pick it
+    with the two dropdowns, or click a button of the cell grid) its numbers and the error profile of its
+    mode-connectivity curves.
+
+    Example
+    -------
+    >>> table = lk.taxonomy.measure(runs)                                      # doctest: +SKIP
+    >>> lk.widgets.PhaseExplorer(table)
+    """
+
+    run_label = "Show"
+    title = "Phases: which cell is where, and why?"
+
+    def __init__(self, table):
+        self.table = table
+        loads = sorted({r["load"] for r in table.rows})
+        temps = sorted({r["temperature"] for r in table.rows})
+        self.load = W.Dropdown(options=loads, value=loads[0], description=table.load)
+        self.temp = W.Dropdown(options=temps, value=temps[0], description=table.temperature)
+        for w in (self.load, self.temp):
+            w.style.description_width = "100px"
+        buttons = []
+        for lv in reversed(loads):
+            row = []
+            for tv in temps:
+                phase = self._phase(lv, tv)
+                b = W.Button(description=f"{phase}", tooltip=f"{table.load}={lv}, {table.temperature}={tv}",
+                             layout=W.Layout(width="60px"))  # fmt: skip
+                b.on_click(lambda _b, lv=lv, tv=tv: self.pick(lv, tv))
+                row.append(b)
+            buttons.append(W.HBox(row))
+        self.cells = W.VBox(buttons)
+        super().__init__(
+            [W.VBox([self.load, self.temp]), self.cells], css_class="lk-phase-explorer"
+        )
+        self.message.value = "Pick a cell (or click one in the grid) and press <b>Show</b>."
+
+    def _row(self, lv, tv):
+        for r, p in zip(self.table.rows, self.table.phase):
+            if r["load"] == lv and r["temperature"] == tv:
+                return r, p
+        raise KeyError((lv, tv))
+
+    def _phase(self, lv, tv):
+        return self._row(lv, tv)[1]
+
+    def pick(self, load_value, temperature_value):
+        """Select a cell and show it (what a click on the grid does)."""
+        self.load.value, self.temp.value = load_value, temperature_value
+        self.start(wait=True)
+
+    def work(self):
+        r, phase = self._row(self.load.value, self.temp.value)
+        fig, axes = plots.new_figure(2, width=4.8, height=3.8)
+        plots.plot_phase_map(self.table, ax=axes[0])
+        for k, prof in enumerate(r.get("mc_profiles", [])):
+            import numpy as np
+
+            t = np.linspace(0, 1, len(prof))
+            axes[1].plot(t, prof, lw=1.6, label=f"seed pair {k + 1}")
+        axes[1].set_xlabel("t along the Bezier curve")
+        axes[1].set_ylabel("training error")
+        axes[1].set_title(f"{self.table.load}={r['load']}, {self.table.temperature}={r['temperature']}: phase {phase}",
+                          fontsize=10)  # fmt: skip
+        if r.get("mc_profiles"):
+            axes[1].legend(fontsize=8)
+        self.show_figure(fig)
+        self.progress(1.0, f"phase <b>{phase}</b>: loss {r['loss']:.3g}, test acc {r['test_acc']:.3f}, "
+                           f"λ_max {r['lambda_max']:.3g}, trace {r['trace']:.3g}, mc {r['mc']:+.3f} ± {r['mc_std']:.3f}, "
+                           f"CKA {r['cka']:.3f} ({r['n_seeds']} seeds)")  # fmt: skip
