@@ -26,7 +26,7 @@ def run(n_workers, steps, root):
         client.run(lambda: __import__("landkit"))  # imports are not part of the work
         t0 = time.perf_counter()
         runs = lk.taxonomy.digits_sweep(root, widths=[4, 16, 64], batch_sizes=[8, 32, 128], seeds=2,
-                                        steps=steps, executor=ex)  # fmt: skip
+                                        steps=steps, executor=ex, threads_per_run=1)  # fmt: skip
         t1 = time.perf_counter()
         table = lk.taxonomy.measure(runs, mc_epochs=2, executor=ex)
         t2 = time.perf_counter()

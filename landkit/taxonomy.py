@@ -185,7 +185,7 @@ def _sweep_cell(
 
 def digits_sweep(root, *, widths=(4, 16, 64), batch_sizes=(8, 32, 128), seeds: int = 2,
                  steps: int = 1000, lr: float = 0.1, n_train: int | None = None, executor=None,
-                 max_workers: int | None = None):  # fmt: skip
+                 max_workers: int | None = None, threads_per_run: int | None = None):  # fmt: skip
     """The taxonomy's load × temperature sweep on digits: MLPs of each width (load) trained by SGD at
     each batch size (temperature: smaller is hotter), ``seeds`` seeds per cell, through
     :func:`landkit.sweep` (resumable; local processes, or any executor such as a Dask cluster's)."""
@@ -193,7 +193,8 @@ def digits_sweep(root, *, widths=(4, 16, 64), batch_sizes=(8, 32, 128), seeds: i
 
     g = grid(width=list(widths), batch_size=list(batch_sizes), seed=list(range(seeds)), steps=steps,
              lr=lr, n_train=n_train)  # fmt: skip
-    res = sweep(_sweep_cell, g, root, executor=executor, max_workers=max_workers, progress=False)
+    res = sweep(_sweep_cell, g, root, executor=executor, max_workers=max_workers,
+                threads_per_run=threads_per_run, progress=False)  # fmt: skip
     if res.failed:
         raise RuntimeError(f"{len(res.failed)} runs failed; first error:\n{res.failed[0]['error']}")
     return res.load()
