@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PIP    := PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(PY) -m pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint format lab bench install install-test clean
+.PHONY: demo test lint format lab bench data install install-test clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ format: $(VENV)/.installed-test
 
 test: lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+data: $(VENV)/.installed
+	$(PY) data/make_data.py
 
 lab: $(VENV)/.installed
 	$(VENV)/bin/jupyter lab --ip=127.0.0.1 notebooks/

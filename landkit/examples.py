@@ -6,9 +6,20 @@ known conjugate (OMD ~ OGD, through x = e^u) and non-conjugate (bisection) pair 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
-__all__ = ["digits_width_runs", "grokking_runs", "omd_ogd"]
+__all__ = [
+    "data_dir",
+    "digits_width_runs",
+    "doodl3_ensemble",
+    "example_runs",
+    "grokking_runs",
+    "make_example_data",
+    "omd_ogd",
+    "pspin",
+]
 
 
 def omd_ogd(n_steps: int = 100, eta: float = 0.01, grid: int = 5) -> dict[str, np.ndarray]:
@@ -289,3 +300,92 @@ def pspin(n: int = 100, temperature: float = 0.5, steps: int = 20000, dt: float 
     meta = {"config": {"model": "spherical 3-spin", "n": n, "temperature": temperature, "dt": dt,
                        "steps": steps, "seed": seed}}  # fmt: skip
     return Trajectory(np.array(out_steps), np.array(spins), {"loss": np.array(energy)}, meta)
+
+
+# -- the example runs shipped in data/ ----------------------------------------------------------------
+
+EXAMPLE_SETS = ("digits-widths", "omd-ogd", "taxonomy-fast")
+
+
+def _example_width_run(width: int, seed: int, run_dir: str):
+    from . import models, tasks
+    from .capture import Recorder, schedules
+    from .training import train
+
+    task = tasks.digits(seed=0)
+    model = models.mlp(64, [width], 10, seed=seed)
+    steps = 1000
+    schedule = schedules.geometric(1, steps, 40) | schedules.every(50)
+    rec = Recorder(run_dir, schedule=schedule, grad_noise=True, config={"width": width})
+    return train(model, task, steps=steps, lr=0.1, batch_size=32, seed=seed, recorder=rec,
+                 progress=False)  # fmt: skip
+
+
+def make_example_data(root, sets=EXAMPLE_SETS, *, max_workers: int | None = 1) -> Path:
+    """Record the example runs that ship in ``data/`` (deterministic: same seeds, same schedules):
+
+    - ``digits-widths/``: digits MLPs of widths 8 and 32, 5 seeds each, 1000 SGD steps (batch 32,
+      lr 0.1) on a geometric schedule united with every 50 steps, test metrics and gradient noise recorded;
+    - ``omd-ogd.npz``: :func:`omd_ogd`'s three sets of trajectories;
+    - ``taxonomy-fast/``: the taxonomy's FAST grid (widths 4/16/64 × batch 8/32/128 × 2 seeds, 300 steps),
+      first and last weights only.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from . import taxonomy
+    from .sweep import grid, sweep
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    if "digits-widths" in sets:
+        g = grid(width=[8, 32], seed=list(range(5)))
+        with ThreadPoolExecutor(1) as ex:  # in-process and in order: deterministic
+            res = sweep(_example_width_run, g, root / "digits-widths", executor=ex, progress=False)
+        if res.failed:
+            raise RuntimeError(res.failed[0]["error"])
+    if "omd-ogd" in sets:
+        np.savez(root / "omd-ogd.npz", **omd_ogd())
+    if "taxonomy-fast" in sets:
+        with ThreadPoolExecutor(1) as ex:
+            taxonomy.digits_sweep(root / "taxonomy-fast", widths=[4, 16, 64], batch_sizes=[8, 32, 128],
+                                  seeds=2, steps=300, executor=ex, threads_per_run=1)  # fmt: skip
+    return root
+
+
+def data_dir() -> Path:
+    """Where the example runs are: ``$LANDKIT_DATA``, else the repository's ``data/`` folder (a source
+    checkout), else a cache folder where they are recorded on first use."""
+    import os
+
+    env = os.environ.get("LANDKIT_DATA")
+    if env:
+        return Path(env)
+    repo = Path(__file__).resolve().parent.parent / "data"
+    if (repo / "digits-widths").exists():
+        return repo
+    return Path.home() / ".cache" / "landkit" / "data"
+
+
+def example_runs(name: str = "digits-widths"):
+    """One of the shipped example sets: a :class:`landkit.RunSet` (``"digits-widths"``,
+    ``"taxonomy-fast"``) or a dict of arrays (``"omd-ogd"``); recorded into the cache on first use when
+    this installation has no ``data/`` folder.
+
+    Example
+    -------
+    >>> runs = lk.examples.example_runs("digits-widths")                      # doctest: +SKIP
+    >>> sorted({c["width"] for c in runs.configs})
+    [8, 32]
+    """
+    from .store import load_runs
+
+    if name not in EXAMPLE_SETS:
+        raise ValueError(f"name must be one of {EXAMPLE_SETS}, got {name!r}")
+    root = data_dir()
+    target = root / (name + ".npz" if name == "omd-ogd" else name)
+    if not target.exists():
+        make_example_data(root, sets=(name,))
+    if name == "omd-ogd":
+        with np.load(target, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    return load_runs(target)

@@ -1,0 +1,28 @@
+"""Regenerate the example runs in this folder (``make data``): deterministic, a few MB in all.
+
+python data/make_data.py [--out data]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+import landkit as lk
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(Path(__file__).parent))
+    args = ap.parse_args()
+    out = Path(args.out)
+    for name in ("digits-widths", "taxonomy-fast"):
+        shutil.rmtree(out / name, ignore_errors=True)
+    lk.examples.make_example_data(out)
+    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    print(f"example runs written to {out} ({size / 2**20:.1f} MiB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""The shipped example runs are what data/make_data.py makes."""
+
+from pathlib import Path
+
+import numpy as np
+
+import landkit as lk
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+def test_shipped_example_runs_match_the_script(tmp_path):
+    lk.examples.make_example_data(tmp_path)
+    for name in ("digits-widths", "taxonomy-fast"):
+        shipped, fresh = lk.load_runs(DATA / name), lk.load_runs(tmp_path / name)
+        assert len(shipped) == len(fresh) > 0
+        for a, b in zip(shipped, fresh):
+            assert a.path.name == b.path.name and a.config == b.config and a.status == b.status
+            np.testing.assert_array_equal(a.steps, b.steps)
+            assert [p.name for p in a.params] == [p.name for p in b.params]
+            assert sorted(a.scalars) == sorted(b.scalars)
+            # float tolerance: another CPU may round the same arithmetic differently
+            np.testing.assert_allclose(
+                np.asarray(a.weights[:]), np.asarray(b.weights[:]), rtol=1e-3, atol=1e-4
+            )
+            for k in a.scalars:
+                np.testing.assert_allclose(
+                    a.scalars[k], b.scalars[k], rtol=1e-3, atol=1e-4, err_msg=k
+                )
+    with np.load(DATA / "omd-ogd.npz") as f, np.load(tmp_path / "omd-ogd.npz") as g:
+        assert sorted(f.files) == sorted(g.files) == ["bisection", "ogd", "omd"]
+        for k in f.files:
+            np.testing.assert_allclose(f[k], g[k], rtol=1e-12)
+
+
+def test_example_runs_load_from_the_repository():
+    runs = lk.examples.example_runs("digits-widths")
+    assert sorted({c["width"] for c in runs.configs}) == [8, 32] and len(runs) == 10
+    assert "grad_noise" in runs[0].scalars and "test_acc" in runs[0].scalars
+    assert set(lk.examples.example_runs("omd-ogd")) == {"omd", "ogd", "bisection"}
