@@ -40,6 +40,7 @@ __all__ = [
     "conjugacy_test",
     "observables",
     "spectrum",
+    "uniform_groups",
     "wasserstein",
     "windowed",
 ]
@@ -662,3 +663,37 @@ def compare(groups: dict, delays: int = 4, rank: int | None = None, n_permutatio
                 f"within {a}": float(np.nanmean(res.within_a)), f"within {b}": float(np.nanmean(res.within_b)),
             })  # fmt: skip
     return rows
+
+
+def uniform_groups(runs, by: str | None = None, every: int | None = None) -> dict:
+    """Runs grouped by a config key (``by``; all in one group when None), each run reduced to its
+    snapshots every ``every`` steps — DMD needs uniform sampling. ``every`` defaults to the period of an
+    ``every(k)`` part of the recorded schedule. Returns ``{"by=value": [ (T, D) arrays ]}``, what
+    :func:`spectrum`, :func:`compare` and ``lk.widgets.SpectrumExplorer`` take."""
+    runs_list = list(runs)
+    configs = runs.configs if hasattr(runs, "configs") else [t.config for t in runs_list]
+    if every is None:
+        every = _schedule_period(runs_list[0].meta.get("schedule"))
+        if every is None:
+            raise ValueError(
+                "DMD needs uniformly spaced snapshots: pass every= or record with every(k)"
+            )
+    groups: dict = {}
+    for t, c in zip(runs_list, configs):
+        label = f"{by}={c.get(by)}" if by else "all"
+        rows = np.flatnonzero(np.asarray(t.steps) % every == 0)
+        groups.setdefault(label, []).append(np.asarray(t.weights[rows]))
+    return groups
+
+
+def _schedule_period(schedule) -> int | None:
+    """The period k of an ``every(k)`` part of a recorded schedule (JSON), if any."""
+    if not isinstance(schedule, dict):
+        return None
+    if "every" in schedule:
+        return int(schedule["every"])
+    for part in schedule.get("union", []):
+        k = _schedule_period(part)
+        if k:
+            return k
+    return None

@@ -100,25 +100,12 @@ def training_section(runs: RunSet) -> Section:
     )
 
 
-def _every_period(schedule) -> int | None:
-    """The period k of an ``every(k)`` part of a recorded schedule (JSON), if any."""
-    if not isinstance(schedule, dict):
-        return None
-    if "every" in schedule:
-        return int(schedule["every"])
-    for part in schedule.get("union", []):
-        k = _every_period(part)
-        if k:
-            return k
-    return None
-
-
 def koopman_section(runs: RunSet) -> Section | None:
     """Koopman spectra per group of runs and their conjugacy distances (uniformly spaced snapshots)."""
     from . import koopman
 
     trajs = list(runs)
-    k = _every_period(trajs[0].meta.get("schedule"))
+    k = koopman._schedule_period(trajs[0].meta.get("schedule"))
     if k is None:
         return Section("Koopman spectra", ["Skipped: DMD needs uniformly spaced snapshots; record with an "
                                            "<code>every(k)</code> schedule (it combines with geometric ones)."])  # fmt: skip

@@ -140,3 +140,17 @@ def test_phase_explorer():
     assert "phase <b>IV" in ex.message.value and bytes(ex.image.value).startswith(b"\x89PNG")
     ex.cells.children[1].children[0].click()  # the bottom row is load 4; top-left is (32, 8)
     assert ex.load.value == 4 and ex.temp.value == 8 and "phase <b>III" in ex.message.value
+
+
+def test_every_tour_explorer_runs_on_the_shipped_runs():
+    runs = lk.examples.example_runs("digits-widths")
+    spec = lk.widgets.SpectrumExplorer(lk.koopman.uniform_groups(runs, by="width"), delays=2,
+                                       n_permutations=9, pca=8, rank=6)  # fmt: skip
+    traj = runs.where(width=32)[0]
+    land = lk.widgets.LandscapeExplorer(traj.model(), traj.task(), trajectory=traj, resolution=7)
+    mapx = lk.widgets.MapperExplorer(runs.where(width=8))
+    morse = lk.widgets.MorseExplorer(runs.where(width=32), start_step=50, subdiv=8)
+    aging = lk.widgets.AgingExplorer({"w8": runs.where(width=8)[0], "w32": traj})
+    for ex in (spec, land, mapx, morse, aging):
+        ex.start(wait=True)
+        assert ex.error is None and bytes(ex.image.value).startswith(b"\x89PNG"), type(ex).__name__

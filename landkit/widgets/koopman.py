@@ -12,8 +12,9 @@ from .base import Explorer
 class SpectrumExplorer(Explorer):
     """Compare the Koopman spectra of groups of runs.
 
-    ``groups``: a dict label -> list of trajectories (or (runs, T, D) arrays), or a
-    :class:`landkit.RunSet` with ``group_by=`` a config key.
+    ``groups``: a dict label -> list of trajectories (or (runs, T, D) arrays; see
+    :func:`landkit.koopman.uniform_groups`), or a :class:`landkit.RunSet` with ``group_by=`` a config
+    key. Groups of networks of different sizes need ``pca=k`` (each group on its own k components).
 
     Example
     -------
@@ -24,9 +25,8 @@ class SpectrumExplorer(Explorer):
     run_label = "Compare"
     title = "Koopman spectra: are these runs equivalent?"
 
-    def __init__(
-        self, groups, *, group_by: str | None = None, delays: int = 4, n_permutations: int = 100
-    ):
+    def __init__(self, groups, *, group_by: str | None = None, delays: int = 4, n_permutations: int = 100,
+                 pca: int = 0, rank: int = 0):  # fmt: skip
         if hasattr(groups, "groupby"):
             if group_by is None:
                 raise ValueError("pass group_by= (a config key) to compare groups of a RunSet")
@@ -41,8 +41,8 @@ class SpectrumExplorer(Explorer):
             options=labels, value=tuple(labels[:2]), description="groups", rows=min(5, len(labels))
         )
         self.delays = W.IntSlider(value=delays, min=0, max=10, description="delays")
-        self.rank = W.IntSlider(value=0, min=0, max=30, description="rank (0 = all)")
-        self.pca = W.IntSlider(value=0, min=0, max=30, description="PCA (0 = off)")
+        self.rank = W.IntSlider(value=rank, min=0, max=30, description="rank (0 = all)")
+        self.pca = W.IntSlider(value=pca, min=0, max=30, description="PCA (0 = off)")
         self.params = W.Text(value="", placeholder="e.g. fc2.*", description="params")
         self.n_perm = W.IntSlider(
             value=n_permutations, min=0, max=1000, step=10, description="permutations"
