@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PIP    := PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(PY) -m pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint format lab bench data install install-test clean
+.PHONY: demo test lint format lab app bench data install install-test clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,15 @@ format: $(VENV)/.installed-test
 
 test: lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+$(VENV)/.installed-app: $(VENV)/.installed pyproject.toml constraints.txt
+	$(PIP) install -q -e ".[app]"
+	@touch $@
+
+# the tour as a web app on 127.0.0.1 (no code cells shown); the landkit template keeps it offline
+app: $(VENV)/.installed-app
+	JUPYTER_PATH=$(CURDIR)/app $(VENV)/bin/voila notebooks/00_tour.ipynb --template=landkit \
+		--Voila.ip=127.0.0.1 --port=8866 --no-browser
 
 data: $(VENV)/.installed
 	$(PY) data/make_data.py

@@ -7,6 +7,7 @@ unless ``LANDKIT_REQUIRE_BROWSER=1`` (set by CI), which turns the skip into a fa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -212,3 +213,115 @@ def test_capture_notebook_in_jupyterlab(jupyterlab, tmp_path):
         d.name.startswith("w40-") for d in (work / "runs" / "explorer").iterdir()
     )
     assert not outside, f"requests left the machine: {outside[:5]}"
+
+
+@pytest.fixture
+def voila_app(tmp_path):
+    """`make app`'s Voilà server (the landkit template) on 127.0.0.1 serving a FAST copy of the tour."""
+    _require_browser()
+    work = tmp_path / "app"
+    work.mkdir()
+    data = json.loads((ROOT / "notebooks" / "00_tour.ipynb").read_text())
+    for cell in data["cells"]:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            cell["source"] = "FAST = True"
+    (work / "00_tour.ipynb").write_text(json.dumps(data))
+    port = _free_port()
+    log = open(tmp_path / "voila.log", "w")
+    env = {**os.environ, "JUPYTER_PATH": str(ROOT / "app")}
+    cmd = [sys.executable, "-m", "voila", "00_tour.ipynb", "--template=landkit", "--no-browser",
+           "--Voila.ip=127.0.0.1", f"--port={port}"]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=work, stdout=log, stderr=subprocess.STDOUT, env=env,
+                            start_new_session=True)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/voila/static/voila.js", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"Voilà did not start:\n{(tmp_path / 'voila.log').read_text()}"
+                    ) from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+def _press_and_wait(explorer, button: str, done: str, timeout=120):
+    """Press the explorer's button; wait until its message changes to one containing ``done``."""
+    message = explorer.locator(".widget-html").last
+    before = message.inner_text()
+    explorer.get_by_role("button", name=button).click()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = message.inner_text()
+        if text != before and (done in text or "error" in text):
+            return text
+        time.sleep(0.3)
+    raise AssertionError(f"{button} did not finish: {message.inner_text()!r}")
+
+
+def test_tour_app_in_voila(voila_app, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    url = voila_app
+    outside, console_errors = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.on("request", lambda r: outside.append(r.url)
+                    if not r.url.startswith((url, "data:", "blob:")) else None)  # fmt: skip
+            page.on(
+                "console", lambda m: console_errors.append(m.text) if m.type == "error" else None
+            )
+            page.goto(url, timeout=180_000)
+            land = page.locator(".lk-landscape-explorer")
+            land.wait_for(timeout=180_000)
+            assert not page.get_by_text("import landkit as lk").count()  # an app: no code shown
+            # the landscape explorer: draw, change the directions, draw again
+            text = _press_and_wait(land, "Draw", "minim")
+            assert "error" not in text, text
+            image = land.locator("img")
+            first = image.get_attribute("src")
+            land.locator("select").first.select_option("filter")
+            text = _press_and_wait(land, "Draw", "(batched)")
+            land.scroll_into_view_if_needed()
+            page.screenshot(path=str(tmp_path / "voila-landscape.png"))
+            assert image.get_attribute("src") != first, "the landscape figure did not change"
+            # the Mapper explorer: map, change the lens, map again
+            mapx = page.locator(".lk-mapper-explorer")
+            text = _press_and_wait(mapx, "Map", "nodes")
+            mimg = mapx.locator("img")
+            first = mimg.get_attribute("src")
+            mapx.locator("select").first.select_option("step")
+            _press_and_wait(mapx, "Map", "nodes")
+            deadline = time.monotonic() + 30
+            while mimg.get_attribute("src") == first and time.monotonic() < deadline:
+                time.sleep(0.3)
+            assert mimg.get_attribute("src") != first, "the Mapper figure did not change"
+            mapx.scroll_into_view_if_needed()
+            page.screenshot(path=str(tmp_path / "voila-mapper.png"))
+        except BaseException:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "voila-tour-FAILED.png"))
+            print((tmp_path / "voila.log").read_text()[-5000:])
+            raise
+        finally:
+            browser.close()
+    ARTIFACTS.mkdir(exist_ok=True)
+    for name in ("voila-landscape.png", "voila-mapper.png"):
+        shutil.copy(tmp_path / name, ARTIFACTS / f"browser-{name}")
+    assert not outside, f"requests left the machine: {outside[:5]}"
+    assert not console_errors, f"browser console errors: {console_errors[:5]}"

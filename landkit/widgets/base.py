@@ -29,7 +29,8 @@ class Explorer(W.VBox):
             value=0.0, min=0.0, max=1.0, description="", layout=W.Layout(width="260px")
         )
         self.message = W.HTML(value="")
-        self.image = W.Image(format="png", layout=W.Layout(max_width="900px"))
+        # hidden until the first figure (an empty image shows as a broken-image icon)
+        self.image = W.Image(format="png", layout=W.Layout(max_width="900px", display="none"))
         self.run_button.on_click(lambda _b: self.start())
         self.stop_button.on_click(lambda _b: self.stop())
         self.export_button.on_click(lambda _b: self.export())
@@ -67,6 +68,7 @@ class Explorer(W.VBox):
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=90)
         self.image.value = buf.getvalue()
+        self.image.layout.display = None
         self._figure = fig
         self.export_button.disabled = False
 

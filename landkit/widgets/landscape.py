@@ -42,8 +42,8 @@ class LandscapeExplorer(Explorer):
             value=resolution, min=5, max=101, step=2, description="resolution"
         )
         n = getattr(task, "n_train", None)
-        subsets = [("all", None)] + [(str(k), k) for k in (128, 256, 512) if n is None or k < n]
-        self.subset = W.Dropdown(options=subsets, value=None, description="data")
+        subsets = [("all", 0)] + [(str(k), k) for k in (128, 256, 512) if n is None or k < n]
+        self.subset = W.Dropdown(options=subsets, value=0, description="data (samples)")
         self.threshold = W.FloatLogSlider(value=0.01, base=10, min=-4, max=-0.5, step=0.25,
                                           description="noise threshold")  # fmt: skip
         self.view = W.ToggleButtons(options=["contour", "3d"], value="contour", description="view")
@@ -80,7 +80,7 @@ class LandscapeExplorer(Explorer):
         try:
             surf = landscape.plane(self.model, self.task, directions=kind, span=span or 1.0,
                                    resolution=res, trajectory=self.trajectory if kind == "pca" else None,
-                                   n_samples=self.subset.value, progress=False, callback=tick)  # fmt: skip
+                                   n_samples=self.subset.value or None, progress=False, callback=tick)  # fmt: skip
         except _Stopped:
             self.progress(0.0, "stopped")
             return
