@@ -300,19 +300,53 @@ def test_tour_app_in_voila(voila_app, tmp_path):
             land.scroll_into_view_if_needed()
             page.screenshot(path=str(tmp_path / "voila-landscape.png"))
             assert image.get_attribute("src") != first, "the landscape figure did not change"
-            # the Mapper explorer: map, change the lens, map again
-            mapx = page.locator(".lk-mapper-explorer")
-            text = _press_and_wait(mapx, "Map", "nodes")
-            mimg = mapx.locator("img")
-            first = mimg.get_attribute("src")
-            mapx.locator("select").first.select_option("step")
-            _press_and_wait(mapx, "Map", "nodes")
-            deadline = time.monotonic() + 30
-            while mimg.get_attribute("src") == first and time.monotonic() < deadline:
+
+            # every other explorer: run it, change one control, run it again, the figure changes
+            def drive(css, button, done, change):
+                ex = page.locator(css)
+                ex.scroll_into_view_if_needed()
+                text = _press_and_wait(ex, button, done)
+                assert "error" not in text, f"{css}: {text}"
+                img = ex.locator("img")
+                first = img.get_attribute("src")
+                change(ex)
+                text = _press_and_wait(ex, button, done)
+                assert "error" not in text, f"{css}: {text}"
+                deadline = time.monotonic() + 30
+                while img.get_attribute("src") == first and time.monotonic() < deadline:
+                    time.sleep(0.3)
+                assert img.get_attribute("src") != first, f"{css}: the figure did not change"
+                page.screenshot(path=str(tmp_path / f"voila-{css.split('-')[1]}.png"))
+
+            def slide(ex, times=2):
+                handle = ex.locator(".widget-slider").first.locator(".noUi-handle")
+                handle.focus()
+                for _ in range(times):
+                    handle.press("ArrowRight")
+
+            drive(
+                ".lk-mapper-explorer",
+                "Map",
+                "nodes",
+                lambda ex: ex.locator("select").first.select_option("step"),
+            )
+            drive(".lk-spectrum-explorer", "Compare", "W", lambda ex: slide(ex))
+            drive(".lk-morse-explorer", "Compute", "Morse sets", lambda ex: slide(ex, 3))
+            drive(
+                ".lk-aging-explorer",
+                "Compute",
+                "fitted",
+                lambda ex: ex.locator("select").first.select_option(index=1),
+            )
+            phase = page.locator(".lk-phase-explorer")
+            phase.scroll_into_view_if_needed()
+            phase.locator(".widget-hbox .widget-button").first.click()
+            message = phase.locator(".widget-html").last
+            deadline = time.monotonic() + 60
+            while "phase <b>" not in message.inner_html() and time.monotonic() < deadline:
                 time.sleep(0.3)
-            assert mimg.get_attribute("src") != first, "the Mapper figure did not change"
-            mapx.scroll_into_view_if_needed()
-            page.screenshot(path=str(tmp_path / "voila-mapper.png"))
+            assert "phase" in message.inner_text()
+            page.screenshot(path=str(tmp_path / "voila-phase.png"))
         except BaseException:
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "voila-tour-FAILED.png"))
@@ -321,7 +355,14 @@ def test_tour_app_in_voila(voila_app, tmp_path):
         finally:
             browser.close()
     ARTIFACTS.mkdir(exist_ok=True)
-    for name in ("voila-landscape.png", "voila-mapper.png"):
+    for name in (
+        "voila-landscape.png",
+        "voila-mapper.png",
+        "voila-spectrum.png",
+        "voila-morse.png",
+        "voila-aging.png",
+        "voila-phase.png",
+    ):
         shutil.copy(tmp_path / name, ARTIFACTS / f"browser-{name}")
     assert not outside, f"requests left the machine: {outside[:5]}"
     assert not console_errors, f"browser console errors: {console_errors[:5]}"
