@@ -366,3 +366,53 @@ def test_tour_app_in_voila(voila_app, tmp_path):
         shutil.copy(tmp_path / name, ARTIFACTS / f"browser-{name}")
     assert not outside, f"requests left the machine: {outside[:5]}"
     assert not console_errors, f"browser console errors: {console_errors[:5]}"
+
+
+def test_tour_in_jupyterlab(jupyterlab, tmp_path):
+    """Run All on the tour in JupyterLab; every explorer appears; drive the landscape explorer."""
+    from playwright.sync_api import sync_playwright
+
+    url, token, _work = jupyterlab
+    outside, console_errors = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.on("request", lambda r: outside.append(r.url)
+                    if not r.url.startswith((url, "data:", "blob:")) else None)  # fmt: skip
+            page.on(
+                "console", lambda m: console_errors.append(m.text) if m.type == "error" else None
+            )
+            page.goto(f"{url}/lab/tree/00_tour.ipynb?token={token}")
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+            _run_all(page, url, token)
+            _wait_idle(page)
+            for css in (".lk-spectrum-explorer", ".lk-landscape-explorer", ".lk-mapper-explorer",
+                        ".lk-morse-explorer", ".lk-aging-explorer", ".lk-phase-explorer"):  # fmt: skip
+                assert page.locator(css).count() == 1, f"{css} missing"
+            assert not page.get_by_text(re.compile(r"<Figure size")).count()
+            assert not page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
+                                    has_text="Error").count()  # fmt: skip
+            land = page.locator(".lk-landscape-explorer")
+            land.scroll_into_view_if_needed()
+            _press_and_wait(land, "Draw", "minim")
+            image = land.locator("img")
+            first = image.get_attribute("src")
+            land.locator("select").first.select_option("filter")
+            text = _press_and_wait(land, "Draw", "(batched)")
+            assert "error" not in text, text
+            deadline = time.monotonic() + 30
+            while image.get_attribute("src") == first and time.monotonic() < deadline:
+                time.sleep(0.3)
+            assert image.get_attribute("src") != first, "the landscape figure did not change"
+            page.screenshot(path=str(tmp_path / "lab-tour.png"))
+        except BaseException:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "browser-lab-tour-FAILED.png"))
+            raise
+        finally:
+            browser.close()
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copy(tmp_path / "lab-tour.png", ARTIFACTS / "browser-lab-tour.png")
+    assert not outside, f"requests left the machine: {outside[:5]}"
+    assert not console_errors, f"browser console errors: {console_errors[:5]}"
