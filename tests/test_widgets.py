@@ -138,7 +138,7 @@ def test_phase_explorer():
     ex = lk.widgets.PhaseExplorer(table)
     ex.pick(32, 64)
     assert "phase <b>IV" in ex.message.value and bytes(ex.image.value).startswith(b"\x89PNG")
-    ex.cells.children[1].children[0].click()  # the bottom row is load 4; top-left is (32, 8)
+    ex.cells.children[2].children[1].click()  # rows: header, load 32, load 4; column 0 the labels
     assert ex.load.value == 4 and ex.temp.value == 8 and "phase <b>III" in ex.message.value
 
 

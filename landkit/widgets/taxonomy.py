@@ -30,13 +30,15 @@ class PhaseExplorer(Explorer):
         self.temp = W.Dropdown(options=temps, value=temps[0], description=table.temperature)
         for w in (self.load, self.temp):
             w.style.description_width = "100px"
-        buttons = []
+        cell = W.Layout(width="60px")
+        head = [W.Label(f"{table.load} \\ {table.temperature}", layout=W.Layout(width="120px"))]
+        buttons = [W.HBox(head + [W.Label(str(tv), layout=cell) for tv in temps])]
         for lv in reversed(loads):
-            row = []
+            row = [W.Label(str(lv), layout=W.Layout(width="120px"))]
             for tv in temps:
                 phase = self._phase(lv, tv)
                 b = W.Button(description=f"{phase}", tooltip=f"{table.load}={lv}, {table.temperature}={tv}",
-                             layout=W.Layout(width="60px"))  # fmt: skip
+                             layout=cell)  # fmt: skip
                 b.on_click(lambda _b, lv=lv, tv=tv: self.pick(lv, tv))
                 row.append(b)
             buttons.append(W.HBox(row))
