@@ -71,6 +71,11 @@ def jupyterlab(tmp_path):
         [sys.executable, "-c", "import landkit.widgets, ipykernel.kernelapp, matplotlib.pyplot"],
         check=True,
     )
+    # render every cell (JupyterLab 4 otherwise renders only the cells in view, so explorers further
+    # down the tour would not be in the page)
+    settings = tmp_path / "lab-settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)
+    (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     port, token = _free_port(), secrets.token_hex(16)
     log = open(tmp_path / "jupyterlab.log", "w")
     cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
@@ -78,8 +83,9 @@ def jupyterlab(tmp_path):
            "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]  # fmt: skip
     if os.geteuid() == 0:
         cmd.append("--allow-root")
+    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab-settings")}
     proc = subprocess.Popen(
-        cmd, cwd=work, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        cmd, cwd=work, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -272,6 +278,51 @@ def _press_and_wait(explorer, button: str, done: str, timeout=120):
     raise AssertionError(f"{button} did not finish: {message.inner_text()!r}")
 
 
+def _drive(page, tmp_path, prefix, css, button, done, change):
+    """Run one explorer, change one control, run it again: its figure must change."""
+    ex = page.locator(css)
+    ex.scroll_into_view_if_needed()
+    text = _press_and_wait(ex, button, done)
+    assert "error" not in text, f"{css}: {text}"
+    img = ex.locator("img")
+    first = img.get_attribute("src")
+    change(ex)
+    text = _press_and_wait(ex, button, done)
+    assert "error" not in text, f"{css}: {text}"
+    deadline = time.monotonic() + 30
+    while img.get_attribute("src") == first and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert img.get_attribute("src") != first, f"{css}: the figure did not change"
+    page.screenshot(path=str(tmp_path / f"{prefix}-{css.split('-')[1]}.png"))
+
+
+def _slide(ex, times=2):
+    handle = ex.locator(".widget-slider").first.locator(".noUi-handle")
+    handle.focus()
+    for _ in range(times):
+        handle.press("ArrowRight")
+
+
+def _drive_tour_explorers(page, tmp_path, prefix):
+    """The tour's explorers besides the landscape one: Mapper, Spectrum, Morse, Aging, Phase."""
+    _drive(page, tmp_path, prefix, ".lk-mapper-explorer", "Map", "nodes",
+           lambda ex: ex.locator("select").first.select_option("step"))  # fmt: skip
+    _drive(page, tmp_path, prefix, ".lk-spectrum-explorer", "Compare", "W", _slide)
+    _drive(page, tmp_path, prefix, ".lk-morse-explorer", "Compute", "Morse sets",
+           lambda ex: _slide(ex, 3))  # fmt: skip
+    _drive(page, tmp_path, prefix, ".lk-aging-explorer", "Compute", "fitted",
+           lambda ex: ex.locator("select").first.select_option(index=1))  # fmt: skip
+    phase = page.locator(".lk-phase-explorer")
+    phase.scroll_into_view_if_needed()
+    phase.locator(".widget-hbox .widget-button").first.click()
+    message = phase.locator(".widget-html").last
+    deadline = time.monotonic() + 60
+    while "phase <b>" not in message.inner_html() and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert "phase" in message.inner_text()
+    page.screenshot(path=str(tmp_path / f"{prefix}-phase.png"))
+
+
 def test_tour_app_in_voila(voila_app, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -302,51 +353,7 @@ def test_tour_app_in_voila(voila_app, tmp_path):
             assert image.get_attribute("src") != first, "the landscape figure did not change"
 
             # every other explorer: run it, change one control, run it again, the figure changes
-            def drive(css, button, done, change):
-                ex = page.locator(css)
-                ex.scroll_into_view_if_needed()
-                text = _press_and_wait(ex, button, done)
-                assert "error" not in text, f"{css}: {text}"
-                img = ex.locator("img")
-                first = img.get_attribute("src")
-                change(ex)
-                text = _press_and_wait(ex, button, done)
-                assert "error" not in text, f"{css}: {text}"
-                deadline = time.monotonic() + 30
-                while img.get_attribute("src") == first and time.monotonic() < deadline:
-                    time.sleep(0.3)
-                assert img.get_attribute("src") != first, f"{css}: the figure did not change"
-                page.screenshot(path=str(tmp_path / f"voila-{css.split('-')[1]}.png"))
-
-            def slide(ex, times=2):
-                handle = ex.locator(".widget-slider").first.locator(".noUi-handle")
-                handle.focus()
-                for _ in range(times):
-                    handle.press("ArrowRight")
-
-            drive(
-                ".lk-mapper-explorer",
-                "Map",
-                "nodes",
-                lambda ex: ex.locator("select").first.select_option("step"),
-            )
-            drive(".lk-spectrum-explorer", "Compare", "W", lambda ex: slide(ex))
-            drive(".lk-morse-explorer", "Compute", "Morse sets", lambda ex: slide(ex, 3))
-            drive(
-                ".lk-aging-explorer",
-                "Compute",
-                "fitted",
-                lambda ex: ex.locator("select").first.select_option(index=1),
-            )
-            phase = page.locator(".lk-phase-explorer")
-            phase.scroll_into_view_if_needed()
-            phase.locator(".widget-hbox .widget-button").first.click()
-            message = phase.locator(".widget-html").last
-            deadline = time.monotonic() + 60
-            while "phase <b>" not in message.inner_html() and time.monotonic() < deadline:
-                time.sleep(0.3)
-            assert "phase" in message.inner_text()
-            page.screenshot(path=str(tmp_path / "voila-phase.png"))
+            _drive_tour_explorers(page, tmp_path, "voila")
         except BaseException:
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "voila-tour-FAILED.png"))
@@ -369,7 +376,7 @@ def test_tour_app_in_voila(voila_app, tmp_path):
 
 
 def test_tour_in_jupyterlab(jupyterlab, tmp_path):
-    """Run All on the tour in JupyterLab; every explorer appears; drive the landscape explorer."""
+    """Run All on the tour in JupyterLab; every explorer appears, is driven, and redraws."""
     from playwright.sync_api import sync_playwright
 
     url, token, _work = jupyterlab
@@ -384,7 +391,7 @@ def test_tour_in_jupyterlab(jupyterlab, tmp_path):
                 "console", lambda m: console_errors.append(m.text) if m.type == "error" else None
             )
             page.goto(f"{url}/lab/tree/00_tour.ipynb?token={token}")
-            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+            page.locator(".jp-Notebook .jp-Cell").first.wait_for(state="attached", timeout=90_000)
             _run_all(page, url, token)
             _wait_idle(page)
             for css in (".lk-spectrum-explorer", ".lk-landscape-explorer", ".lk-mapper-explorer",
@@ -406,6 +413,7 @@ def test_tour_in_jupyterlab(jupyterlab, tmp_path):
                 time.sleep(0.3)
             assert image.get_attribute("src") != first, "the landscape figure did not change"
             page.screenshot(path=str(tmp_path / "lab-tour.png"))
+            _drive_tour_explorers(page, tmp_path, "lab")
         except BaseException:
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "browser-lab-tour-FAILED.png"))
