@@ -68,7 +68,12 @@ def jupyterlab(tmp_path):
     # import once beforehand: in a fresh venv the kernel's first import compiles bytecode for long
     # enough that JupyterLab gives up on it and restarts it
     subprocess.run(
-        [sys.executable, "-c", "import landkit.widgets, ipykernel.kernelapp, matplotlib.pyplot"],
+        [
+            sys.executable,
+            "-c",
+            "import landkit.widgets, ipykernel.kernelapp, matplotlib.pyplot, kmapper, "
+            "CMGDB, networkx, sklearn.gaussian_process, scipy.sparse.csgraph",
+        ],
         check=True,
     )
     # render every cell (JupyterLab 4 otherwise renders only the cells in view, so explorers further
@@ -83,7 +88,9 @@ def jupyterlab(tmp_path):
            "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]  # fmt: skip
     if os.geteuid() == 0:
         cmd.append("--allow-root")
-    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab-settings")}
+    # a fresh workspace per test: JupyterLab would otherwise reopen the previous test's notebooks
+    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab-settings"),
+           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "lab-workspaces")}  # fmt: skip
     proc = subprocess.Popen(
         cmd, cwd=work, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
     )
@@ -173,7 +180,7 @@ def test_capture_notebook_in_jupyterlab(jupyterlab, tmp_path):
             page.on(
                 "console", lambda m: console_errors.append(m.text) if m.type == "error" else None
             )
-            page.goto(f"{url}/lab/tree/01_capture.ipynb?token={token}")
+            page.goto(f"{url}/lab/tree/01_capture.ipynb?reset&token={token}")
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
             _run_all(page, url, token)
             explorer = page.locator(".lk-train-explorer")
@@ -390,7 +397,7 @@ def test_tour_in_jupyterlab(jupyterlab, tmp_path):
             page.on(
                 "console", lambda m: console_errors.append(m.text) if m.type == "error" else None
             )
-            page.goto(f"{url}/lab/tree/00_tour.ipynb?token={token}")
+            page.goto(f"{url}/lab/tree/00_tour.ipynb?reset&token={token}")
             page.locator(".jp-Notebook .jp-Cell").first.wait_for(state="attached", timeout=90_000)
             _run_all(page, url, token)
             _wait_idle(page)
