@@ -211,9 +211,10 @@ class HessianOperator:
         return torch.autograd.functional.hessian(lambda th: self.loss(th), self.theta)
 
 
-def _lanczos(op: HessianOperator, m: int, v0: torch.Tensor):
-    """m Lanczos steps with full reorthogonalisation; returns (alphas, betas, V (m × P))."""
-    V = torch.zeros(m, op.dim, dtype=op.theta.dtype)
+def _lanczos(op: HessianOperator, m: int, v0: torch.Tensor, stop=None):
+    """Up to m Lanczos steps with full reorthogonalisation; returns (alphas, betas, V (steps × P)).
+    ``stop(alphas, betas)``, called after every step, ends the run early when it returns True."""
+    V = torch.zeros(m, op.dim, dtype=op.theta.dtype, device=op.theta.device)
     alphas, betas = [], []
     v = v0 / v0.norm()
     beta = 0.0
@@ -227,7 +228,7 @@ def _lanczos(op: HessianOperator, m: int, v0: torch.Tensor):
         beta = float(w.norm())
         alphas.append(alpha)
         betas.append(beta)
-        if beta < 1e-12 * max(1.0, abs(alpha)):
+        if beta < 1e-12 * max(1.0, abs(alpha)) or (stop is not None and stop(alphas, betas)):
             break
         v = w / beta
     k = len(alphas)
@@ -262,48 +263,39 @@ def top_eigenvalues(model, task, k: int = 5, tol: float = 1e-3, seed: int = 0, *
     start = op.n_matvecs
     max_iter = min(op.dim, max_iter or max(10 * k, 100))
     g = torch.Generator().manual_seed(seed)
-    v = torch.randn(op.dim, generator=g, dtype=op.theta.dtype).to(op.theta.device)
-    v = v / v.norm()
-    V = torch.zeros(max_iter, op.dim, dtype=op.theta.dtype, device=op.theta.device)
-    alphas, betas, beta = [], [], 0.0
-    converged = False
-    for j in range(max_iter):
-        V[j] = v
-        w = op.matvec(v)
-        alpha = float(w @ v)
-        w = w - alpha * v - (beta * V[j - 1] if j else 0.0)
-        w = w - V[: j + 1].T @ (V[: j + 1] @ w)  # full reorthogonalisation (twice is enough)
-        w = w - V[: j + 1].T @ (V[: j + 1] @ w)
-        beta = float(w.norm())
-        alphas.append(alpha)
-        betas.append(beta)
-        m = j + 1
+    v0 = torch.randn(op.dim, generator=g, dtype=op.theta.dtype).to(op.theta.device)
+
+    def ritz(alphas, betas):
         T = np.diag(alphas) + np.diag(betas[:-1], 1) + np.diag(betas[:-1], -1)
         theta, S = np.linalg.eigh(T)
         order = np.argsort(-theta) if which == "largest" else np.argsort(theta)
-        sel = order[: min(k, m)]
-        res = np.abs(beta * S[-1, sel])
+        sel = order[: min(k, len(alphas))]
+        return theta, S, sel, np.abs(betas[-1] * S[-1, sel])
+
+    def converged(alphas, betas):
+        m = len(alphas)
+        if m < min(k + 2, op.dim):
+            return False
+        theta, _, sel, res = ritz(alphas, betas)
         scale = np.maximum(np.abs(theta[sel]), 1e-12)
-        invariant = beta < 1e-12 * max(1.0, abs(alpha))
-        if m >= k:
-            others = [np.delete(theta, i) for i in sel]
-            gap = np.array([np.min(np.abs(o - theta[i])) if len(o) else np.inf
-                            for o, i in zip(others, sel)])  # fmt: skip
-            bound = np.minimum(res, res**2 / np.maximum(gap, 1e-300))
-            converged = bool(np.all(bound <= tol * scale)) and (
-                residual_tol is None or bool(np.all(res <= residual_tol * scale))
-            )
-        if (converged and m >= min(k + 2, op.dim)) or invariant:
-            converged = converged or invariant
-            break
-        v = w / beta
+        gap = np.array([np.min(np.abs(np.delete(theta, i) - theta[i])) if m > 1 else np.inf
+                        for i in sel])  # fmt: skip
+        bound = np.minimum(res, res**2 / np.maximum(gap, 1e-300))
+        ok = bool(np.all(bound <= tol * scale))
+        return ok and (residual_tol is None or bool(np.all(res <= residual_tol * scale)))
+
+    alphas, betas, V = _lanczos(op, max_iter, v0, stop=converged)
+    m = len(alphas)
+    theta, S, sel, res = ritz(alphas, betas)
+    invariant = betas[-1] < 1e-12 * max(1.0, abs(alphas[-1]))
+    done = invariant or converged(list(alphas), list(betas))
     vecs = (torch.from_numpy(S[:, sel].T.copy()).to(V) @ V[:m]).detach()
     iterations = op.n_matvecs - start
     if verify:
         res = np.array(
             [float((op.matvec(u) - float(t) * u).norm()) for u, t in zip(vecs, theta[sel])]
         )
-    return HessianEigen(theta[sel], vecs.cpu().numpy(), res, iterations, converged, which)
+    return HessianEigen(theta[sel], vecs.cpu().numpy(), res, iterations, done, which)
 
 
 def trace(model, task, n_samples: int = 100, seed: int = 0, *, method: str = "hutchinson",

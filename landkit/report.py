@@ -58,6 +58,17 @@ def _varying_keys(runs: RunSet) -> list[str]:
     return sorted(varying - {"seed"})
 
 
+def _groups(runs: RunSet) -> dict:
+    """The runs grouped by their first varying config key: ``{"key=value": [trajectories]}`` (one group
+    ``"all"`` when only the seed varies)."""
+    keys = _varying_keys(runs)
+    group = keys[0] if keys else None
+    out: dict = {}
+    for t, c in zip(runs, runs.configs):
+        out.setdefault(f"{group}={c.get(group)}" if group else "all", []).append(t)
+    return out
+
+
 def training_section(runs: RunSet) -> Section:
     """What was recorded, and the loss/accuracy curves."""
     trajs = list(runs)
@@ -110,16 +121,10 @@ def koopman_section(runs: RunSet) -> Section | None:
         return Section("Koopman spectra", ["Skipped: DMD needs uniformly spaced snapshots; record with an "
                                            "<code>every(k)</code> schedule (it combines with geometric ones)."])  # fmt: skip
     keys = _varying_keys(runs)
-    group = keys[0] if keys else None
-    uniform = [np.asarray(t.weights[np.flatnonzero(t.steps % k == 0)]) for t in trajs]
-    labels = [c.get(group) for c in runs.configs] if group else ["all"] * len(trajs)
-    groups: dict = {}
-    for arr, lab in zip(uniform, labels):
-        groups.setdefault(lab, []).append(arr)
+    groups = koopman.uniform_groups(runs, by=keys[0] if keys else None, every=k)
+    uniform = next(iter(groups.values()))
     opts = dict(delays=2, rank=6, pca=8)
-    spectra = {
-        f"{group}={g}" if group else str(g): koopman.spectrum(v, **opts) for g, v in groups.items()
-    }
+    spectra = {label: koopman.spectrum(v, **opts) for label, v in groups.items()}
     fig = plots.plot_eigenvalues(spectra, zoom=True)
     rows = koopman.compare(groups, n_permutations=50, **opts) if len(groups) > 1 else None
     text = (f"Time-delay DMD (delays=2, rank 6) on a joint 8-component PCA of all weights, using the "
@@ -145,11 +150,7 @@ def landscape_section(runs: RunSet) -> Section | None:
         models = [trajs[0].model()]
     except ValueError as e:
         return Section("Loss landscape", [f"Skipped: {html.escape(str(e))}"])
-    keys = _varying_keys(runs)
-    group = keys[0] if keys else None
-    firsts: dict = {}
-    for t, c in zip(trajs, runs.configs):
-        firsts.setdefault(f"{group}={c.get(group)}" if group else "all", t)
+    firsts = {label: group[0] for label, group in _groups(runs).items()}
     n = min(task.n_train, 512)
     profiles, rows = {}, []
     for label, t in firsts.items():
@@ -191,12 +192,7 @@ def global_section(runs: RunSet) -> Section | None:
     runs, the Conley–Morse graph of its training map on the two most spread weights."""
     from . import mapper, morse
 
-    trajs = list(runs)
-    keys = _varying_keys(runs)
-    group = keys[0] if keys else None
-    groups: dict = {}
-    for t, c in zip(trajs, runs.configs):
-        groups.setdefault(f"{group}={c.get(group)}" if group else "all", []).append(t)
+    groups = _groups(runs)
     labels = list(groups)
     fig, axes = plots.new_figure(len(labels), width=4.6, height=4.2)
     axes = np.atleast_1d(axes)
@@ -242,12 +238,7 @@ def aging_section(runs: RunSet) -> Section | None:
     exponent μ and the late diffusion exponent α."""
     from . import glassy
 
-    trajs = list(runs)
-    keys = _varying_keys(runs)
-    group = keys[0] if keys else None
-    groups: dict = {}
-    for t, c in zip(trajs, runs.configs):
-        groups.setdefault(f"{group}={c.get(group)}" if group else "all", []).append(t)
+    groups = _groups(runs)
     labels = list(groups)
     fig, axes = plots.new_figure(len(labels), width=4.4, height=3.8)
     axes = np.atleast_1d(axes)

@@ -109,17 +109,19 @@ def jupyterlab(tmp_path):
                 time.sleep(0.5)
         yield url, token, work
     finally:
-        # stop the server and the kernels it started (one process group)
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=15)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
+        _stop_server(proc)
         log.close()
+
+
+def _stop_server(proc):
+    """Stop a server and the kernels it started (one process group)."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def _kernel_idle(url, token) -> bool:
@@ -261,13 +263,7 @@ def voila_app(tmp_path):
                 time.sleep(0.5)
         yield url
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=15)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        _stop_server(proc)
         log.close()
 
 
