@@ -11,7 +11,7 @@ cross-entropy over the whole training set (1438 samples), float32, CPU.
   ``--repeats`` different random vectors; counted: Hessian-vector products (HVPs) and wall time, setup
   included; values compared with a float64 Lanczos reference converged to 1e-9.
 - trace at equal sample count: PyHessian ``trace(maxIter=n, tol=0)`` (Hutchinson, n probes) against
-  ``lk.hessian.trace(n_samples=n)`` (Hutchinson) and ``method="hutch++"``, with their standard errors.
+  ``lk.hessian.trace(num_matvecs=n)`` (Hutchinson) and ``method="hutch++"``, with their standard errors.
 
     python benchmarks/hessian.py [--repeats 3] [--samples 100]
 
@@ -104,8 +104,8 @@ def main():
 
     def run_landkit_trace(method):
         t0 = time.perf_counter()
-        est = lk.hessian.trace(model, task, n_samples=args.samples, seed=0, method=method)
-        return time.perf_counter() - t0, est.estimate, est.stderr, est.n_samples
+        est = lk.hessian.trace(model, task, num_matvecs=args.samples, seed=0, method=method)
+        return time.perf_counter() - t0, est.estimate, est.stderr, est.num_matvecs
 
     eig_methods = {
         "pyhessian eig tol 1e-3": lambda seed: run_pyhessian_eig(1e-3, seed),

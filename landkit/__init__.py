@@ -19,22 +19,30 @@ from . import (
     hessian,
     koopman,
     landscape,
+    layout,
     mapper,
     models,
     morse,
     plots,
+    progress,
+    results,
     similarity,
     tasks,
     taxonomy,
     topology,
 )
 from .capture import Recorder, schedules
-from .errors import LandkitError, RunExistsError, StoreError
+from .errors import InvalidArgument, InvalidType, LandkitError, RunExistsError, StoreError
+from .progress import Cancelled
+from .results import load_result
 from .store import RunSet, Trajectory, from_checkpoints, load, load_runs
 from .sweep import grid, sweep
 from .training import StopTraining, TrainResult, train
 
 __all__ = [
+    "Cancelled",
+    "InvalidArgument",
+    "InvalidType",
     "LandkitError",
     "Recorder",
     "RunExistsError",
@@ -52,12 +60,16 @@ __all__ = [
     "hessian",
     "koopman",
     "landscape",
+    "layout",
     "load",
+    "load_result",
     "load_runs",
     "mapper",
     "models",
     "morse",
     "plots",
+    "progress",
+    "results",
     "schedules",
     "similarity",
     "sweep",

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable
 
 import torch
 
+from .errors import InvalidArgument, InvalidType
+
 __all__ = ["Data", "resolve"]
 
 
@@ -60,7 +62,7 @@ def _pair(batch):
     if isinstance(batch, dict):
         batch = (batch.get("x", batch.get("input")), batch.get("y", batch.get("target")))
     if not isinstance(batch, (tuple, list)) or len(batch) < 2:
-        raise TypeError(
+        raise InvalidType(
             "each batch of the DataLoader must be an (inputs, targets) pair, "
             f"got {type(batch).__name__}"
         )
@@ -78,8 +80,15 @@ def resolve(task, loss_fn=None, *, data: str = "train", n_samples: int | None = 
     """
     from .tasks import Task
 
+    if isinstance(task, Data):  # already resolved: unchanged (its objective kept)
+        if loss_fn is not None or n_samples is not None or data != "train":
+            raise InvalidArgument(
+                "the data is already resolved (a landkit Data): pass loss_fn=, n_samples= and data= "
+                "to the first resolve, not again"
+            )
+        return task
     if data not in ("train", "test"):
-        raise ValueError(f"data must be 'train' or 'test', got {data!r}")
+        raise InvalidArgument(f"data must be 'train' or 'test', got {data!r}")
     if isinstance(task, Task):
         x, y = (task.x_train, task.y_train) if data == "train" else (task.x_test, task.y_test)
         out = Data(task.loss_fn if loss_fn is None else loss_fn, task.kind == "classification",
@@ -89,7 +98,7 @@ def resolve(task, loss_fn=None, *, data: str = "train", n_samples: int | None = 
     elif isinstance(task, (tuple, list)) and len(task) == 2 and torch.is_tensor(task[0]):
         x, y = task
         if len(x) != len(y):
-            raise ValueError(f"inputs and targets differ in length: {len(x)} vs {len(y)}")
+            raise InvalidArgument(f"inputs and targets differ in length: {len(x)} vs {len(y)}")
         classify = not y.is_floating_point()
         if loss_fn is None:
             loss_fn = (
@@ -99,7 +108,7 @@ def resolve(task, loss_fn=None, *, data: str = "train", n_samples: int | None = 
     elif isinstance(task, Iterable) and not isinstance(task, (str, bytes, torch.Tensor)):
         first = next(iter(task), None)
         if first is None:
-            raise ValueError("the data is empty: the DataLoader yields no batches")
+            raise InvalidArgument("the data is empty: the DataLoader yields no batches")
         _, y0 = _pair(first)
         classify = not y0.is_floating_point()
         if loss_fn is None:
@@ -108,18 +117,20 @@ def resolve(task, loss_fn=None, *, data: str = "train", n_samples: int | None = 
             )
         n = sum(len(_pair(b)[0]) for b in task)
         if n_samples is not None:
-            raise ValueError("n_samples= subsets tensor data; for a DataLoader, give a smaller one")
+            raise InvalidArgument(
+                "n_samples= subsets tensor data; for a DataLoader, give a smaller one"
+            )
         out = Data(loss_fn, classify, n, loader=task, name="loader")
     else:
-        raise TypeError(
+        raise InvalidType(
             "task must be a landkit Task, an (inputs, targets) pair of tensors or a DataLoader, "
             f"got {type(task).__name__}"
         )
     if out.n == 0:
-        raise ValueError("the data is empty: nothing to evaluate the loss on")
+        raise InvalidArgument("the data is empty: nothing to evaluate the loss on")
     if n_samples is not None and out.loader is None and n_samples < out.n:
         if n_samples < 1:
-            raise ValueError(f"n_samples must be >= 1, got {n_samples}")
+            raise InvalidArgument(f"n_samples must be >= 1, got {n_samples}")
         idx = torch.randperm(out.n, generator=torch.Generator().manual_seed(seed))[:n_samples]
         out.x, out.y, out.n = out.x[idx], out.y[idx], n_samples
     return out

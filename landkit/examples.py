@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import InvalidArgument
+
 __all__ = [
     "data_dir",
     "digits_width_runs",
@@ -238,7 +240,7 @@ def doodl3_ensemble(root, problem: str = "iris", *, n_runs: int = 100, steps: in
     from .sweep import grid, sweep
 
     if problem not in ("iris", "digits01"):
-        raise ValueError(f"problem must be 'iris' or 'digits01', got {problem!r}")
+        raise InvalidArgument(f"problem must be 'iris' or 'digits01', got {problem!r}")
     g = grid(problem=problem, seed=list(range(n_runs)), steps=steps, lr=lr, batch_size=batch_size,
              init=init, start_step=start_step, weight_decay=weight_decay)  # fmt: skip
     if max_workers == 1:
@@ -270,9 +272,9 @@ def pspin(n: int = 100, temperature: float = 0.5, steps: int = 20000, dt: float 
     from .store import Trajectory
 
     if n < 3:
-        raise ValueError(f"n must be >= 3, got {n}")
+        raise InvalidArgument(f"n must be >= 3, got {n}")
     if temperature < 0 or dt <= 0:
-        raise ValueError("temperature must be >= 0 and dt > 0")
+        raise InvalidArgument("temperature must be >= 0 and dt > 0")
     g = torch.Generator().manual_seed(seed)
     A = torch.randn(n, n, n, generator=g, dtype=torch.float64) * np.sqrt(3.0) / n
     i, j, k = torch.meshgrid(*(torch.arange(n),) * 3, indexing="ij")
@@ -380,7 +382,7 @@ def example_runs(name: str = "digits-widths"):
     from .store import load_runs
 
     if name not in EXAMPLE_SETS:
-        raise ValueError(f"name must be one of {EXAMPLE_SETS}, got {name!r}")
+        raise InvalidArgument(f"name must be one of {EXAMPLE_SETS}, got {name!r}")
     root = data_dir()
     target = root / (name + ".npz" if name == "omd-ogd" else name)
     if not target.exists():

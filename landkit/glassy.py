@@ -28,6 +28,9 @@ import warnings
 
 import numpy as np
 
+from .errors import InvalidArgument
+from .results import Result
+
 __all__ = [
     "AgingResult",
     "Collapse",
@@ -39,8 +42,8 @@ __all__ = [
 ]
 
 
-@dataclasses.dataclass(frozen=True)
-class AgingResult:
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class AgingResult(Result):
     """Two-time quantities of one run (or the mean of several seeds).
 
     Attributes
@@ -55,6 +58,8 @@ class AgingResult:
     per_layer : dict parameter name -> (n_w, n_l) Δ of that parameter (``per_layer=True``)
     loss : (T,) recorded training loss (or None); ``n_runs``, ``n_params``
     """
+
+    _headline = ("n_runs", "n_params")
 
     steps: np.ndarray
     pair_msd: np.ndarray
@@ -91,7 +96,7 @@ class AgingResult:
     def normalised(self) -> np.ndarray:
         """Δ / D(t_w) (rows divided by the noise scale at their waiting time)."""
         if self.noise is None:
-            raise ValueError(
+            raise InvalidArgument(
                 "no noise scale recorded: record with lk.Recorder(grad_noise=True) under lk.train"
             )
         return self.msd / self.noise[:, None]
@@ -102,7 +107,7 @@ def _as_runs(data, weights):
         steps = np.asarray(data)
         W = np.asarray(weights)
         if W.ndim != 2 or len(steps) != len(W):
-            raise ValueError(
+            raise InvalidArgument(
                 f"weights must be (T, P) with T = len(steps); got {W.shape} and {len(steps)}"
             )
         return [(steps, W, {}, None)]
@@ -181,18 +186,18 @@ def two_time(data, weights=None, *, waiting_times=None, lags=None, per_layer: bo
     steps = runs[0][0]
     for other, *_ in runs[1:]:
         if not np.array_equal(other, steps):
-            raise ValueError(
+            raise InvalidArgument(
                 "the runs were recorded at different steps: record seeds on one schedule"
             )
     T = len(steps)
     if T < 4:
-        raise ValueError(f"need at least 4 snapshots for two-time quantities, got {T}")
+        raise InvalidArgument(f"need at least 4 snapshots for two-time quantities, got {T}")
     if np.any(np.diff(steps) <= 0):
-        raise ValueError("steps must increase")
+        raise InvalidArgument("steps must increase")
     positive = np.flatnonzero(steps >= 1)[:-3]  # each waiting time keeps at least 3 later snapshots
     if waiting_times is None:
         if len(positive) < 2:
-            raise ValueError("need at least two recorded steps >= 1 before the last three")
+            raise InvalidArgument("need at least two recorded steps >= 1 before the last three")
         # up to a tenth of the run, so that every t_w has a decade of lags after it
         room = positive[steps[positive] <= max(steps[-1] / 10, steps[positive[1]])]
         positive = room if len(room) >= 2 else positive[:2]
@@ -206,12 +211,12 @@ def two_time(data, weights=None, *, waiting_times=None, lags=None, per_layer: bo
         for tw in np.atleast_1d(waiting_times):
             hit = np.flatnonzero(steps == tw)
             if not len(hit):
-                raise ValueError(
+                raise InvalidArgument(
                     f"waiting time {tw} is not a recorded step (a linear schedule too coarse for it?); "
                     f"recorded steps near it: {steps[np.argsort(np.abs(steps - tw))[:3]].tolist()}"
                 )
             if hit[0] == T - 1:
-                raise ValueError(
+                raise InvalidArgument(
                     f"waiting time {tw} is the last snapshot: no later time to compare"
                 )
             waiting_idx.append(int(hit[0]))
@@ -224,10 +229,10 @@ def two_time(data, weights=None, *, waiting_times=None, lags=None, per_layer: bo
     for _, W, scalars, traj in runs:
         w0 = np.asarray(W[0], dtype=np.float64)
         if not np.isfinite(w0).all():
-            raise ValueError("the weights contain NaN or inf (a diverged run?)")
+            raise InvalidArgument("the weights contain NaN or inf (a diverged run?)")
         G, w0d = _gram(W, w0, max_memory)
         if not np.isfinite(G).all():
-            raise ValueError("the weights contain NaN or inf (a diverged run?)")
+            raise InvalidArgument("the weights contain NaN or inf (a diverged run?)")
         P = W.shape[1]
         n = np.diag(G)
         pair = np.maximum(n[:, None] + n[None] - 2 * G, 0) / P
@@ -274,11 +279,13 @@ def two_time(data, weights=None, *, waiting_times=None, lags=None, per_layer: bo
     )  # fmt: skip
 
 
-@dataclasses.dataclass(frozen=True)
-class Collapse:
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class Collapse(Result):
     """Scaling collapse Δ = F(t / t_w^μ): ``mu`` with its jackknife ``mu_stderr`` (over waiting times),
     ``quality`` the remaining spread (mean within-bin variance of log₁₀ Δ after rescaling; 0 = perfect),
     and the curve of quality against the tried μ values (``mus``, ``qualities``)."""
+
+    _headline = ("mu", "mu_stderr", "quality")
 
     mu: float
     mu_stderr: float
@@ -315,7 +322,9 @@ def collapse(ag: AgingResult, mus=None) -> Collapse:
         if ok.sum() >= 2:
             curves.append((tw, lag[ok], m[ok]))
     if len(curves) < 3:
-        raise ValueError(f"a collapse needs at least 3 waiting times with data, got {len(curves)}")
+        raise InvalidArgument(
+            f"a collapse needs at least 3 waiting times with data, got {len(curves)}"
+        )
     q = np.array([_collapse_quality(curves, mu) for mu in mus])
     best = int(np.argmin(q))
     jack = []
@@ -335,7 +344,7 @@ def diffusion_exponent(ag: AgingResult, *, late: bool = True, min_lag: float | N
     lag, m = ag.curve(i)
     ok = (m > 0) & (lag >= (min_lag or 0))
     if ok.sum() < 3:
-        raise ValueError("fewer than 3 recorded pairs to fit a diffusion exponent")
+        raise InvalidArgument("fewer than 3 recorded pairs to fit a diffusion exponent")
     x, y = np.log(lag[ok]), np.log(m[ok])
     A = np.vstack([x, np.ones_like(x)]).T
     coef, res, *_ = np.linalg.lstsq(A, y, rcond=None)

@@ -32,6 +32,10 @@ import dataclasses
 
 import numpy as np
 
+from .errors import InvalidArgument
+from .results import Result
+from .validate import integer
+
 __all__ = [
     "ConjugacyResult",
     "KoopmanSpectrum",
@@ -50,8 +54,8 @@ __all__ = [
 # results
 
 
-@dataclasses.dataclass(frozen=True)
-class KoopmanSpectrum:
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class KoopmanSpectrum(Result):
     """Koopman eigenvalues estimated by time-delay DMD.
 
     Attributes
@@ -95,8 +99,8 @@ class KoopmanSpectrum:
         )
 
 
-@dataclasses.dataclass(frozen=True)
-class ConjugacyResult:
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class ConjugacyResult(Result):
     """A conjugacy test: the distance, its permutation null and p-value, and the seed-to-seed spread.
 
     ``p_value`` = (1 + #{null ≥ distance}) / (1 + n_permutations): small when the two groups' spectra
@@ -128,9 +132,11 @@ class ConjugacyResult:
         )
 
 
-@dataclasses.dataclass(frozen=True)
-class WindowedSpectra:
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class WindowedSpectra(Result):
     """Spectra over training windows and the window × window Wasserstein distances."""
+
+    _headline = ("window",)
 
     starts: np.ndarray
     window: int
@@ -168,14 +174,14 @@ def _as_list(trajs, params=None) -> list[np.ndarray]:
         if arr.ndim == 2:
             arr = arr[None]
         if arr.ndim != 3:
-            raise ValueError(
+            raise InvalidArgument(
                 f"trajectory array must have shape (runs, T, D) or (T, D), got {arr.shape}"
             )
         out = [a for a in arr]
     else:
         items = [trajs] if _is_traj(trajs) else list(trajs)
         if not items:
-            raise ValueError("no trajectories given")
+            raise InvalidArgument("no trajectories given")
         out = []
         for t in items:
             if _is_traj(t):
@@ -188,15 +194,17 @@ def _as_list(trajs, params=None) -> list[np.ndarray]:
             else:
                 a = np.asarray(t)
                 if a.ndim != 2:
-                    raise ValueError(f"each trajectory must be a (T, D) array, got shape {a.shape}")
+                    raise InvalidArgument(
+                        f"each trajectory must be a (T, D) array, got shape {a.shape}"
+                    )
                 out.append(a)
     dims = {a.shape[1] for a in out}
     if len(dims) != 1:
-        raise ValueError(f"trajectories have different numbers of observables: {sorted(dims)}")
+        raise InvalidArgument(f"trajectories have different numbers of observables: {sorted(dims)}")
     out = [np.asarray(a, dtype=np.float64) for a in out]
     for i, a in enumerate(out):
         if not np.isfinite(a).all():
-            raise ValueError(
+            raise InvalidArgument(
                 f"trajectory {i} has non-finite values ({int((~np.isfinite(a)).sum())} entries): a diverged run?"
             )
     return out
@@ -210,11 +218,10 @@ def observables(
     arrs = _as_list(trajs, params)
     if pca is None:
         return arrs
-    if isinstance(pca, bool) or not isinstance(pca, (int, np.integer)) or pca < 1:
-        raise ValueError(f"pca must be a positive int (number of components) or None, got {pca!r}")
+    pca = integer("pca", pca, minimum=1)
     total = sum(len(a) for a in arrs)
     if pca > min(total, arrs[0].shape[1]):
-        raise ValueError(
+        raise InvalidArgument(
             f"pca={pca} exceeds what the data supports: {total} snapshots of {arrs[0].shape[1]} observables"
         )
     coords = _span_coordinates(arrs, center=center)
@@ -254,9 +261,7 @@ def _span_coordinates(arrs: list[np.ndarray], center: bool = False, basis: bool 
 
 
 def _check_delays(delays):
-    if isinstance(delays, bool) or not isinstance(delays, (int, np.integer)) or delays < 0:
-        raise ValueError(f"delays must be an int >= 0, got {delays!r}")
-    return int(delays)
+    return integer("delays", delays, minimum=0)
 
 
 def _hankel_pairs(arrs: list[np.ndarray], delays: int):
@@ -264,7 +269,7 @@ def _hankel_pairs(arrs: list[np.ndarray], delays: int):
     for i, a in enumerate(arrs):
         n = len(a) - delays
         if n < 2:
-            raise ValueError(
+            raise InvalidArgument(
                 f"trajectory {i} has {len(a)} snapshots: too few for delays={delays} "
                 f"(need at least delays + 2 = {delays + 2} to form one pair)"
             )
@@ -282,10 +287,9 @@ def _dmd(arrs: list[np.ndarray], delays: int, rank: int | None) -> KoopmanSpectr
 def _check_rank(rank, X_shape):
     if rank is None:
         return
-    if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or rank < 1:
-        raise ValueError(f"rank must be a positive int or None (no truncation), got {rank!r}")
+    rank = integer("rank", rank, minimum=1)
     if rank > min(X_shape):
-        raise ValueError(
+        raise InvalidArgument(
             f"rank={rank} is larger than the data supports: {X_shape[1]} snapshot pairs of "
             f"{X_shape[0]} delay-embedded observables (at most {min(X_shape)})"
         )
@@ -341,7 +345,7 @@ def _streamed_spectrum(trajs, delays: int, rank: int, params=None, *, oversample
         T = len(t)
         n = T - delays
         if n < 2:
-            raise ValueError(f"a trajectory has {T} snapshots: too few for delays={delays}")
+            raise InvalidArgument(f"a trajectory has {T} snapshots: too few for delays={delays}")
         runs.append((t, None if isinstance(cols, slice) else cols, T, n))
     D = runs[0][0].weights.shape[1] if runs[0][1] is None else len(runs[0][1])
     k1 = delays + 1
@@ -445,7 +449,7 @@ def spectrum(
     """
     delays = _check_delays(delays)
     if method not in ("auto", "exact", "streamed"):
-        raise ValueError(f"method must be 'auto', 'exact' or 'streamed', got {method!r}")
+        raise InvalidArgument(f"method must be 'auto', 'exact' or 'streamed', got {method!r}")
     items = (
         [trajs]
         if _is_traj(trajs)
@@ -459,14 +463,14 @@ def spectrum(
         nbytes = 8 * dim * sum(len(t) for t in items)
         if method == "streamed" or (method == "auto" and nbytes > max_memory):
             if rank is None:
-                raise ValueError(
+                raise InvalidArgument(
                     f"these runs hold {nbytes / 2**30:.1f} GiB of observables (over max_memory): pass "
                     "rank= for the streamed randomized DMD, pca= to reduce first, or params= to select layers"
                 )
             spec = _streamed_spectrum(items, delays, rank, params, seed=seed, progress=progress)
             return spec if modes else dataclasses.replace(spec, modes=None)
     elif method == "streamed":
-        raise ValueError(
+        raise InvalidArgument(
             "method='streamed' needs recorded trajectories (lk.load(...)) and pca=None"
         )
     arrs = observables(trajs, params=params, pca=pca)
@@ -494,7 +498,7 @@ def _eigs(s) -> np.ndarray:
         return s.eigenvalues
     a = np.asarray(s)
     if a.ndim != 1:
-        raise ValueError(f"eigenvalues must be a 1-D array, got shape {a.shape}")
+        raise InvalidArgument(f"eigenvalues must be a 1-D array, got shape {a.shape}")
     return a.astype(complex)
 
 
@@ -511,14 +515,14 @@ def wasserstein(a, b) -> float:
 
     x, y = _eigs(a), _eigs(b)
     if len(x) != len(y):
-        raise ValueError(
+        raise InvalidArgument(
             f"eigenvalue sets have different sizes ({len(x)} vs {len(y)}): compare spectra computed "
             "with the same delays and rank (and enough data for that rank)"
         )
     if not len(x):
-        raise ValueError("empty eigenvalue sets")
+        raise InvalidArgument("empty eigenvalue sets")
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
-        raise ValueError("eigenvalues must be finite")
+        raise InvalidArgument("eigenvalues must be finite")
     cost = np.abs(x[:, None] - y[None, :])
     r, c = linear_sum_assignment(cost)
     return float(cost[r, c].mean())
@@ -558,7 +562,7 @@ def conjugacy_test(
     a, b = _as_list(trajs_a, params), _as_list(trajs_b, params)
     if a[0].shape[1] != b[0].shape[1]:
         if pca is None:
-            raise ValueError(
+            raise InvalidArgument(
                 f"the groups have different numbers of observables: {a[0].shape[1]} vs {b[0].shape[1]} "
                 "(e.g. networks of different widths); pass pca=k to project each group on its own k "
                 "principal components"
@@ -571,7 +575,7 @@ def conjugacy_test(
         or not isinstance(n_permutations, (int, np.integer))
         or n_permutations < 1
     ):
-        raise ValueError(f"n_permutations must be a positive int, got {n_permutations!r}")
+        raise InvalidArgument(f"n_permutations must be a positive int, got {n_permutations!r}")
     pooled = a + b
     if pca is not None:
         pooled = observables(pooled, pca=pca)
@@ -626,11 +630,11 @@ def windowed(trajs, window: int = 100, stride: int = 50, delays: int = 4, rank: 
     arrs = observables(trajs, params=params, pca=pca)
     T = min(len(x) for x in arrs)
     if window > T or window < delays + 2:
-        raise ValueError(
+        raise InvalidArgument(
             f"window={window} must be in [delays + 2, {T}] (the shortest trajectory has {T} snapshots)"
         )
     if stride < 1:
-        raise ValueError(f"stride must be >= 1, got {stride}")
+        raise InvalidArgument(f"stride must be >= 1, got {stride}")
     if pca is None and arrs[0].shape[1] * (delays + 1) > sum(len(a) for a in arrs):
         arrs = _span_coordinates(arrs)
     starts = np.arange(0, T - window + 1, stride)
@@ -653,7 +657,7 @@ def compare(groups: dict, delays: int = 4, rank: int | None = None, n_permutatio
     """
     names = list(groups)
     if len(names) < 2:
-        raise ValueError(f"compare needs at least two groups, got {names}")
+        raise InvalidArgument(f"compare needs at least two groups, got {names}")
     rows = []
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
@@ -675,7 +679,7 @@ def uniform_groups(runs, by: str | None = None, every: int | None = None) -> dic
     if every is None:
         every = _schedule_period(runs_list[0].meta.get("schedule"))
         if every is None:
-            raise ValueError(
+            raise InvalidArgument(
                 "DMD needs uniformly spaced snapshots: pass every= or record with every(k)"
             )
     groups: dict = {}

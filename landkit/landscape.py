@@ -28,14 +28,19 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from .data import resolve
+from .errors import InvalidArgument
+from .results import Result
+from .validate import integer
 
 __all__ = ["Line", "Profile", "Surface", "directions", "format_row", "line", "plane", "profile"]
 
 
-@dataclasses.dataclass(frozen=True)
-class Surface:
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class Surface(Result):
     """A 2-D slice: ``loss[i, j]`` at ``center + alpha[i]·d1 + beta[j]·d2`` (``accuracy`` likewise for
     classification); ``path`` is a trajectory projected on the plane (PCA directions) or None."""
+
+    _headline = ("kind", "span", "data")
 
     alpha: np.ndarray
     beta: np.ndarray
@@ -69,9 +74,11 @@ class Surface:
                    data=str(kw["data"]))  # fmt: skip
 
 
-@dataclasses.dataclass(frozen=True)
-class Line:
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class Line(Result):
     """Losses along ``(1 − t)·a + t·b``."""
+
+    _headline = ("barrier",)
 
     t: np.ndarray
     loss: np.ndarray
@@ -251,7 +258,7 @@ class _GridEvaluator:
 
     def __init__(self, model, data, center, dirs, *, max_memory, strategy="auto"):
         if strategy not in ("auto", "loop", "vmap", "batched"):
-            raise ValueError(
+            raise InvalidArgument(
                 f"strategy must be 'auto', 'loop', 'vmap' or 'batched', got {strategy!r}"
             )
         self.data, self.strategy = data, strategy
@@ -313,7 +320,7 @@ class _GridEvaluator:
         mlp = x0.dim() == 2 and data.objective is None and _MLPPlan.applies(self.work, self.names)
         self.plan = _MLPPlan(self.work, self.names) if mlp else None
         if strategy == "batched" and self.plan is None:
-            raise ValueError(
+            raise InvalidArgument(
                 "strategy='batched' needs an nn.Sequential of Linear layers and elementwise "
                 "activations; use 'auto', 'loop' or 'vmap' for this model"
             )
@@ -431,7 +438,7 @@ def _grid_key(center, dirs, coords, data) -> str:
 def _load_partial(path: Path, key: str, m: int):
     with np.load(path, allow_pickle=False) as f:
         if str(f["key"]) != key:
-            raise ValueError(
+            raise InvalidArgument(
                 f"{path} holds a partial grid of a different model, directions, grid or data set; "
                 "delete it or give another resume= path"
             )
@@ -574,7 +581,7 @@ def directions(model, kind: str = "filter", *, seed: int = 0, keep_1d: bool = Fa
     """``n`` random Gaussian directions in parameter space, normalised filter-wise (``"filter"``, Li et al.
     default: biases/norm parameters zeroed), layer-wise (``"layer"``) or not at all (``"none"``)."""
     if kind not in ("filter", "layer", "none"):
-        raise ValueError(f"kind must be 'filter', 'layer' or 'none', got {kind!r}")
+        raise InvalidArgument(f"kind must be 'filter', 'layer' or 'none', got {kind!r}")
     g = torch.Generator().manual_seed(seed)
     flat = _flat(model)
     dirs = []
@@ -631,10 +638,9 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
     >>> surf = lk.landscape.plane(model, task, resolution=31)
     >>> lk.plots.plot_surface(surf)
     """
-    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 2:
-        raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
+    resolution = integer("resolution", resolution, minimum=2)
     if not np.isfinite(span) or span <= 0:
-        raise ValueError(f"span must be a positive number, got {span!r}")
+        raise InvalidArgument(f"span must be a positive number, got {span!r}")
     dat = resolve(task, loss_fn, data=data, n_samples=n_samples, seed=seed)
     center = _flat(model)
     P = center.numel()
@@ -645,12 +651,12 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
             d1, d2 = _random_directions(model, directions, seed=seed, keep_1d=keep_1d)
         elif directions == "pca":
             if trajectory is None:
-                raise ValueError(
+                raise InvalidArgument(
                     "directions='pca' needs trajectory= (a recorded run of this model)"
                 )
             W = np.asarray(trajectory.weights, dtype=np.float64)
             if W.shape[1] != P:
-                raise ValueError(
+                raise InvalidArgument(
                     f"the trajectory records {W.shape[1]} values but the model has {P} parameters "
                     "(record all parameters, no sketch, to project a path)"
                 )
@@ -664,26 +670,26 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
         elif directions == "hessian":
             from .hessian import top_eigenvalues
 
-            top = top_eigenvalues(model, (dat.tensors()), loss_fn=dat.loss_fn, k=2, seed=seed)
+            top = top_eigenvalues(model, dat, k=2, seed=seed)  # the Data keeps a task's objective
             d1, d2 = (torch.as_tensor(v, dtype=center.dtype) for v in top.eigenvectors)
         else:
-            raise ValueError(
+            raise InvalidArgument(
                 "directions must be 'filter', 'layer', 'none', 'pca', 'hessian' or two vectors, "
                 f"got {directions!r}"
             )
     else:
         if len(directions) != 2:
-            raise ValueError(f"give exactly two directions, got {len(directions)}")
+            raise InvalidArgument(f"give exactly two directions, got {len(directions)}")
         d1, d2 = (
             torch.as_tensor(np.asarray(d), dtype=center.dtype).reshape(-1) for d in directions
         )
         if d1.numel() != P or d2.numel() != P:
-            raise ValueError(
+            raise InvalidArgument(
                 f"directions must each have {P} entries (the model's parameter count), "
                 f"got {d1.numel()} and {d2.numel()}"
             )
         if not (torch.isfinite(d1).all() and torch.isfinite(d2).all()):
-            raise ValueError("the directions contain NaN or inf")
+            raise InvalidArgument("the directions contain NaN or inf")
     dirs = torch.stack([d1, d2]).to(center.device)
     alpha = np.linspace(-span, span, resolution)
     beta = np.linspace(-span, span, resolution)
@@ -715,12 +721,11 @@ def line(model_a, model_b, task, steps: int = 41, *, data: str = "train", n_samp
     """
     a, b = _flat(model_a), _flat(model_b)
     if a.shape != b.shape:
-        raise ValueError(
+        raise InvalidArgument(
             f"the models have different parameter counts ({a.numel()} vs {b.numel()}): "
             "same architecture needed"
         )
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
-        raise ValueError(f"steps must be an int >= 2, got {steps!r}")
+    steps = integer("steps", steps, minimum=2)
     dat = resolve(task, loss_fn, data=data, n_samples=n_samples)
     t = np.linspace(-extend, 1 + extend, steps)
     ev = _GridEvaluator(model_a, dat, a, (b - a)[None].to(a.device), max_memory=max_memory,
@@ -729,8 +734,8 @@ def line(model_a, model_b, task, steps: int = 41, *, data: str = "train", n_samp
     return Line(t, loss, acc if dat.classify else None)
 
 
-@dataclasses.dataclass(frozen=True)
-class Profile:
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class Profile(Result):
     """The landscape lens's measurements of one model, local and global: a slice and its topology, the
     Hessian's λ_max, trace and spectral density. ``row()`` gives the numbers as a flat dict."""
 
@@ -739,6 +744,9 @@ class Profile:
     top: object | None
     trace: object | None
     density: object | None
+
+    def _headline_items(self):
+        return list(self.row().items())
 
     def row(self) -> dict:
         s, t = self.surface, self.topology
@@ -789,7 +797,7 @@ def profile(model, task, *, directions="filter", resolution: int = 31, span: flo
     top = tr = dens = None
     if hessian:
         op = HessianOperator(model, task, n_samples=n_samples, seed=seed)  # one graph for all three
-        top = top_eigenvalues(model, task, k=1, seed=seed, op=op)
-        tr = trace(model, task, n_samples=max(trace_samples, 6), method="hutch++", seed=seed, op=op)
-        dens = density(model, task, n_runs=1, steps=density_steps, seed=seed, op=op)
+        top = top_eigenvalues(op, k=1, seed=seed)
+        tr = trace(op, num_matvecs=max(trace_samples, 6), method="hutch++", seed=seed)
+        dens = density(op, n_runs=1, steps=density_steps, seed=seed)
     return Profile(surf, topo, top, tr, dens)

@@ -19,11 +19,15 @@ import dataclasses
 
 import numpy as np
 
+from .errors import InvalidArgument
+from .results import Result, with_params
+from .validate import integer
+
 __all__ = ["MapperGraph", "graph"]
 
 
-@dataclasses.dataclass(frozen=True)
-class MapperGraph:
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class MapperGraph(Result):
     """A Mapper graph.
 
     Attributes
@@ -34,7 +38,9 @@ class MapperGraph:
     lens : (n,) the lens value of each point
     members : (n, 2) (run index, step) of each point for trajectories, else None
     values : dict name -> (n,) per-point attributes averaged per node (``loss``, ``step``, ...)
-    params : how it was built (lens, n_cubes, overlap, clusterer, eps, pca)
+    kmapper_graph : KeplerMapper's own graph dict (for its HTML output)
+
+    ``params`` says how it was built (lens, n_cubes, overlap, clusterer, eps, pca).
     """
 
     nodes: dict
@@ -43,7 +49,6 @@ class MapperGraph:
     lens: np.ndarray
     members: np.ndarray | None
     values: dict
-    params: dict
     kmapper_graph: dict = dataclasses.field(default_factory=dict, repr=False)
 
     @property
@@ -91,7 +96,9 @@ class MapperGraph:
     def run_paths(self) -> dict[int, list]:
         """For trajectories: each run's sequence of nodes in step order (repeats collapsed)."""
         if self.members is None:
-            raise ValueError("run paths need trajectories (this graph was built from plain points)")
+            raise InvalidArgument(
+                "run paths need trajectories (this graph was built from plain points)"
+            )
         where = self._node_of_point()
         paths: dict[int, list] = {}
         for r in np.unique(self.members[:, 0]):
@@ -111,7 +118,9 @@ class MapperGraph:
         (``"split": True``); ``"path_lengths"`` counts the nodes each run visits (long paths: elongated
         training)."""
         if self.members is None:
-            raise ValueError("branches need trajectories (this graph was built from plain points)")
+            raise InvalidArgument(
+                "branches need trajectories (this graph was built from plain points)"
+            )
         where = self._node_of_point()
         first, last = {}, {}
         for r in np.unique(self.members[:, 0]):
@@ -170,10 +179,10 @@ def _auto_eps(X: np.ndarray, min_samples: int) -> float:
 def _trajectory_points(runs, pca, max_snapshots):
     runs = list(runs)
     if not runs:
-        raise ValueError("no runs given")
+        raise InvalidArgument("no runs given")
     dims = {t.weights.shape[1] for t in runs}
     if len(dims) > 1:
-        raise ValueError(
+        raise InvalidArgument(
             f"the runs record different numbers of values {sorted(dims)}: one model needed"
         )
     W, members, values = [], [], {"step": [], "loss": []}
@@ -221,10 +230,9 @@ def graph(data, lens="loss", *, n_cubes: int = 12, overlap: float = 0.3, cluster
     import kmapper as km
     from sklearn.cluster import DBSCAN
 
-    if isinstance(n_cubes, bool) or not isinstance(n_cubes, int) or n_cubes < 1:
-        raise ValueError(f"n_cubes must be a positive int, got {n_cubes!r}")
+    n_cubes = integer("n_cubes", n_cubes, minimum=1, maximum=10_000)
     if not 0 <= overlap < 1:
-        raise ValueError(f"overlap must be in [0, 1), got {overlap}")
+        raise InvalidArgument(f"overlap must be in [0, 1), got {overlap}")
     members = None
     values: dict = {}
     if hasattr(data, "alpha") and hasattr(data, "loss"):  # a Surface
@@ -238,9 +246,9 @@ def graph(data, lens="loss", *, n_cubes: int = 12, overlap: float = 0.3, cluster
                                           np.ndim(data[0]) == 1 and not hasattr(data[0], "weights")):  # fmt: skip
         X = np.asarray(data, dtype=float)
         if X.ndim != 2:
-            raise ValueError(f"points must be an (n, d) array, got shape {X.shape}")
+            raise InvalidArgument(f"points must be an (n, d) array, got shape {X.shape}")
         if isinstance(lens, str):
-            raise ValueError("for a point cloud give lens= an array of one value per point")
+            raise InvalidArgument("for a point cloud give lens= an array of one value per point")
         lens_values, lens_name = np.asarray(lens, dtype=float), "custom"
     else:
         X, members, values = _trajectory_points(data, pca, max_snapshots)
@@ -249,20 +257,20 @@ def graph(data, lens="loss", *, n_cubes: int = 12, overlap: float = 0.3, cluster
                      "distance": values["distance_to_end"], "pca0": X[:, 0],
                      "pca1": X[:, 1] if X.shape[1] > 1 else None}  # fmt: skip
             if lens not in named or named[lens] is None:
-                raise ValueError(
+                raise InvalidArgument(
                     f"lens must be one of {[k for k, v in named.items() if v is not None]} or an array"
                 )
             lens_values, lens_name = named[lens], lens
         else:
             lens_values, lens_name = np.asarray(lens, dtype=float), "custom"
     if len(X) < 2:
-        raise ValueError(f"need at least 2 points, got {len(X)}")
+        raise InvalidArgument(f"need at least 2 points, got {len(X)}")
     if lens_values.shape != (len(X),):
-        raise ValueError(
+        raise InvalidArgument(
             f"lens must have one value per point ({len(X)}), got shape {lens_values.shape}"
         )
     if not (np.isfinite(X).all() and np.isfinite(lens_values).all()):
-        raise ValueError("the points or the lens contain NaN or inf")
+        raise InvalidArgument("the points or the lens contain NaN or inf")
     if clusterer is None:
         eps = eps or _auto_eps(X, min_samples)
         clusterer = DBSCAN(eps=eps, min_samples=min_samples)
@@ -273,4 +281,4 @@ def graph(data, lens="loss", *, n_cubes: int = 12, overlap: float = 0.3, cluster
     links = sorted({tuple(sorted((a, b))) for a, bs in g["links"].items() for b in bs})
     params = dict(lens=lens_name, n_cubes=n_cubes, overlap=overlap, clusterer=repr(clusterer),
                   eps=eps, pca=pca, n_points=len(X))  # fmt: skip
-    return MapperGraph(nodes, links, X, lens_values, members, values, params, g)
+    return with_params(MapperGraph(nodes, links, X, lens_values, members, values, g), **params)

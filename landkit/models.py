@@ -20,6 +20,10 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from . import validate
+from .errors import InvalidArgument
+from .validate import integer
+
 __all__ = ["cnn", "from_spec", "mlp", "pinn", "resnet", "transformer"]
 
 
@@ -51,7 +55,7 @@ def from_spec(spec: dict) -> nn.Module:
     """Rebuild a zoo model from its ``landkit_spec`` (as recorded in a run's config)."""
     name = spec.get("factory") if isinstance(spec, dict) else None
     if name not in ("mlp", "cnn", "resnet", "transformer", "pinn"):
-        raise ValueError(f"not a landkit model spec: {spec!r}")
+        raise InvalidArgument(f"not a landkit model spec: {spec!r}")
     return globals()[name](**spec.get("kwargs", {}))
 
 
@@ -67,8 +71,7 @@ _ACTIVATIONS = {
 @contextlib.contextmanager
 def _seeded(seed: int):
     """Run model construction under a fixed CPU RNG state, leaving the global RNG untouched."""
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__} {seed!r}")
+    seed = validate.seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         yield
@@ -76,14 +79,12 @@ def _seeded(seed: int):
 
 def _activation(name: str) -> nn.Module:
     if name not in _ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {name!r}")
+        raise InvalidArgument(f"activation must be one of {sorted(_ACTIVATIONS)}, got {name!r}")
     return _ACTIVATIONS[name]()
 
 
 def _positive(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
+    return integer(name, value, minimum=1)
 
 
 @_zoo
@@ -151,9 +152,9 @@ def cnn(
     """A two-convolution CNN for small images (8×8 digits by default): conv-relu-pool twice, linear."""
     _positive("n_classes", n_classes)
     if len(channels) != 2:
-        raise ValueError(f"channels must be two ints (conv1, conv2), got {tuple(channels)}")
+        raise InvalidArgument(f"channels must be two ints (conv1, conv2), got {tuple(channels)}")
     if image_size % 4:
-        raise ValueError(f"image_size must be divisible by 4, got {image_size}")
+        raise InvalidArgument(f"image_size must be divisible by 4, got {image_size}")
     with _seeded(seed):
         return _SmallCNN(in_channels, tuple(channels), n_classes, image_size)
 
@@ -260,6 +261,6 @@ def transformer(
     _positive("n_heads", n_heads)
     _positive("d_mlp", d_mlp)
     if d_model % n_heads:
-        raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
+        raise InvalidArgument(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
     with _seeded(seed):
         return _Transformer(vocab or p + 1, n_ctx, d_model, n_heads, d_mlp, p)

@@ -26,6 +26,10 @@ import dataclasses
 
 import numpy as np
 
+from .errors import InvalidArgument
+from .results import Result
+from .validate import integer
+
 __all__ = [
     "MorseGraph",
     "compare_groups",
@@ -37,8 +41,8 @@ __all__ = [
 ]
 
 
-@dataclasses.dataclass(frozen=True)
-class MorseGraph:
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class MorseGraph(Result):
     """A Conley–Morse graph.
 
     Attributes
@@ -53,6 +57,8 @@ class MorseGraph:
     coords : the weight coordinates used (from runs), or None
     info : seconds, surrogate scores, sample counts
     """
+
+    _headline = ("subdiv", "attractors")
 
     morse_sets: list
     attractors: list
@@ -87,7 +93,7 @@ class MorseGraph:
         pts = np.atleast_2d(np.asarray(points, dtype=float))
         k = len(self.lower)
         if pts.shape[1] != k:
-            raise ValueError(f"points must have {k} coordinates, got {pts.shape[1]}")
+            raise InvalidArgument(f"points must have {k} coordinates, got {pts.shape[1]}")
         shape = np.array(_grid_shape(k, self.subdiv))
         h = (self.upper - self.lower) / shape
         cell = np.floor((pts - self.lower) / h).astype(int)
@@ -102,10 +108,9 @@ class MorseGraph:
 
 
 def _check_subdiv(subdiv, k):
-    if isinstance(subdiv, bool) or not isinstance(subdiv, int) or not 2 <= subdiv <= 26:
-        raise ValueError(f"subdiv must be an int in [2, 26], got {subdiv!r}")
+    subdiv = integer("subdiv", subdiv, minimum=2, maximum=26)
     if subdiv < k:
-        raise ValueError(f"subdiv={subdiv} must be at least the dimension k={k}")
+        raise InvalidArgument(f"subdiv={subdiv} must be at least the dimension k={k}")
 
 
 def _grid_shape(k: int, subdiv: int) -> list[int]:
@@ -180,11 +185,11 @@ def from_map(f, lower, upper, subdiv: int = 12, *, padding: bool = True, coords=
     upper = np.asarray(upper, dtype=float).ravel()
     k = len(lower)
     if len(upper) != k or k < 1:
-        raise ValueError(
+        raise InvalidArgument(
             f"lower and upper must have the same positive length, got {k} and {len(upper)}"
         )
     if not np.all(upper > lower):
-        raise ValueError("upper must exceed lower in every coordinate")
+        raise InvalidArgument("upper must exceed lower in every coordinate")
     _check_subdiv(subdiv, k)
     t0 = time.perf_counter()
 
@@ -251,14 +256,14 @@ def from_pairs(X_start, X_end, subdiv: int = 12, *, padding: bool = True, margin
     X0 = np.asarray(X_start, dtype=float)
     X1 = np.asarray(X_end, dtype=float)
     if X0.ndim != 2 or X0.shape != X1.shape:
-        raise ValueError(
+        raise InvalidArgument(
             f"X_start and X_end must be (n, k) arrays of one shape, got {X0.shape} and {X1.shape}"
         )
     n, k = X0.shape
     if n < 5:
-        raise ValueError(f"need at least 5 start/end pairs to fit a surrogate, got {n}")
+        raise InvalidArgument(f"need at least 5 start/end pairs to fit a surrogate, got {n}")
     if not (np.isfinite(X0).all() and np.isfinite(X1).all()):
-        raise ValueError("the samples contain NaN or inf")
+        raise InvalidArgument("the samples contain NaN or inf")
     _check_subdiv(subdiv, k)
     f, scores = surrogate(X0, X1, seed=seed)
     both = np.vstack([X0, X1])
@@ -276,7 +281,7 @@ def from_runs(runs, start_step: int, end_step: int | None = None, *, coords=2, s
     indices."""
     runs = list(runs)
     if len(runs) < 5:
-        raise ValueError(f"need an ensemble of at least 5 runs, got {len(runs)}")
+        raise InvalidArgument(f"need an ensemble of at least 5 runs, got {len(runs)}")
     dim = runs[0].weights.shape[1]
     starts, ends = [], []
     for t in runs:
@@ -287,12 +292,12 @@ def from_runs(runs, start_step: int, end_step: int | None = None, *, coords=2, s
     S, E = np.stack(starts), np.stack(ends)
     if isinstance(coords, (int, np.integer)) and not isinstance(coords, bool):
         if not 1 <= coords <= dim:
-            raise ValueError(f"coords={coords} but the runs record {dim} values per snapshot")
+            raise InvalidArgument(f"coords={coords} but the runs record {dim} values per snapshot")
         idx = [int(i) for i in np.argsort(-E.std(0), kind="stable")[:coords]]
     else:
         idx = [int(i) for i in coords]
         if not idx or max(idx) >= dim or min(idx) < 0:
-            raise ValueError(f"coordinate indices must be in [0, {dim}), got {idx}")
+            raise InvalidArgument(f"coordinate indices must be in [0, {dim}), got {idx}")
     return from_pairs(S[:, idx], E[:, idx], subdiv, padding=padding, seed=seed, coords=idx)
 
 
@@ -316,7 +321,7 @@ def compare_groups(m: MorseGraph, runs, task=None, *, step: int | None = None) -
 
     runs = list(runs)
     if m.coords is None:
-        raise ValueError("this Morse graph was not built from runs (no weight coordinates)")
+        raise InvalidArgument("this Morse graph was not built from runs (no weight coordinates)")
     basin = m.basin_of(states(runs, m.coords, step))
     task = task or runs[0].task()
     stats = []

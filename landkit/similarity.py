@@ -18,6 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from .errors import InvalidArgument
+from .results import Result
+
 __all__ = ["Connectivity", "cka", "mc_from_profile", "mode_connectivity", "model_cka"]
 
 
@@ -42,9 +45,9 @@ def cka(X, Y, *, debiased: bool = False) -> float:
     X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
     Y = np.asarray(Y, dtype=np.float64).reshape(len(Y), -1)
     if len(X) != len(Y):
-        raise ValueError(f"X and Y must describe the same inputs: {len(X)} vs {len(Y)} rows")
+        raise InvalidArgument(f"X and Y must describe the same inputs: {len(X)} vs {len(Y)} rows")
     if len(X) < 4:
-        raise ValueError(f"CKA needs at least 4 inputs, got {len(X)}")
+        raise InvalidArgument(f"CKA needs at least 4 inputs, got {len(X)}")
     if debiased:
         K, L = X @ X.T, Y @ Y.T
         kl, kk, ll = _hsic_unbiased(K, L), _hsic_unbiased(K, K), _hsic_unbiased(L, L)
@@ -89,13 +92,15 @@ def model_cka(model_a, model_b, task, *, mixup: float | None = 16, n: int = 640,
     return cka(_features(model_a, x, layer), _features(model_b, x, layer), debiased=debiased)
 
 
-@dataclasses.dataclass(frozen=True)
-class Connectivity:
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class Connectivity(Result):
     """Mode connectivity of two models: ``value`` the signed measure mc = ½(L(w₁) + L(w₂)) − L(γ(t*)),
     t* = argmax |½(L(w₁) + L(w₂)) − L(γ(t))| over the curve, L the training error (loss for
     regression): mc < 0 a barrier, ≈ 0 well connected, > 0 the endpoints are not converged. ``t``,
     ``error`` and ``loss`` profile the curve; ``curve`` is "bezier" or "line"; ``theta`` the trained
     control point (flat)."""
+
+    _headline = ("value", "t_star", "curve")
 
     value: float
     t_star: float
@@ -203,11 +208,11 @@ def mode_connectivity(model_a, model_b, task, *, curve: str = "bezier", epochs: 
     from .training import train
 
     if curve not in ("bezier", "line"):
-        raise ValueError(f"curve must be 'bezier' or 'line', got {curve!r}")
+        raise InvalidArgument(f"curve must be 'bezier' or 'line', got {curve!r}")
     sa = [(n, p.shape) for n, p in model_a.named_parameters()]
     sb = [(n, p.shape) for n, p in model_b.named_parameters()]
     if sa != sb:
-        raise ValueError(
+        raise InvalidArgument(
             "the two models must share one architecture (same parameter names and shapes)"
         )
     w1, w2 = _flat(model_a), _flat(model_b)

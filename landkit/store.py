@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import RunExistsError, StoreError
+from .errors import InvalidArgument, RunExistsError, StoreError
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -166,7 +166,7 @@ def select_names(names: Sequence[str], patterns: str | Sequence[str] | None) -> 
     chosen = [n for n in names if any(n == p or fnmatch.fnmatchcase(n, p) for p in patterns)]
     unmatched = [p for p in patterns if not any(n == p or fnmatch.fnmatchcase(n, p) for n in names)]
     if unmatched or not chosen:
-        raise ValueError(
+        raise InvalidArgument(
             f"params={patterns!r}: {unmatched or patterns} match no parameter; "
             f"the model's parameters are {list(names)}"
         )
@@ -547,12 +547,12 @@ class Trajectory:
         import torch
 
         if self.is_sketch:
-            raise ValueError(
+            raise InvalidArgument(
                 "this run stores a random sketch of the weights, which cannot be unflattened"
             )
         v = torch.as_tensor(np.asarray(vector))
         if v.shape != (self.weights.shape[1],):
-            raise ValueError(
+            raise InvalidArgument(
                 f"vector must have shape ({self.weights.shape[1]},), got {tuple(v.shape)}"
             )
         return {p.name: v[p.slice].reshape(p.shape).clone() for p in self.params}
@@ -570,14 +570,16 @@ class Trajectory:
 
         spec = self.config.get("model_spec")
         if spec is None:
-            raise ValueError(
+            raise InvalidArgument(
                 "this run does not say how to build its model (only landkit zoo models do); "
                 "build it yourself and load traj.state_dict(index)"
             )
         model = from_spec(spec)
         missing = {n for n, _ in model.named_parameters()} - {p.name for p in self.params}
         if missing or self.is_sketch:
-            raise ValueError(f"the run did not record every parameter (missing {sorted(missing)})")
+            raise InvalidArgument(
+                f"the run did not record every parameter (missing {sorted(missing)})"
+            )
         model.load_state_dict(self.state_dict(index), strict=False)
         return model
 
@@ -759,7 +761,7 @@ def _checkpoint_state(obj, path):
             if isinstance(obj.get(key), dict):
                 return obj[key]
     if not isinstance(obj, dict):
-        raise ValueError(
+        raise InvalidArgument(
             f"{path} does not hold a state_dict (a dict of tensors); got {type(obj).__name__}"
         )
     return obj
@@ -788,7 +790,7 @@ def from_checkpoints(
 
     paths = [Path(p) for p in paths]
     if not paths:
-        raise ValueError("paths is empty: give at least one checkpoint file")
+        raise InvalidArgument("paths is empty: give at least one checkpoint file")
     if steps is None:
         nums = [re.findall(r"\d+", p.stem) for p in paths]
         steps = (
@@ -798,7 +800,7 @@ def from_checkpoints(
         )
     steps = [int(s) for s in steps]
     if len(steps) != len(paths):
-        raise ValueError(f"steps has {len(steps)} entries for {len(paths)} checkpoint files")
+        raise InvalidArgument(f"steps has {len(steps)} entries for {len(paths)} checkpoint files")
     first = None
     rows = []
     for p in paths:
@@ -813,7 +815,7 @@ def from_checkpoints(
             q.name for q in first if q.name not in floats or tuple(floats[q.name].shape) != q.shape
         ]
         if missing:
-            raise ValueError(
+            raise InvalidArgument(
                 f"{p} lacks (or has another shape for) parameters {missing} of the first checkpoint"
             )
         rows.append(torch.cat([floats[q.name].detach().reshape(-1).float() for q in first]).numpy())

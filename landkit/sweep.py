@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from . import store as _store
+from .errors import InvalidArgument, InvalidType
 
 __all__ = ["SweepResult", "grid", "sweep"]
 
@@ -48,13 +49,15 @@ def grid(**axes) -> list[dict]:
     [{'width': 4, 'seed': 0, 'lr': 0.1}, {'width': 4, 'seed': 1, 'lr': 0.1}, {'width': 16, 'seed': 0, 'lr': 0.1}, {'width': 16, 'seed': 1, 'lr': 0.1}]
     """
     if not axes:
-        raise ValueError("grid() needs at least one axis, e.g. grid(width=[4, 16], seed=range(3))")
+        raise InvalidArgument(
+            "grid() needs at least one axis, e.g. grid(width=[4, 16], seed=range(3))"
+        )
     names, values = [], []
     for k, v in axes.items():
         if isinstance(v, (list, tuple, range, np.ndarray)):
             v = [x.item() if isinstance(x, np.generic) else x for x in v]
             if not v:
-                raise ValueError(f"grid axis {k!r} is empty")
+                raise InvalidArgument(f"grid axis {k!r} is empty")
         else:
             v = [v]
         names.append(k)
@@ -219,15 +222,15 @@ def sweep(
     """
     configs = [dict(c) for c in grid]
     if not configs:
-        raise ValueError("the grid is empty: nothing to sweep")
+        raise InvalidArgument("the grid is empty: nothing to sweep")
     if not callable(fn):
-        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+        raise InvalidType(f"fn must be callable, got {type(fn).__name__}")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     names = [run_name(c) for c in configs]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
-        raise ValueError(
+        raise InvalidArgument(
             f"the grid has repeated configs ({sorted(dupes)[:3]}); every run needs its own config"
         )
     fn_bytes = _dump(fn)

@@ -20,6 +20,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import validate
+from .errors import InvalidArgument
+
 __all__ = [
     "Task",
     "convection",
@@ -122,15 +125,13 @@ class Task:
 
 
 def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__} {seed!r}")
-    return int(seed)
+    return validate.seed(seed)
 
 
 def _split(n: int, test_frac: float, rng: np.random.Generator, y: np.ndarray | None = None):
     """A (stratified when ``y`` is given) random split into train and test indices."""
     if not 0.0 <= test_frac < 1.0:
-        raise ValueError(f"test_frac must be in [0, 1), got {test_frac}")
+        raise InvalidArgument(f"test_frac must be in [0, 1), got {test_frac}")
     if y is None:
         perm = rng.permutation(n)
         n_test = round(test_frac * n)
@@ -146,7 +147,7 @@ def _split(n: int, test_frac: float, rng: np.random.Generator, y: np.ndarray | N
 
 def _noisy_labels(y: np.ndarray, n_classes: int, frac: float, rng: np.random.Generator):
     if not 0.0 <= frac <= 1.0:
-        raise ValueError(f"label_noise must be a fraction in [0, 1], got {frac}")
+        raise InvalidArgument(f"label_noise must be a fraction in [0, 1], got {frac}")
     y = y.copy()
     flip = rng.random(len(y)) < frac
     # a uniformly random *other* class for each flipped label
@@ -161,7 +162,7 @@ def _classification(
     tr, te = _split(len(x), test_frac, rng, y)
     if n_train is not None:
         if not 0 < n_train <= len(tr):
-            raise ValueError(f"n_train must be in [1, {len(tr)}] for {name}, got {n_train}")
+            raise InvalidArgument(f"n_train must be in [1, {len(tr)}] for {name}, got {n_train}")
         tr = np.sort(rng.choice(tr, n_train, replace=False))
     y_tr = y[tr]
     if label_noise:
@@ -213,9 +214,11 @@ def digits(
     if classes is not None:
         classes = [int(c) for c in classes]
         if len(set(classes)) < 2 or not all(0 <= c <= 9 for c in classes):
-            raise ValueError(f"classes must be at least two distinct digits in 0..9, got {classes}")
+            raise InvalidArgument(
+                f"classes must be at least two distinct digits in 0..9, got {classes}"
+            )
         if classes != sorted(classes):
-            raise ValueError(f"classes must be given in increasing order, got {classes}")
+            raise InvalidArgument(f"classes must be given in increasing order, got {classes}")
         keep = np.isin(y, classes)
         x, y = x[keep], np.searchsorted(classes, y[keep])
     n_classes = int(y.max()) + 1
@@ -260,11 +263,11 @@ def iris(
         for f in features:
             if isinstance(f, str):
                 if f not in names:
-                    raise ValueError(f"unknown iris feature {f!r}; choose from {names}")
+                    raise InvalidArgument(f"unknown iris feature {f!r}; choose from {names}")
                 cols.append(names.index(f))
             else:
                 if not 0 <= int(f) < 4:
-                    raise ValueError(f"iris feature index must be in 0..3, got {f}")
+                    raise InvalidArgument(f"iris feature index must be in 0..3, got {f}")
                 cols.append(int(f))
         x = x[:, cols]
     rng = np.random.default_rng(seed)
@@ -310,9 +313,9 @@ def teacher_student(
     seed = _check_seed(seed)
     for name, v in (("n", n), ("d", d), ("width", width), ("n_test", n_test)):
         if int(v) < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v}")
+            raise InvalidArgument(f"{name} must be a positive integer, got {v}")
     if noise < 0:
-        raise ValueError(f"noise must be >= 0, got {noise}")
+        raise InvalidArgument(f"noise must be >= 0, got {noise}")
     g = torch.Generator().manual_seed(seed)
     w1 = torch.randn(width, d, generator=g)
     w2 = torch.randn(out_features, width, generator=g)
@@ -349,9 +352,9 @@ def modular_addition(p: int = 113, train_frac: float = 0.3, *, seed: int = 0) ->
     """
     seed = _check_seed(seed)
     if p < 2:
-        raise ValueError(f"p must be >= 2, got {p}")
+        raise InvalidArgument(f"p must be >= 2, got {p}")
     if not 0.0 < train_frac < 1.0:
-        raise ValueError(f"train_frac must be in (0, 1), got {train_frac}")
+        raise InvalidArgument(f"train_frac must be in (0, 1), got {train_frac}")
     a, b = torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij")
     x = torch.stack([a.reshape(-1), b.reshape(-1), torch.full((p * p,), p)], dim=1)
     y = (x[:, 0] + x[:, 1]) % p
@@ -378,7 +381,7 @@ def modular_addition(p: int = 113, train_frac: float = 0.3, *, seed: int = 0) ->
 def subset(task: Task, n_train: int, *, seed: int = 0) -> Task:
     """The same task with a random ``n_train`` of its training examples (less data = more "load")."""
     if not 0 < n_train <= task.n_train:
-        raise ValueError(f"n_train must be in [1, {task.n_train}], got {n_train}")
+        raise InvalidArgument(f"n_train must be in [1, {task.n_train}], got {n_train}")
     idx = (
         torch.randperm(task.n_train, generator=torch.Generator().manual_seed(seed))[:n_train]
         .sort()
@@ -436,11 +439,11 @@ def convection(beta: float = 1.0, *, n_collocation: int = 1000, n_initial: int =
     """
     seed = _check_seed(seed)
     if not np.isfinite(beta):
-        raise ValueError(f"beta must be finite, got {beta}")
+        raise InvalidArgument(f"beta must be finite, got {beta}")
     for name, v in (("n_collocation", n_collocation), ("n_initial", n_initial),
                     ("n_boundary", n_boundary), ("test_grid", test_grid)):  # fmt: skip
         if int(v) < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v}")
+            raise InvalidArgument(f"{name} must be a positive integer, got {v}")
     g = torch.Generator().manual_seed(seed)
     two_pi = 2 * np.pi
     col = torch.rand(n_collocation, 2, generator=g) * torch.tensor([two_pi, 1.0])
@@ -487,7 +490,7 @@ def from_config(config: dict) -> Task:
     name = str(config.get("task", "")).split("(")[0]
     info = dict(config.get("task_info") or {})
     if name not in ("digits", "iris", "teacher_student", "modular_addition", "convection"):
-        raise ValueError(
+        raise InvalidArgument(
             f"task {config.get('task')!r} is not a built-in task; pass the task yourself"
         )
     sub = info.pop("subset", None)

@@ -26,9 +26,13 @@ import itertools
 
 import numpy as np
 
+from .errors import InvalidArgument
+from .results import Result, register
+
 __all__ = ["PhaseTable", "Thresholds", "classify", "digits_sweep", "measure"]
 
 
+@register
 @dataclasses.dataclass(frozen=True)
 class Thresholds:
     """The phase boundaries (documented defaults, drawn on the plots).
@@ -64,11 +68,13 @@ def classify(rows: list[dict], thresholds: Thresholds | None = None) -> list[str
     ]
 
 
-@dataclasses.dataclass(frozen=True)
-class PhaseTable:
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class PhaseTable(Result):
     """Per cell of the sweep: ``rows`` (load, temperature, n_seeds, loss, test_acc, lambda_max,
     trace, mc, cka, each metric's spread as ``<metric>_std``, and the mc curve profile), ``phase``
     (one label per row) and the ``thresholds`` used."""
+
+    _headline = ("load", "temperature")
 
     load: str
     temperature: str
@@ -105,10 +111,8 @@ def _measure_cell(paths, opts):
     for m in models:
         ev = task.evaluate(m)
         op = hessian.HessianOperator(m, task, n_samples=opts["hessian_samples"], seed=0)
-        top = hessian.top_eigenvalues(m, task, k=1, seed=0, op=op)
-        tr = hessian.trace(
-            m, task, n_samples=opts["trace_samples"], method="hutch++", seed=0, op=op
-        )
+        top = hessian.top_eigenvalues(op, k=1, seed=0)
+        tr = hessian.trace(op, num_matvecs=opts["trace_samples"], method="hutch++", seed=0)
         per.append({"loss": ev["train_loss"], "test_acc": ev.get("test_acc", float("nan")),
                     "lambda_max": float(top.eigenvalues[0]), "trace": tr.estimate})  # fmt: skip
     pairs = list(itertools.combinations(range(len(models)), 2))[: opts["max_pairs"]]
@@ -142,17 +146,17 @@ def measure(runs, *, load: str = "width", temperature: str = "batch_size", curve
         list(zip(runs, runs.configs)) if hasattr(runs, "configs") else [(t, t.config) for t in runs]
     )
     if not runs:
-        raise ValueError("the sweep is empty: no runs to measure")
+        raise InvalidArgument("the sweep is empty: no runs to measure")
     cells: dict = {}
     for t, c in runs:
         if load not in c or temperature not in c:
-            raise ValueError(
+            raise InvalidArgument(
                 f"every run's config needs {load!r} and {temperature!r}; got {sorted(c)}"
             )
         cells.setdefault((c[load], c[temperature]), []).append(str(t.path))
     few = [k for k, v in cells.items() if len(v) < 2]
     if few:
-        raise ValueError(
+        raise InvalidArgument(
             f"cells {few} have one seed: mode connectivity and CKA need at least two per cell"
         )
     opts = dict(curve=curve, mc_epochs=mc_epochs, mixup=mixup, hessian_samples=hessian_samples,

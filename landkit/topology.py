@@ -24,11 +24,14 @@ import dataclasses
 
 import numpy as np
 
+from .errors import InvalidArgument
+from .results import Result
+
 __all__ = ["Persistence", "persistence"]
 
 
-@dataclasses.dataclass(frozen=True)
-class Persistence:
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class Persistence(Result):
     """H0 sublevel-set persistence of a grid.
 
     Attributes
@@ -46,6 +49,8 @@ class Persistence:
     max_value : the surface's largest value (where the last basin's bar ends in a drawing)
     threshold, absolute_threshold, connectivity : how noise was cut
     """
+
+    _headline = ("n_minima", "n_saddles", "average_persistence", "threshold")
 
     diagram: np.ndarray
     all_pairs: np.ndarray
@@ -90,15 +95,15 @@ def persistence(
         surface = surface.loss
     f = np.asarray(surface, dtype=float)
     if f.ndim < 1 or f.size < 2:
-        raise ValueError(f"surface must be a grid with at least 2 values, got shape {f.shape}")
+        raise InvalidArgument(f"surface must be a grid with at least 2 values, got shape {f.shape}")
     if not np.isfinite(f).all():
-        raise ValueError(
+        raise InvalidArgument(
             f"surface has {int((~np.isfinite(f)).sum())} non-finite values: evaluate on finite losses (or clip)"
         )
     if connectivity not in (4, 8):
-        raise ValueError(f"connectivity must be 4 or 8, got {connectivity}")
+        raise InvalidArgument(f"connectivity must be 4 or 8, got {connectivity}")
     if not 0 <= threshold < 1:
-        raise ValueError(
+        raise InvalidArgument(
             f"threshold is relative to the loss range and must be in [0, 1), got {threshold}"
         )
     shape = f.shape

@@ -12,7 +12,10 @@ import torch
 
 from .capture.noise import gradient_noise
 from .capture.recorder import Recorder
+from .errors import InvalidArgument, InvalidType
+from .results import Result
 from .tasks import Task
+from .validate import integer
 
 __all__ = ["StopTraining", "TrainResult", "train"]
 
@@ -21,8 +24,8 @@ class StopTraining(Exception):
     """Raise from a ``callback`` to end training gracefully (the run is marked interrupted)."""
 
 
-@dataclasses.dataclass(frozen=True)
-class TrainResult:
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class TrainResult(Result):
     """What :func:`train` returns.
 
     Attributes
@@ -68,7 +71,7 @@ def _optimizer(name, params, lr, momentum, weight_decay):
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     if key == "adamw":
         return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    raise ValueError(
+    raise InvalidArgument(
         f"optimizer must be 'sgd', 'adam', 'adamw' or a callable params -> torch.optim.Optimizer, got {name!r}"
     )
 
@@ -144,23 +147,21 @@ def train(
     True
     """
     if not isinstance(task, Task):
-        raise TypeError(
+        raise InvalidType(
             f"task must be a landkit Task (lk.tasks.digits(), ...), got {type(task).__name__}"
         )
     if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"steps must be an int >= 0, got {steps!r}")
-    steps = int(steps)
+        raise InvalidType(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    steps = integer("steps", steps, minimum=0)
     if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
-        raise ValueError(
+        raise InvalidArgument(
             f"batch_size must be a positive int or None (full batch), got {batch_size!r}"
         )
     if batch_size is not None and batch_size >= task.n_train:
         batch_size = None
     lr_at = lr if callable(lr) else (lambda _s, _lr=float(lr): _lr)
     if not callable(lr) and not (float(lr) > 0 and math.isfinite(float(lr))):
-        raise ValueError(
+        raise InvalidArgument(
             f"lr must be a positive finite number or a function step -> lr, got {lr!r}"
         )
     if eval_every is None:
@@ -170,11 +171,11 @@ def train(
         and getattr(recorder, "grad_noise", False)
         and task.objective is not None
     ):
-        raise ValueError(
+        raise InvalidArgument(
             f"grad_noise needs a per-sample loss; {task.name}'s objective is not a mean over samples"
         )
     if recorder is not None and not isinstance(recorder, Recorder):
-        raise TypeError(f"recorder must be a landkit.Recorder, got {type(recorder).__name__}")
+        raise InvalidType(f"recorder must be a landkit.Recorder, got {type(recorder).__name__}")
 
     device = torch.device(device)
     model.to(device)

@@ -19,18 +19,18 @@ def tiny():
 
 
 @pytest.mark.parametrize(
-    "mode, batch_size",
+    "backend, batch_size",
     [("auto", None), ("jvp", None), ("jvp", 17), ("linearize", None), ("reverse", None)],
 )
-def test_matvec_equals_dense_product(tiny, mode, batch_size):
+def test_matvec_equals_dense_product(tiny, backend, batch_size):
     model, task, dense = tiny
-    op = H.HessianOperator(model, task, dtype=torch.float64, mode=mode, batch_size=batch_size)
+    op = H.HessianOperator(model, task, dtype=torch.float64, backend=backend, batch_size=batch_size)
     v = torch.randn(op.dim, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     for _ in range(2):  # a kept graph or linearisation gives the same product twice
         np.testing.assert_allclose(op.matvec(v).numpy(), dense @ v.numpy(), rtol=1e-9, atol=1e-11)
     assert np.allclose(dense, dense.T, atol=1e-10)
     with pytest.raises(ValueError, match="needs batch_size=None"):
-        H.HessianOperator(model, task, mode="reverse", batch_size=17)
+        H.HessianOperator(model, task, backend="reverse", batch_size=17)
 
 
 def test_top_and_bottom_eigenvalues_match_dense(tiny):
@@ -58,7 +58,7 @@ def test_top_and_bottom_eigenvalues_match_dense(tiny):
 
 def test_trace_within_its_standard_error(tiny):
     model, task, dense = tiny
-    est = H.trace(model, task, n_samples=200, seed=1, dtype=torch.float64)
+    est = H.trace(model, task, num_matvecs=200, seed=1, dtype=torch.float64)
     assert abs(est.estimate - np.trace(dense)) < 3.5 * est.stderr
     assert est.stderr > 0 and len(est.samples) == 200
 
@@ -88,47 +88,33 @@ def test_params_block_and_bad_input(tiny):
         H.HessianOperator(model, task.x_train)
 
 
-class _MatrixOp:
-    """A known symmetric matrix behind the HessianOperator interface."""
-
-    def __init__(self, A):
-        self.A = torch.as_tensor(A)
-        self.dim = len(A)
-        self.theta = torch.zeros(self.dim, dtype=self.A.dtype)
-        self.n_matvecs = 0
-
-    def matvec(self, v):
-        self.n_matvecs += 1
-        return self.A @ v
-
-
 def test_hutchpp_is_exact_for_low_rank_and_beats_hutchinson():
     rng = np.random.default_rng(0)
     U = np.linalg.qr(rng.standard_normal((200, 5)))[0]
     A = U @ np.diag([50.0, 20.0, 10.0, 5.0, 1.0]) @ U.T  # rank 5 < n_samples / 3
-    est = H.trace(None, None, n_samples=30, method="hutch++", op=_MatrixOp(A))
-    assert est.estimate == pytest.approx(np.trace(A), rel=1e-10) and est.n_samples == 30
+    est = H.trace(H.MatrixOperator(A), num_matvecs=30, method="hutch++")
+    assert est.estimate == pytest.approx(np.trace(A), rel=1e-10) and est.num_matvecs == 30
     # a decaying full-rank spectrum: hutch++ has a much smaller error bar at equal cost
     V = np.linalg.qr(rng.standard_normal((200, 200)))[0]
     B = V @ np.diag(100.0 / (1 + np.arange(200)) ** 2) @ V.T
-    hp = H.trace(None, None, n_samples=60, method="hutch++", op=_MatrixOp(B), seed=1)
-    hu = H.trace(None, None, n_samples=60, op=_MatrixOp(B), seed=1)
+    hp = H.trace(H.MatrixOperator(B), num_matvecs=60, method="hutch++", seed=1)
+    hu = H.trace(H.MatrixOperator(B), num_matvecs=60, seed=1)
     assert hp.stderr < hu.stderr / 5
     assert abs(hp.estimate - np.trace(B)) < 4 * hp.stderr + 1e-9
     with pytest.raises(ValueError, match="hutch"):
-        H.trace(None, None, n_samples=60, method="hutchplus", op=_MatrixOp(B))
+        H.trace(H.MatrixOperator(B), num_matvecs=60, method="hutchplus")
 
 
 def test_per_layer_blocks_match_dense_blocks(tiny):
     model, task, dense = tiny
-    blocks = H.per_layer(model, task, k=1, tol=1e-9, dtype=torch.float64, trace_samples=4)
+    blocks = H.per_layer(model, task, k=1, tol=1e-9, dtype=torch.float64, trace_matvecs=4)
     assert list(blocks) == ["fc1", "fc2"]
     sizes = [sum(p.numel() for p in m.parameters()) for m in (model.fc1, model.fc2)]
     lo = 0
     for b, size in zip(blocks.values(), sizes):
         block = dense[lo : lo + size, lo : lo + size]
         assert b["eigen"].eigenvalues[0] == pytest.approx(np.linalg.eigvalsh(block)[-1], rel=1e-6)
-        assert b["trace"].n_samples == 4
+        assert b["trace"].num_matvecs == 4
         lo += size
 
 
@@ -155,3 +141,142 @@ def test_pinn_objective_hessian_and_surface():
     surf = lk.landscape.plane(model, task, resolution=3, progress=False)
     assert surf.loss[1, 1] == pytest.approx(task.evaluate(model)["train_loss"], rel=1e-5)
     assert surf.info["first_layer"] is None
+
+
+def test_ggn_equals_dense_gauss_newton_and_is_psd(tiny):
+    """G = JᵀH_ℓJ built densely from the Jacobian of the outputs and the loss Hessian in the outputs."""
+    model, task, _ = tiny
+    x, y = task.x_train[:40].double(), task.y_train[:40]
+    G = H.GGNOperator(model, (x, y), dtype=torch.float64)
+    f = lambda th: G.outputs(th).reshape(-1)  # noqa: E731
+    J = torch.autograd.functional.jacobian(f, G.theta)  # (n·c, P)
+    out = G.outputs()
+    HL = torch.autograd.functional.hessian(
+        lambda o: torch.nn.functional.cross_entropy(o.view_as(out), y), out.reshape(-1)
+    )
+    ref = (J.T @ HL @ J).numpy()
+    np.testing.assert_allclose(G.dense().numpy(), ref, rtol=1e-8, atol=1e-12)
+    assert np.linalg.eigvalsh(ref).min() > -1e-10  # PSD
+    top = H.top_eigenvalues(G, k=2, tol=1e-10)
+    np.testing.assert_allclose(top.eigenvalues, np.linalg.eigvalsh(ref)[::-1][:2], rtol=1e-7)
+
+
+def test_ggn_equals_hessian_for_a_linear_least_squares_model():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 2).double()
+    x, y = torch.randn(30, 4, dtype=torch.float64), torch.randn(30, 2, dtype=torch.float64)
+    G = H.GGNOperator(model, (x, y)).dense().numpy()
+    Hd = H.HessianOperator(model, (x, y)).dense().numpy()
+    np.testing.assert_allclose(G, Hd, rtol=1e-10, atol=1e-12)
+
+
+def test_ggn_refuses_objectives():
+    task = lk.tasks.convection(beta=2.0, n_collocation=20, n_initial=5, n_boundary=5)
+    with pytest.raises(lk.InvalidArgument, match="Gauss–Newton"):
+        H.GGNOperator(lk.models.mlp(2, [5], 1, seed=0), task)
+
+
+class _Seen(Exception):
+    pass
+
+
+class _DeviceRecorder:
+    """An operator that claims the ``meta`` device and float64: the algorithms must hand it probes
+    made there (the first matvec records where its vector lives and stops the run)."""
+
+    size, device, dtype = 12, torch.device("meta"), torch.float64
+
+    def __init__(self):
+        self.seen = []
+
+    def matvec(self, v):
+        self.seen.append((v.device.type, v.dtype))
+        raise _Seen
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda op: H.top_eigenvalues(op, k=1),
+        lambda op: H.trace(op, num_matvecs=6),
+        lambda op: H.trace(op, num_matvecs=6, method="hutch++"),
+        lambda op: H.density(op, steps=3),
+    ],
+    ids=["top_eigenvalues", "hutchinson", "hutch++", "density"],
+)
+def test_probes_are_made_on_the_operators_device_and_dtype(call):
+    op = _DeviceRecorder()
+    with pytest.raises(_Seen):
+        call(op)
+    assert op.seen == [("meta", torch.float64)]
+
+
+def test_operator_and_model_forms_agree_and_do_not_mix(tiny):
+    model, task, _ = tiny
+    op = H.HessianOperator(model, task, dtype=torch.float64)
+    a = H.trace(op, num_matvecs=10, seed=3)
+    b = H.trace(model, task, num_matvecs=10, seed=3, dtype=torch.float64)
+    np.testing.assert_allclose(a.samples, b.samples, rtol=1e-12)
+    with pytest.raises(lk.InvalidArgument, match="already holds its data"):
+        H.trace(op, task)
+    with pytest.raises(lk.InvalidArgument, match="needs its data"):
+        H.top_eigenvalues(model)
+    with pytest.raises(lk.InvalidType, match="curvature operator"):
+        H.density("model")
+    with pytest.raises(ValueError, match="sigma"):
+        H.density(op, sigma=-1)
+
+
+def test_progress_callback_counts_products_and_cancels(tiny):
+    model, task, _ = tiny
+    op = H.HessianOperator(model, task)
+    calls = []
+    H.trace(op, num_matvecs=5, progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(i, 5) for i in range(1, 6)]
+
+    def stop_at_3(done, total):
+        if done == 3:
+            raise lk.Cancelled
+
+    before = op.n_matvecs
+    with pytest.raises(lk.Cancelled):
+        H.top_eigenvalues(op, k=1, tol=1e-12, progress=stop_at_3)
+    assert op.n_matvecs - before == 3
+
+
+class _Attention(torch.nn.Module):
+    """One head of self-attention through PyTorch's fused scaled_dot_product_attention."""
+
+    def __init__(self):
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        self.qkv = torch.nn.Parameter(0.3 * torch.randn(3, 4, 4, generator=g))
+        self.out = torch.nn.Linear(4, 3)
+
+    def forward(self, x):  # x: (n, 5 tokens, 4)
+        q, k, v = (x @ w for w in self.qkv)
+        return self.out(torch.nn.functional.scaled_dot_product_attention(q, k, v).mean(1))
+
+
+def test_hvp_through_fused_attention_matches_dense():
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(16, 5, 4, generator=g), torch.randint(0, 3, (16,), generator=g)
+    model = _Attention()
+    dense = H.HessianOperator(model, (x, y), dtype=torch.float64).dense()
+    v = torch.randn(dense.shape[0], generator=g, dtype=torch.float64)
+    for backend in ("reverse", "jvp", "linearize"):  # float32: PyTorch's fused CPU kernel otherwise
+        op = H.HessianOperator(model, (x, y), backend=backend)
+        np.testing.assert_allclose(op.matvec(v.float()).double().numpy(), (dense @ v).numpy(),
+                                   rtol=1e-4, atol=1e-5)  # fmt: skip
+
+
+def test_hessian_plane_directions_use_the_tasks_objective():
+    """plane(directions="hessian") on a PINN: the directions are the objective's top eigenvectors."""
+    task = lk.tasks.convection(beta=2.0, n_collocation=40, n_initial=10, n_boundary=10)
+    model = lk.models.mlp(2, [5], 1, activation="tanh", seed=0)
+    surf = lk.landscape.plane(model, task, directions="hessian", resolution=3, progress=False)
+    dense = H.HessianOperator(model, task, dtype=torch.float64).dense().numpy()
+    _, V = np.linalg.eigh(dense)
+    for d, ref in zip(surf.directions, V[:, ::-1].T):
+        cos = abs(d @ ref) / (np.linalg.norm(d) * np.linalg.norm(ref))
+        assert cos > 0.999

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from ..errors import InvalidArgument
+
 __all__ = ["gradient_noise"]
 
 
@@ -43,7 +45,7 @@ def gradient_noise(
 
     n = len(x)
     if n < 2:
-        raise ValueError(f"gradient_noise needs at least 2 samples, got {n}")
+        raise InvalidArgument(f"gradient_noise needs at least 2 samples, got {n}")
     params = {k: v.detach() for k, v in model.named_parameters() if v.requires_grad}
     buffers = {k: v.detach() for k, v in model.named_buffers()}
 

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 
 from .. import store as _store
+from ..errors import InvalidArgument, InvalidType
+from ..validate import integer
 from .schedules import Schedule, every
 from .sketch import CountSketch
 
@@ -87,19 +89,17 @@ class Recorder:
         if schedule is None:
             schedule = every(1)
         if not isinstance(schedule, Schedule):
-            raise TypeError(
+            raise InvalidType(
                 f"schedule must be a landkit schedule (lk.schedules.every/geometric/at), got {type(schedule).__name__}"
             )
         if overwrite and resume:
-            raise ValueError("overwrite=True and resume=True contradict each other: choose one")
-        if flush_every <= 0:
-            raise ValueError(f"flush_every must be > 0 seconds, got {flush_every}")
-        if sketch is not None and (
-            isinstance(sketch, bool) or not isinstance(sketch, int) or sketch < 1
-        ):
-            raise ValueError(
-                f"sketch must be a positive int (sketch dimension) or None, got {sketch!r}"
+            raise InvalidArgument(
+                "overwrite=True and resume=True contradict each other: choose one"
             )
+        if flush_every <= 0:
+            raise InvalidArgument(f"flush_every must be > 0 seconds, got {flush_every}")
+        if sketch is not None:
+            sketch = integer("sketch", sketch, minimum=1)
         self.path = Path(path)
         self.schedule = schedule
         self.params = params
@@ -147,7 +147,7 @@ class Recorder:
             raise RuntimeError(f"this Recorder for {self.path} has already started")
         named = [(n, p) for n, p in model.named_parameters()]
         if not named:
-            raise ValueError("the model has no parameters to record")
+            raise InvalidArgument("the model has no parameters to record")
         names = _store.select_names([n for n, _ in named], self.params)
         chosen = dict(named)
         self._tensors = [chosen[n] for n in names]

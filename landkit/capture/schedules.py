@@ -16,6 +16,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from ..errors import InvalidArgument
+from ..validate import integer
+
 __all__ = ["Schedule", "at", "every", "geometric"]
 
 
@@ -42,9 +45,7 @@ class Schedule:
 
 
 def _int(name, v, minimum=0):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {v!r}")
-    return int(v)
+    return integer(name, v, minimum=minimum)
 
 
 class every(Schedule):
@@ -59,7 +60,7 @@ class every(Schedule):
 
     def steps(self, upto=None):
         if upto is None:
-            raise ValueError("every(k) is unbounded: pass upto= to list its steps")
+            raise InvalidArgument("every(k) is unbounded: pass upto= to list its steps")
         return np.arange(self.start, int(upto) + 1, self.k, dtype=np.int64)
 
     def count(self, upto):
@@ -78,7 +79,7 @@ class at(Schedule):
     def __init__(self, steps: Iterable[int]):
         arr = np.unique(np.asarray(list(steps), dtype=np.int64))
         if arr.size and arr[0] < 0:
-            raise ValueError(f"steps must be >= 0, got {arr[0]}")
+            raise InvalidArgument(f"steps must be >= 0, got {arr[0]}")
         self._steps = arr
         self._set = set(arr.tolist())
 
@@ -105,9 +106,9 @@ class geometric(at):
     def __init__(self, first: int, last: int, num: int):
         first, last, num = _int("first", first, 1), _int("last", last, 1), _int("num", num, 1)
         if last < first:
-            raise ValueError(f"last ({last}) must be >= first ({first})")
+            raise InvalidArgument(f"last ({last}) must be >= first ({first})")
         if num < 2 and last != first:
-            raise ValueError(
+            raise InvalidArgument(
                 f"num must be >= 2 to include both first ({first}) and last ({last}), got {num}"
             )
         self.first, self.last, self.num = first, last, num

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from ..errors import InvalidArgument
+from ..validate import integer
+
 __all__ = ["CountSketch"]
 
 
@@ -24,8 +27,7 @@ class CountSketch:
     """
 
     def __init__(self, dim: int, k: int, seed: int = 0):
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"sketch must be a positive int (the sketch dimension), got {k!r}")
+        k = integer("sketch", k, minimum=1)
         self.dim, self.k, self.seed = int(dim), int(k), int(seed)
         g = torch.Generator().manual_seed(self.seed)
         self.buckets = torch.randint(0, self.k, (self.dim,), generator=g)
@@ -38,7 +40,7 @@ class CountSketch:
 
     def __call__(self, flat: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         if flat.shape != (self.dim,):
-            raise ValueError(
+            raise InvalidArgument(
                 f"expected a flat vector of shape ({self.dim},), got {tuple(flat.shape)}"
             )
         if self.buckets.device != flat.device:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import matplotlib
 import numpy as np
 
+from ..errors import InvalidArgument
 from .style import PALETTE, RC, new_figure
 
 _ATTRACTOR_COLOURS = [PALETTE[i] for i in (0, 3, 2, 4, 1, 5, 7, 6)]
@@ -36,7 +37,7 @@ def plot_mapper(g, *, color_by: str = "mean_lens", ax=None, seed: int = 0, label
             )
             return ax.figure
         if color_by not in next(iter(table.values())):
-            raise ValueError(
+            raise InvalidArgument(
                 f"color_by must be a node-table column, one of {sorted(next(iter(table.values())))}"
             )
         pos = nx.spring_layout(nxg, seed=seed, k=1.5 / np.sqrt(len(nxg)))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import matplotlib
 import numpy as np
 
+from ..errors import InvalidArgument
 from .style import PALETTE, RC, new_figure
 
 
@@ -95,7 +96,7 @@ def plot_regimes(ag_or_steps, loss=None, *, ax=None, title: str | None = None,
     if loss is None:
         steps, loss = ag_or_steps.steps, ag_or_steps.loss
         if loss is None:
-            raise ValueError("this result has no recorded loss")
+            raise InvalidArgument("this result has no recorded loss")
     else:
         steps = ag_or_steps
     steps = np.asarray(steps, dtype=float)

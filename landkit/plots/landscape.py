@@ -14,6 +14,7 @@ from __future__ import annotations
 import matplotlib
 import numpy as np
 
+from ..errors import InvalidArgument
 from .style import PALETTE, RC, new_figure
 
 _DIRECTION_NAMES = {
@@ -65,10 +66,10 @@ def plot_surface(surf, *, ax=None, kind: str = "contour", log: bool | None = Non
     spans more than 30×). ``metric="accuracy"`` draws the accuracy instead.
     """
     if kind not in ("contour", "3d"):
-        raise ValueError(f"kind must be 'contour' or '3d', got {kind!r}")
+        raise InvalidArgument(f"kind must be 'contour' or '3d', got {kind!r}")
     Z = np.asarray(surf.loss if metric == "loss" else surf.accuracy, dtype=float)
     if Z is None or Z.ndim != 2:
-        raise ValueError(f"the surface has no 2-D {metric} to draw")
+        raise InvalidArgument(f"the surface has no 2-D {metric} to draw")
     log = _use_log(Z) if log is None else log
     label = f"{'log₁₀ ' if log else ''}{'train ' if 'test' not in surf.data else 'test '}{metric}"
     shown = np.log10(np.clip(Z, 1e-12, None)) if log else Z
@@ -143,7 +144,7 @@ def plot_persistence(topo, *, ax=None, kind: str = "diagram", title: str | None 
     (the essential class, never dies) is drawn at the top edge.
     """
     if kind not in ("diagram", "barcode"):
-        raise ValueError(f"kind must be 'diagram' or 'barcode', got {kind!r}")
+        raise InvalidArgument(f"kind must be 'diagram' or 'barcode', got {kind!r}")
     pairs = np.asarray(topo.all_pairs, dtype=float).reshape(-1, 2)
     sig = np.asarray(topo.diagram, dtype=float).reshape(-1, 2)
     cut = topo.absolute_threshold

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..errors import InvalidArgument
 from .style import PALETTE, RC, new_figure
 
 _LABELS = {
@@ -49,11 +50,13 @@ def plot_curves(
 
     trajs = [runs] if hasattr(runs, "scalars") else list(runs)
     if not trajs:
-        raise ValueError("no runs to plot")
+        raise InvalidArgument("no runs to plot")
     configs = getattr(runs, "configs", None) or [t.config for t in trajs]
     metrics = [m for m in metrics if any(m in t.scalars for t in trajs)]
     if not metrics:
-        raise ValueError(f"none of the metrics is recorded; available: {sorted(trajs[0].scalars)}")
+        raise InvalidArgument(
+            f"none of the metrics is recorded; available: {sorted(trajs[0].scalars)}"
+        )
     if axes is None:
         _, axes = new_figure(len(metrics))
     axes = np.atleast_1d(axes)

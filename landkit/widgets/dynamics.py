@@ -6,6 +6,7 @@ import ipywidgets as W
 import numpy as np
 
 from .. import mapper, morse, plots
+from ..errors import InvalidArgument
 from .base import Explorer
 
 
@@ -74,13 +75,13 @@ class MorseExplorer(Explorer):
     def __init__(self, runs, *, start_step: int | None = None, subdiv: int = 12):
         self.runs = list(runs)
         if len(self.runs) < 5:
-            raise ValueError(f"need an ensemble of at least 5 runs, got {len(self.runs)}")
+            raise InvalidArgument(f"need an ensemble of at least 5 runs, got {len(self.runs)}")
         common = set(self.runs[0].steps.tolist())
         for t in self.runs[1:]:
             common &= set(t.steps.tolist())
         steps = sorted(common)
         if len(steps) < 2:
-            raise ValueError("the runs share fewer than two recorded steps")
+            raise InvalidArgument("the runs share fewer than two recorded steps")
         self.start_step = W.SelectionSlider(options=steps[:-1], value=start_step if start_step in steps else steps[min(1, len(steps) - 2)],
                                        description="start step")  # fmt: skip
         self.end_step = W.SelectionSlider(
@@ -99,11 +100,11 @@ class MorseExplorer(Explorer):
 
     def work(self):
         if self.end_step.value <= self.start_step.value:
-            raise ValueError("the end step must come after the start step")
+            raise InvalidArgument("the end step must come after the start step")
         text = self.coords.value.strip()
         coords = [int(c) for c in text.replace(",", " ").split()] if text else 2
         if isinstance(coords, list) and len(coords) != 2:
-            raise ValueError("give exactly two weight indices (or leave blank)")
+            raise InvalidArgument("give exactly two weight indices (or leave blank)")
         self.progress(0.1, "fitting the surrogate and computing the Morse graph…")
         m = morse.from_runs(self.runs, start_step=self.start_step.value, end_step=self.end_step.value,
                             coords=coords, subdiv=self.subdiv.value)  # fmt: skip

@@ -6,6 +6,7 @@ import ipywidgets as W
 import numpy as np
 
 from .. import glassy, plots
+from ..errors import InvalidArgument
 from .base import Explorer
 
 
@@ -31,7 +32,7 @@ class AgingExplorer(Explorer):
             runs = {f"run {i}": r for i, r in enumerate(runs)}
         self.runs = {k: (load(v) if not hasattr(v, "weights") else v) for k, v in runs.items()}
         if not self.runs:
-            raise ValueError("give at least one run")
+            raise InvalidArgument("give at least one run")
         first = next(iter(self.runs.values()))
         self.pick = W.Dropdown(options=list(self.runs), description="run")
         self.n_waiting = W.IntSlider(value=6, min=3, max=10, description="waiting times")
@@ -60,7 +61,7 @@ class AgingExplorer(Explorer):
                 traj.steps, np.asarray(traj.weights[:, sl]), n_waiting=self.n_waiting.value
             )
         if self.normalise.value and ag.noise is None and self.layer.value == "all weights":
-            raise ValueError(
+            raise InvalidArgument(
                 "this run has no noise scale: record it with lk.Recorder(grad_noise=True)"
             )
         self.result = ag

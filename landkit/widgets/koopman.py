@@ -6,6 +6,7 @@ import ipywidgets as W
 import numpy as np
 
 from .. import koopman, plots
+from ..errors import InvalidArgument
 from .base import Explorer
 
 
@@ -29,13 +30,13 @@ class SpectrumExplorer(Explorer):
                  pca: int = 0, rank: int = 0):  # fmt: skip
         if hasattr(groups, "groupby"):
             if group_by is None:
-                raise ValueError("pass group_by= (a config key) to compare groups of a RunSet")
+                raise InvalidArgument("pass group_by= (a config key) to compare groups of a RunSet")
             groups = {
                 f"{group_by}={k}": list(v) for k, v in sorted(groups.groupby(group_by).items())
             }
         self.groups = dict(groups)
         if len(self.groups) < 2:
-            raise ValueError(f"need at least two groups to compare, got {list(self.groups)}")
+            raise InvalidArgument(f"need at least two groups to compare, got {list(self.groups)}")
         labels = list(self.groups)
         self.pick = W.SelectMultiple(
             options=labels, value=tuple(labels[:2]), description="groups", rows=min(5, len(labels))
@@ -66,7 +67,7 @@ class SpectrumExplorer(Explorer):
     def work(self):
         chosen = list(self.pick.value)
         if len(chosen) < 1:
-            raise ValueError("pick at least one group")
+            raise InvalidArgument("pick at least one group")
         opts = self._options()
         self.progress(0.05, "computing spectra…")
         self.spectra = {k: koopman.spectrum(self.groups[k], **opts) for k in chosen}

@@ -1,0 +1,68 @@
+"""The checks every public function runs on its arguments, in one place.
+
+Each raises :class:`~landkit.errors.InvalidArgument` (a ``ValueError``) or
+:class:`~landkit.errors.InvalidType` (a ``TypeError``) whose message names the argument, says what it
+got and what it needs.
+
+Example
+-------
+>>> from landkit.validate import integer, choice
+>>> integer("steps", 5, minimum=1)
+5
+>>> choice("method", "hutch", ("hutchinson", "hutch++"))
+Traceback (most recent call last):
+...
+landkit.errors.InvalidArgument: method must be one of 'hutchinson', 'hutch++'; got 'hutch'
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+
+import numpy as np
+
+from .errors import InvalidArgument, InvalidType
+
+__all__ = ["choice", "integer", "number", "seed"]
+
+
+def integer(name: str, value, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """``value`` as a Python int (a bool is refused), within ``[minimum, maximum]`` when given."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise InvalidType(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise InvalidArgument(f"{name} must be an int >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise InvalidArgument(f"{name} must be an int <= {maximum}, got {value}")
+    return value
+
+
+def number(name: str, value, *, minimum: float | None = None, maximum: float | None = None,
+           strict: bool = False) -> float:  # fmt: skip
+    """``value`` as a finite float within the bounds (``strict=True``: ``minimum`` itself refused)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise InvalidType(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise InvalidArgument(f"{name} must be a finite number, got {value}")
+    if minimum is not None and (value < minimum or (strict and value == minimum)):
+        raise InvalidArgument(f"{name} must be {'>' if strict else '>='} {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise InvalidArgument(f"{name} must be <= {maximum}, got {value}")
+    return value
+
+
+def choice(name: str, value, options: Sequence):
+    """``value`` if it is one of ``options``; the error lists them."""
+    if value not in options:
+        allowed = ", ".join(repr(o) for o in options)
+        raise InvalidArgument(f"{name} must be one of {allowed}; got {value!r}")
+    return value
+
+
+def seed(value) -> int:
+    """A random seed: any int."""
+    return integer("seed", value)
