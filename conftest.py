@@ -30,7 +30,7 @@ def _doc_objects():
         lk.train(model, task, steps=150, lr=0.1, batch_size=32, seed=seed, progress=False)
         trained.append(model)
     runs = lk.examples.example_runs("digits-widths")
-    return {"lk": lk, "np": np, "torch": torch, "task": task, "model": trained[0],
+    return {"lk": lk, "np": np, "torch": torch, "pytest": pytest, "task": task, "model": trained[0],
             "model_b": trained[1], "runs": runs, "traj": runs[0]}  # fmt: skip
 
 

@@ -375,7 +375,7 @@ def example_runs(name: str = "digits-widths"):
 
     Example
     -------
-    >>> runs = lk.examples.example_runs("digits-widths")                      # doctest: +SKIP
+    >>> runs = lk.examples.example_runs("digits-widths")
     >>> sorted({c["width"] for c in runs.configs})
     [8, 32]
     """

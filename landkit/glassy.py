@@ -17,8 +17,10 @@ Gram matrix of the displacements, accumulated in float64 over column blocks of t
 
 Example
 -------
->>> ag = lk.glassy.two_time(traj)                                              # doctest: +SKIP
->>> ag.aging_score, lk.glassy.collapse(ag).mu, lk.glassy.diffusion_exponent(ag)
+>>> ag = lk.glassy.two_time(traj)
+>>> ag.msd.shape == (len(ag.waiting_times), len(ag.lags))
+True
+>>> mu = lk.glassy.collapse(ag).mu   # Δ(t_w, t_w + t) ≈ F(t / t_w^μ)
 """
 
 from __future__ import annotations

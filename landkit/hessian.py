@@ -590,7 +590,7 @@ def per_layer(model, data, *, k: int = 1, tol: float = 1e-3, seed: int = 0, trac
     -------
     >>> blocks = lk.hessian.per_layer(model, task, k=1, n_samples=128)
     >>> sorted(blocks)
-    ['0', '2']
+    ['fc1', 'fc2']
     """
     out = {}
     layers = [(name, mod) for name, mod in model.named_modules()

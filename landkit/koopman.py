@@ -555,8 +555,10 @@ def conjugacy_test(
 
     Example
     -------
-    >>> d = lk.examples.omd_ogd()                                              # doctest: +SKIP
-    >>> lk.koopman.conjugacy_test(d["ogd"], d["bisection"], n_permutations=100).p_value
+    >>> d = lk.examples.omd_ogd()
+    >>> res = lk.koopman.conjugacy_test(d["ogd"], d["bisection"], n_permutations=50)
+    >>> res.distance > res.within   # OGD and bisection are not conjugate
+    True
     """
     delays = _check_delays(delays)
     a, b = _as_list(trajs_a, params), _as_list(trajs_b, params)
@@ -652,8 +654,10 @@ def compare(groups: dict, delays: int = 4, rank: int | None = None, n_permutatio
     """Conjugacy tests for every pair of groups (``label -> trajectories``), as table rows:
     ``groups``, ``W``, ``p``, and each group's within-group (half vs half) spread.
 
-    >>> d = lk.examples.omd_ogd()                                             # doctest: +SKIP
-    >>> lk.koopman.compare(d, n_permutations=50)
+    >>> d = lk.examples.omd_ogd()
+    >>> rows = lk.koopman.compare(d, n_permutations=20)
+    >>> [r["groups"] for r in rows]
+    ['omd vs ogd', 'omd vs bisection', 'ogd vs bisection']
     """
     names = list(groups)
     if len(names) < 2:

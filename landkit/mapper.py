@@ -7,10 +7,11 @@ together, where they split into different end regions, where training lingers (l
 
 Example
 -------
->>> runs = lk.load_runs("runs/tour")                                          # doctest: +SKIP
->>> g = lk.mapper.graph(runs, lens="loss", n_cubes=12, overlap=0.3, pca=10)
->>> g.node_table[:3], g.branches()
->>> lk.plots.plot_mapper(g, color_by="mean_step")
+>>> wide = runs.where(width=32)        # one architecture: Mapper compares points of one space
+>>> g = lk.mapper.graph(wide, lens="loss", n_cubes=8, overlap=0.3, pca=5)
+>>> len(g.nodes) > 1, sorted(g.node_table[0])[:3]
+(True, ['mean_distance_to_end', 'mean_lens', 'mean_loss'])
+>>> fig = lk.plots.plot_mapper(g, color_by="mean_step")
 """
 
 from __future__ import annotations

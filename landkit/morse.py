@@ -16,8 +16,9 @@ set above the attractors (a chain of 1–4 box sets). They are artefacts of the 
 Example
 -------
 >>> m = lk.morse.from_map(lambda X: np.c_[X[:, 0] - 0.3 * (X[:, 0] ** 3 - X[:, 0]), 0.5 * X[:, 1]],
-...                       lower=[-2, -2], upper=[2, 2], subdiv=14)            # doctest: +SKIP
->>> len(m.attractors), m.basin_of([[0.5, 0.0], [-0.5, 0.0]])
+...                       lower=[-2, -2], upper=[2, 2], subdiv=14)
+>>> len(m.attractors)   # the two stable points x = ±1
+2
 """
 
 from __future__ import annotations

@@ -3,10 +3,14 @@
 
 Example
 -------
->>> lk.similarity.cka(X, Y)                                                    # doctest: +SKIP
->>> lk.similarity.model_cka(model_a, model_b, task, mixup=16, n=640, seed=0)
->>> mc = lk.similarity.mode_connectivity(model_a, model_b, task, curve="bezier", epochs=20)
->>> mc.value, mc.t, mc.error
+>>> X = np.random.default_rng(0).standard_normal((50, 8))
+>>> round(lk.similarity.cka(X, 3 * X @ np.linalg.qr(np.random.default_rng(1).standard_normal((8, 8)))[0]), 6)
+1.0
+>>> 0 < lk.similarity.model_cka(model, model_b, task, mixup=16, n=128, seed=0) <= 1
+True
+>>> mc = lk.similarity.mode_connectivity(model, model_b, task, curve="line", n_points=5)
+>>> len(mc.t), mc.curve
+(5, 'line')
 """
 
 from __future__ import annotations

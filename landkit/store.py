@@ -16,9 +16,12 @@ record beside the store (``RUN/landkit-run.json``, ``RUN/landkit-done.json``, ``
 
 Example
 -------
->>> import landkit as lk                                  # doctest: +SKIP
+>>> model = lk.models.mlp(64, [8], 10, seed=0)
+>>> rec = lk.Recorder("runs/demo", schedule=lk.schedules.every(10))
+>>> result = lk.train(model, task, steps=30, lr=0.1, seed=0, recorder=rec, progress=False)
 >>> traj = lk.load("runs/demo")
->>> traj.steps[:3], traj.weights.shape, traj.scalars["loss"][-1]
+>>> traj.steps.tolist(), traj.weights.shape
+([0, 10, 20, 30], (4, 610))
 """
 
 from __future__ import annotations
@@ -615,8 +618,10 @@ def load(path: str | os.PathLike) -> Trajectory:
 
     Example
     -------
-    >>> traj = load("runs/demo")                          # doctest: +SKIP
-    >>> model.load_state_dict(traj.state_dict(-1))        # doctest: +SKIP
+    >>> traj = load(runs[0].path)
+    >>> net = traj.model()                                # the recorded architecture, rebuilt
+    >>> net.load_state_dict(traj.state_dict(-1))
+    <All keys matched successfully>
     """
     import zarr
 
@@ -784,7 +789,11 @@ def from_checkpoints(
 
     Example
     -------
-    >>> traj = from_checkpoints(sorted(glob.glob("ckpt/*.pt")))   # doctest: +SKIP
+    >>> for step in (0, 100):
+    ...     torch.save(model.state_dict(), f"ckpt_{step:04d}.pt")
+    >>> traj = from_checkpoints(["ckpt_0000.pt", "ckpt_0100.pt"])
+    >>> traj.steps.tolist()
+    [0, 100]
     """
     import torch
 

@@ -2,15 +2,17 @@
 
 Example
 -------
->>> import landkit as lk                                     # doctest: +SKIP
->>> def run(width, batch_size, seed, run_dir):
-...     task = lk.tasks.digits(seed=0)
+>>> import concurrent.futures as cf
+>>> def run(width, seed, run_dir):
+...     task = lk.tasks.digits(seed=0, n_train=200)
 ...     model = lk.models.mlp(task.in_features, [width], task.n_classes, seed=seed)
-...     rec = lk.Recorder(run_dir, schedule=lk.schedules.geometric(1, 500, 30))
-...     return lk.train(model, task, steps=500, lr=0.1, batch_size=batch_size, seed=seed,
-...                     recorder=rec, progress=False)
->>> res = lk.sweep(run, lk.grid(width=[4, 16, 64], batch_size=[16, 128], seed=range(3)), "runs/sweep")
->>> runs = lk.load_runs("runs/sweep")
+...     rec = lk.Recorder(run_dir, schedule=lk.schedules.every(10))
+...     return lk.train(model, task, steps=20, lr=0.1, seed=seed, recorder=rec, progress=False)
+>>> with cf.ThreadPoolExecutor(2) as pool:   # the default is a pool of processes
+...     res = lk.sweep(run, lk.grid(width=[4, 16], seed=range(2)), "runs/sweep", executor=pool,
+...                    progress=False)
+>>> sorted((c["width"], c["seed"]) for c in lk.load_runs("runs/sweep").configs)
+[(4, 0), (4, 1), (16, 0), (16, 1)]
 
 On a cluster: ``lk.sweep(run, grid, root, executor=dask_client.get_executor())``.
 """

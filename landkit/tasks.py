@@ -433,9 +433,12 @@ def convection(beta: float = 1.0, *, n_collocation: int = 1000, n_initial: int =
 
     Example
     -------
-    >>> task = lk.tasks.convection(beta=10.0)                               # doctest: +SKIP
-    >>> model = lk.models.mlp(2, [32, 32, 32], 1, activation="tanh")
-    >>> lk.train(model, task, steps=2000, lr=1e-3, optimizer="adam", batch_size=task.n_train)
+    >>> pinn = lk.tasks.convection(beta=10.0)
+    >>> net = lk.models.mlp(2, [32, 32, 32], 1, activation="tanh")
+    >>> result = lk.train(net, pinn, steps=20, lr=1e-3, optimizer="adam", batch_size=pinn.n_train,
+    ...                   progress=False)
+    >>> sorted(pinn.evaluate(net))[:2]
+    ['test_loss', 'test_rel_l2']
     """
     seed = _check_seed(seed)
     if not np.isfinite(beta):

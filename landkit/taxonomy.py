@@ -14,9 +14,11 @@ accuracy; :func:`classify` sorts the cells into the paper's phases:
 
 Example
 -------
->>> runs = lk.taxonomy.digits_sweep("runs/tax", widths=[4, 16, 64], batch_sizes=[8, 32, 128])  # doctest: +SKIP
->>> table = lk.taxonomy.measure(runs, load="width", temperature="batch_size")
->>> table.phase, table.rows[0]
+>>> sweep = lk.examples.example_runs("taxonomy-fast").where(width=4, batch_size=8)  # one cell
+>>> table = lk.taxonomy.measure(sweep, load="width", temperature="batch_size", curve="line",
+...                             hessian_samples=64, trace_samples=6, max_pairs=1)
+>>> len(table.rows), table.phase[0] in ("I", "II", "III", "IV-A", "IV-B")
+(1, True)
 """
 
 from __future__ import annotations

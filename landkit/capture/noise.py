@@ -36,10 +36,10 @@ def gradient_noise(
 
     Example
     -------
-    >>> import landkit as lk                     # doctest: +SKIP
-    >>> task = lk.tasks.digits()
-    >>> model = lk.models.mlp(64, [32], 10)
-    >>> gradient_noise(model, task.loss_fn, task.x_train[:128], task.y_train[:128], batch_size=32)
+    >>> from landkit.capture.noise import gradient_noise
+    >>> noise = gradient_noise(model, task.loss_fn, task.x_train[:128], task.y_train[:128], batch_size=32)
+    >>> sorted(noise), noise["grad_noise"] > 0
+    (['grad_mean_sq', 'grad_noise', 'grad_var'], True)
     """
     from torch.func import functional_call, grad, vmap
 

@@ -3,10 +3,10 @@ space with the runs' start and end points, and the Morse graph as a DAG.
 
 Example
 -------
->>> g = lk.mapper.graph(runs, lens="loss")                                     # doctest: +SKIP
->>> lk.plots.plot_mapper(g, color_by="mean_step")
->>> m = lk.morse.from_runs(runs, start_step=10)
->>> lk.plots.plot_morse(m, starts=..., ends=...)
+>>> g = lk.mapper.graph(runs.where(width=32), lens="loss", n_cubes=6, pca=5)
+>>> fig = lk.plots.plot_mapper(g, color_by="mean_step")
+>>> m = lk.morse.from_map(lambda X: 0.5 * X, lower=[-1, -1], upper=[1, 1], subdiv=8)
+>>> fig = lk.plots.plot_morse(m)
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 Example
 -------
->>> ag = lk.glassy.two_time(traj)                                              # doctest: +SKIP
->>> lk.plots.plot_aging(ag); lk.plots.plot_collapse(ag); lk.plots.plot_regimes(ag)
+>>> ag = lk.glassy.two_time(traj)
+>>> fig = lk.plots.plot_aging(ag)
+>>> fig = lk.plots.plot_collapse(ag)
 """
 
 from __future__ import annotations

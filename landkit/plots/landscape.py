@@ -3,10 +3,10 @@ models, persistence diagrams and barcodes, merge trees, and the Hessian's spectr
 
 Example
 -------
->>> surf = lk.landscape.plane(model, task, resolution=31)                       # doctest: +SKIP
+>>> surf = lk.landscape.plane(model, task, resolution=11, progress=False)
 >>> topo = lk.topology.persistence(surf, threshold=0.01)
->>> lk.plots.plot_surface(surf, topo=topo)
->>> lk.plots.plot_merge_tree(topo)
+>>> fig = lk.plots.plot_surface(surf, topo=topo)
+>>> fig = lk.plots.plot_merge_tree(topo)
 """
 
 from __future__ import annotations

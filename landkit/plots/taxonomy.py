@@ -2,9 +2,11 @@
 
 Example
 -------
->>> table = lk.taxonomy.measure(runs)                                           # doctest: +SKIP
->>> lk.plots.plot_phase_diagrams(table)
->>> lk.plots.plot_phase_map(table)
+>>> rows = [dict(load=w, temperature=b, loss=0.05 * b / w, mc=0.0, cka=0.8, test_acc=0.9)
+...         for w in (4, 16) for b in (8, 32)]
+>>> table = lk.taxonomy.PhaseTable("width", "batch_size", rows, lk.taxonomy.classify(rows),
+...                                lk.taxonomy.Thresholds())
+>>> fig = lk.plots.plot_phase_map(table)
 """
 
 from __future__ import annotations

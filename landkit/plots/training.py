@@ -44,7 +44,7 @@ def plot_curves(
 
     Example
     -------
-    >>> fig = lk.plots.plot_curves(lk.load_runs("runs/sweep"), group_by="width")   # doctest: +SKIP
+    >>> fig = lk.plots.plot_curves(runs, group_by="width")
     """
     import matplotlib
 

@@ -17,7 +17,10 @@ class MapperExplorer(Explorer):
 
     Example
     -------
-    >>> lk.widgets.MapperExplorer(runs)                                         # doctest: +SKIP
+    >>> ex = lk.widgets.MapperExplorer(runs.where(width=32))
+    >>> ex.start(wait=True)          # what the Map button does
+    >>> ex.graph is not None
+    True
     """
 
     run_label = "Map"
@@ -66,7 +69,7 @@ class MorseExplorer(Explorer):
 
     Example
     -------
-    >>> lk.widgets.MorseExplorer(runs)                                          # doctest: +SKIP
+    >>> ex = lk.widgets.MorseExplorer(runs.where(width=8), subdiv=8)   # then press Compute
     """
 
     run_label = "Compute"

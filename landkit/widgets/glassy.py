@@ -19,7 +19,8 @@ class AgingExplorer(Explorer):
 
     Example
     -------
-    >>> lk.widgets.AgingExplorer({"narrow": "runs/a", "wide": "runs/b"})       # doctest: +SKIP
+    >>> ex = lk.widgets.AgingExplorer({"narrow": runs[0], "wide": runs[5]})
+    >>> ex.start(wait=True)          # what the Compute button does
     """
 
     run_label = "Compute"

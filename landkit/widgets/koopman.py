@@ -19,8 +19,8 @@ class SpectrumExplorer(Explorer):
 
     Example
     -------
-    >>> d = lk.examples.omd_ogd()                                    # doctest: +SKIP
-    >>> lk.widgets.SpectrumExplorer(d)
+    >>> ex = lk.widgets.SpectrumExplorer(lk.examples.omd_ogd())
+    >>> ex.start(wait=True)          # what the Compare button does
     """
 
     run_label = "Compare"

@@ -21,8 +21,9 @@ class LandscapeExplorer(Explorer):
 
     Example
     -------
-    >>> ex = lk.widgets.LandscapeExplorer(model, task, trajectory=traj)       # doctest: +SKIP
-    >>> ex            # pick "pca", press Draw
+    >>> ex = lk.widgets.LandscapeExplorer(model, task)
+    >>> ex.resolution.value = 7
+    >>> ex.start(wait=True)          # what the Draw button does
     """
 
     run_label = "Draw"

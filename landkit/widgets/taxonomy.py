@@ -15,8 +15,13 @@ class PhaseExplorer(Explorer):
 
     Example
     -------
-    >>> table = lk.taxonomy.measure(runs)                                      # doctest: +SKIP
-    >>> lk.widgets.PhaseExplorer(table)
+    >>> rows = [dict(load=w, temperature=b, loss=0.05 * b / w, mc=0.0, mc_std=0.01, cka=0.8,
+    ...              test_acc=0.9, lambda_max=5.0, trace=40.0, n_seeds=2)
+    ...         for w in (4, 16) for b in (8, 32)]
+    >>> table = lk.taxonomy.PhaseTable("width", "batch_size", rows, lk.taxonomy.classify(rows),
+    ...                                lk.taxonomy.Thresholds())
+    >>> ex = lk.widgets.PhaseExplorer(table)
+    >>> ex.start(wait=True)          # what the Show button does
     """
 
     run_label = "Show"

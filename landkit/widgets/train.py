@@ -21,9 +21,9 @@ class TrainExplorer(Explorer):
 
     Example
     -------
-    >>> ex = lk.widgets.TrainExplorer(root="runs/explorer")     # doctest: +SKIP
-    >>> ex                                                       # shows the widget
-    >>> ex.start(wait=True)                                      # what the Train button does
+    >>> ex = lk.widgets.TrainExplorer(root="runs/explorer")
+    >>> ex.steps.value = 50
+    >>> ex.start(wait=True)          # what the Train button does
     """
 
     run_label = "Train"
