@@ -29,6 +29,7 @@ from torch.func import functional_call, vmap
 
 from .data import resolve
 from .errors import InvalidArgument
+from .progress import Progress
 from .results import Result
 from .validate import integer
 
@@ -452,7 +453,7 @@ def _save_partial(path: Path, key: str, loss, acc, done):
 
 
 def _evaluate(ev: _GridEvaluator, coords: np.ndarray, *, progress=True, resume=None,
-              resume_every: float = 10.0, callback=None, desc="landscape"):  # fmt: skip
+              resume_every: float = 10.0, desc="landscape"):  # fmt: skip
     """Evaluate every row of ``coords``; returns (loss, accuracy) as numpy arrays and an info dict."""
     t_start = time.perf_counter()
     m = len(coords)
@@ -477,11 +478,8 @@ def _evaluate(ev: _GridEvaluator, coords: np.ndarray, *, progress=True, resume=N
         loss[i], acc[i] = res
         done[idx] = True
 
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=m, initial=resumed, desc=desc, unit="pt", leave=False)
+    tracker = Progress(progress, m, desc, unit="pt", initial=resumed)
+    bar = tracker if (progress is True or callable(progress)) else None
     strategy, pos = ev.strategy, 0
     try:
         if strategy == "auto":
@@ -502,14 +500,11 @@ def _evaluate(ev: _GridEvaluator, coords: np.ndarray, *, progress=True, resume=N
             pos += len(idx)
             if bar is not None:
                 bar.update(len(idx))
-            if callback is not None:
-                callback(resumed + pos, m)
             if path is not None and time.monotonic() - last_save > resume_every:
                 _save_partial(path, key, loss.cpu().numpy(), acc.cpu().numpy(), done)
                 last_save = time.monotonic()
     finally:
-        if bar is not None:
-            bar.close()
+        tracker.close()
         if path is not None and pos:
             _save_partial(path, key, loss.cpu().numpy(), acc.cpu().numpy(), done)
     _sync(ev.device)
@@ -606,7 +601,7 @@ _random_directions = directions  # plane() takes a keyword of the same name
 def plane(model, task, *, directions="filter", span: float = 1.0, resolution: int = 51, seed: int = 0,
           trajectory=None, data: str = "train", n_samples: int | None = None, loss_fn=None,
           keep_1d: bool = False, strategy: str = "auto", max_memory: float = 2 * 2**30,
-          resume=None, progress: bool = True, callback=None) -> Surface:  # fmt: skip
+          resume=None, progress=True) -> Surface:  # fmt: skip
     """The loss on the plane ``center + α·d1 + β·d2``, α, β in [−span, span] (``resolution`` points each).
 
     Parameters
@@ -625,6 +620,9 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
     max_memory : bytes the evaluation may use for activations (sets the data batch and points per call).
     resume : a file path (``.npz``): the partial grid is saved there every few seconds and a rerun
         with the same model, directions, grid and data continues from it.
+    progress : True for a bar, False for none, or a callable ``(points done, total)``; raising
+        :class:`landkit.Cancelled` (or any exception) from it stops the grid (a ``resume`` file keeps
+        what was done).
 
     The model is evaluated in eval mode: batch norm uses its running statistics (not batch statistics).
     When the first parameterised layer (Linear, Conv or Embedding) sees the input directly, its output
@@ -695,7 +693,7 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
     beta = np.linspace(-span, span, resolution)
     coords = np.stack(np.meshgrid(alpha, beta, indexing="ij"), -1).reshape(-1, 2)
     ev = _GridEvaluator(model, dat, center, dirs, max_memory=max_memory, strategy=strategy)
-    loss, acc, info = _evaluate(ev, coords, progress=progress, resume=resume, callback=callback)
+    loss, acc, info = _evaluate(ev, coords, progress=progress, resume=resume)
     loss = loss.reshape(resolution, resolution)
     if not np.isfinite(loss).all():
         warnings.warn(

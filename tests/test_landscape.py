@@ -66,7 +66,12 @@ def test_surface_feeds_topology(trained):
     task, model, _ = trained
     surf = lk.landscape.plane(model, task, resolution=9, span=0.5, progress=False)
     topo = lk.topology.persistence(surf, threshold=0.01)
-    assert topo.n_minima >= 1
+    raw = lk.topology.persistence(surf.loss, threshold=0.01)  # the same grid as a bare array
+    assert (topo.n_minima, topo.n_saddles) == (raw.n_minima, raw.n_saddles)
+    np.testing.assert_allclose(topo.diagram, raw.diagram)
+    # the global minimum of the slice is the first minimum found, and its value is the grid's minimum
+    assert topo.minima[0] == np.argmin(surf.loss)  # flat (C-order) grid index
+    assert topo.minimum_values[0] == pytest.approx(surf.loss.min())
 
 
 def test_bad_input(trained):
@@ -147,16 +152,12 @@ def test_resume_from_a_partial_grid(trained, tmp_path):
     path = tmp_path / "grid.npz"
     full = lk.landscape.plane(model, task, resolution=12, progress=False)
 
-    class Interrupt(Exception):
-        pass
-
     def stop_early(done, total):
         if done >= 40:
-            raise Interrupt
+            raise lk.Cancelled
 
-    with pytest.raises(Interrupt):
-        lk.landscape.plane(model, task, resolution=12, progress=False, resume=path,
-                           callback=stop_early)  # fmt: skip
+    with pytest.raises(lk.Cancelled):
+        lk.landscape.plane(model, task, resolution=12, resume=path, progress=stop_early)
     assert path.exists()
     again = lk.landscape.plane(model, task, resolution=12, progress=False, resume=path)
     assert 40 <= again.info["resumed"] < 144

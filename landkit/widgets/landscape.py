@@ -6,11 +6,8 @@ from __future__ import annotations
 import ipywidgets as W
 
 from .. import landscape, plots, topology
+from ..progress import Cancelled
 from .base import Explorer
-
-
-class _Stopped(Exception):
-    pass
 
 
 class LandscapeExplorer(Explorer):
@@ -71,7 +68,7 @@ class LandscapeExplorer(Explorer):
         def tick(done, _total):
             self.progress(0.05 + 0.9 * done / total, f"evaluating {done}/{total} points…")
             if self.stopping:
-                raise _Stopped
+                raise Cancelled
 
         self.progress(0.02, "preparing directions…")
         kind = self.directions.value
@@ -81,8 +78,8 @@ class LandscapeExplorer(Explorer):
         try:
             surf = landscape.plane(self.model, self.task, directions=kind, span=span or 1.0,
                                    resolution=res, trajectory=self.trajectory if kind == "pca" else None,
-                                   n_samples=self.subset.value or None, progress=False, callback=tick)  # fmt: skip
-        except _Stopped:
+                                   n_samples=self.subset.value or None, progress=tick)  # fmt: skip
+        except Cancelled:
             self.progress(0.0, "stopped")
             return
         self.surface = surf
