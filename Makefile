@@ -63,6 +63,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/koopman_scale.py
 	$(PY) benchmarks/landscape.py
 	$(PY) benchmarks/hessian.py
+	$(PY) benchmarks/lanczos_memory.py
 	$(PY) benchmarks/global.py
 	$(PY) benchmarks/glassy.py
 	$(PY) benchmarks/taxonomy.py

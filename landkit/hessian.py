@@ -420,7 +420,7 @@ def _lanczos(op, m: int, v0: torch.Tensor, stop=None, bar=None):
     """Up to m Lanczos steps with full reorthogonalisation; returns (alphas, betas, V (steps × P)).
     ``stop(alphas, betas)``, called after every step, ends the run early when it returns True. The
     basis grows in blocks, so memory follows the steps actually run, not ``m``."""
-    block = min(m, 16)
+    block = min(m, 4)
     V = torch.zeros(block, op.size, dtype=op.dtype, device=op.device)
     alphas, betas = [], []
     v = v0 / v0.norm()

@@ -29,6 +29,7 @@ from torch.func import functional_call, vmap
 
 from .data import resolve
 from .errors import InvalidArgument
+from .layout import flat_parameters
 from .progress import Progress
 from .results import Result
 from .validate import integer
@@ -92,10 +93,6 @@ class Line(Result):
         t, loss = self.t[inside], self.loss[inside]
         l0, l1 = np.interp([0.0, 1.0], self.t, self.loss)
         return float(np.max(loss - ((1 - t) * l0 + t * l1)))
-
-
-def _flat(model):
-    return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
 
 
 _LINEAR_IN_PARAMS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Embedding)
@@ -578,7 +575,7 @@ def directions(model, kind: str = "filter", *, seed: int = 0, keep_1d: bool = Fa
     if kind not in ("filter", "layer", "none"):
         raise InvalidArgument(f"kind must be 'filter', 'layer' or 'none', got {kind!r}")
     g = torch.Generator().manual_seed(seed)
-    flat = _flat(model)
+    flat = flat_parameters(model)
     dirs = []
     for _ in range(n):
         d = torch.randn(flat.shape, generator=g, dtype=flat.dtype).to(flat.device)
@@ -640,7 +637,7 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
     if not np.isfinite(span) or span <= 0:
         raise InvalidArgument(f"span must be a positive number, got {span!r}")
     dat = resolve(task, loss_fn, data=data, n_samples=n_samples, seed=seed)
-    center = _flat(model)
+    center = flat_parameters(model)
     P = center.numel()
     path = path_steps = None
     kind = directions if isinstance(directions, str) else "given"
@@ -718,7 +715,7 @@ def line(model_a, model_b, task, steps: int = 41, *, data: str = "train", n_samp
     >>> ln.barrier > 0   # max over t of L(t) − the linear interpolation of the end losses
     True
     """
-    a, b = _flat(model_a), _flat(model_b)
+    a, b = flat_parameters(model_a), flat_parameters(model_b)
     if a.shape != b.shape:
         raise InvalidArgument(
             f"the models have different parameter counts ({a.numel()} vs {b.numel()}): "

@@ -28,7 +28,7 @@ import torch
 
 from .errors import InvalidArgument
 
-__all__ = ["ParamLayout"]
+__all__ = ["ParamLayout", "flat_parameters"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,3 +76,15 @@ class ParamLayout:
         lead = tuple(flat.shape[:-1])
         parts = torch.split(flat, self.sizes, dim=-1)
         return {n: p.reshape(*lead, *s) for n, p, s in zip(self.names, parts, self.shapes)}
+
+
+def flat_parameters(model) -> torch.Tensor:
+    """All of ``model``'s parameters (tied ones once), detached, as one flat vector.
+
+    Example
+    -------
+    >>> import torch, landkit as lk
+    >>> lk.layout.flat_parameters(torch.nn.Linear(3, 2)).shape
+    torch.Size([8])
+    """
+    return ParamLayout.of(model).flatten(model)

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from .errors import InvalidArgument
+from .layout import flat_parameters
 from .results import Result
 
 __all__ = ["Connectivity", "cka", "mc_from_profile", "mode_connectivity", "model_cka"]
@@ -126,10 +127,6 @@ def mc_from_profile(t, err) -> tuple[float, float]:
     return float(dev[k]), float(t[k])
 
 
-def _flat(model):
-    return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
-
-
 class _BezierCurve(nn.Module):
     """γ(t) = (1 − t)² w₁ + 2t(1 − t) θ + t² w₂ as a module: in training mode every call draws a fresh
     t ~ U(0, 1) (so :func:`landkit.train` trains θ, the only parameter); in eval mode it uses ``self.t``."""
@@ -219,7 +216,7 @@ def mode_connectivity(model_a, model_b, task, *, curve: str = "bezier", epochs: 
         raise InvalidArgument(
             "the two models must share one architecture (same parameter names and shapes)"
         )
-    w1, w2 = _flat(model_a), _flat(model_b)
+    w1, w2 = flat_parameters(model_a), flat_parameters(model_b)
     bez = _BezierCurve(model_a, w1, w2, seed)
     history = {}
     if curve == "bezier" and epochs > 0:
