@@ -8,7 +8,7 @@ Two cases (the issue's):
 Each method evaluates the same model on the same tensors over a 51 × 51 grid; repeats are interleaved
 and medians reported. Methods: ``loss_landscapes`` (the peer, ``random_plane(..., normalization="filter")``),
 ``naive`` (a plain loop: ``vector_to_parameters`` then ``model(x)`` per point, ``.item()`` per point),
-and landkit's ``plane`` with ``strategy="auto"`` (what a user gets), ``"loop"`` and ``"vmap"``.
+and landkit's ``plane`` with ``backend="auto"`` (what a user gets), ``"loop"`` and ``"vmap"``.
 
 The achieved FLOP rate counts what a naive evaluation needs (2·N·Σ in·out per point, the matmuls of every
 layer), against the machine's dense-matmul rate measured in the same run (``torch.mm`` of the large case's
@@ -82,9 +82,9 @@ def run_naive(model, x, y, res):
 def run_landkit(model, x, y, res, strategy):
     t0 = time.perf_counter()
     surf = lk.landscape.plane(
-        model, (x, y), resolution=res, strategy=strategy, progress=False, seed=0
+        model, (x, y), resolution=res, backend=strategy, progress=False, seed=0
     )
-    return time.perf_counter() - t0, surf.info["strategy"]
+    return time.perf_counter() - t0, surf.info["backend"]
 
 
 def main():

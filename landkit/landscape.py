@@ -21,6 +21,7 @@ import os
 import time
 import warnings
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -32,7 +33,7 @@ from .errors import InvalidArgument
 from .layout import flat_parameters
 from .progress import Progress
 from .results import Result
-from .validate import integer
+from .validate import choice, integer
 
 __all__ = ["Line", "Profile", "Surface", "directions", "format_row", "line", "plane", "profile"]
 
@@ -42,7 +43,7 @@ class Surface(Result):
     """A 2-D slice: ``loss[i, j]`` at ``center + alpha[i]·d1 + beta[j]·d2`` (``accuracy`` likewise for
     classification); ``path`` is a trajectory projected on the plane (PCA directions) or None."""
 
-    _headline = ("kind", "span", "data")
+    _headline = ("method", "span", "data")
 
     alpha: np.ndarray
     beta: np.ndarray
@@ -50,7 +51,7 @@ class Surface(Result):
     accuracy: np.ndarray | None
     directions: np.ndarray
     center: np.ndarray
-    kind: str
+    method: str
     path: np.ndarray | None = None
     path_steps: np.ndarray | None = None
     span: float = 1.0
@@ -62,7 +63,7 @@ class Surface(Result):
         path = Path(path)
         arrays = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                   if isinstance(getattr(self, f.name), np.ndarray)}  # fmt: skip
-        np.savez(path, kind=np.array(self.kind), span=np.array(self.span), data=np.array(self.data),
+        np.savez(path, method=np.array(self.method), span=np.array(self.span), data=np.array(self.data),
                  **arrays)  # fmt: skip
         return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
 
@@ -71,7 +72,7 @@ class Surface(Result):
         with np.load(path, allow_pickle=False) as f:
             kw = {k: f[k] for k in f.files}
         return cls(alpha=kw["alpha"], beta=kw["beta"], loss=kw["loss"], accuracy=kw.get("accuracy"),
-                   directions=kw["directions"], center=kw["center"], kind=str(kw["kind"]),
+                   directions=kw["directions"], center=kw["center"], method=str(kw["method"] if "method" in kw else kw["kind"]),
                    path=kw.get("path"), path_steps=kw.get("path_steps"), span=float(kw["span"]),
                    data=str(kw["data"]))  # fmt: skip
 
@@ -257,7 +258,7 @@ class _GridEvaluator:
     def __init__(self, model, data, center, dirs, *, max_memory, strategy="auto"):
         if strategy not in ("auto", "loop", "vmap", "batched"):
             raise InvalidArgument(
-                f"strategy must be 'auto', 'loop', 'vmap' or 'batched', got {strategy!r}"
+                f"backend must be 'auto', 'loop', 'vmap' or 'batched', got {strategy!r}"
             )
         self.data, self.strategy = data, strategy
         self.device, self.dtype = center.device, center.dtype
@@ -319,7 +320,7 @@ class _GridEvaluator:
         self.plan = _MLPPlan(self.work, self.names) if mlp else None
         if strategy == "batched" and self.plan is None:
             raise InvalidArgument(
-                "strategy='batched' needs an nn.Sequential of Linear layers and elementwise "
+                "backend='batched' needs an nn.Sequential of Linear layers and elementwise "
                 "activations; use 'auto', 'loop' or 'vmap' for this model"
             )
 
@@ -506,7 +507,7 @@ def _evaluate(ev: _GridEvaluator, coords: np.ndarray, *, progress=True, resume=N
             _save_partial(path, key, loss.cpu().numpy(), acc.cpu().numpy(), done)
     _sync(ev.device)
     seconds = time.perf_counter() - t_start
-    info = {"strategy": strategy, "chunk": chunk, "data_batch": ev.batch_size, "first_layer": ev.first,
+    info = {"backend": strategy, "chunk": chunk, "data_batch": ev.batch_size, "first_layer": ev.first,
             "points": m, "resumed": resumed, "seconds": seconds}  # fmt: skip
     return loss.cpu().numpy(), acc.cpu().numpy(), info
 
@@ -569,19 +570,19 @@ def _filter_normalise(model, d, *, keep_1d: bool = False):
     return torch.cat(out)
 
 
-def directions(model, kind: str = "filter", *, seed: int = 0, keep_1d: bool = False, n: int = 2):
+def directions(model, method: Literal["filter", "layer", "none"] = "filter", *, seed: int = 0,
+               keep_1d: bool = False, n: int = 2):  # fmt: skip
     """``n`` random Gaussian directions in parameter space, normalised filter-wise (``"filter"``, Li et al.
     default: biases/norm parameters zeroed), layer-wise (``"layer"``) or not at all (``"none"``)."""
-    if kind not in ("filter", "layer", "none"):
-        raise InvalidArgument(f"kind must be 'filter', 'layer' or 'none', got {kind!r}")
+    choice("method", method, ("filter", "layer", "none"))
     g = torch.Generator().manual_seed(seed)
     flat = flat_parameters(model)
     dirs = []
     for _ in range(n):
         d = torch.randn(flat.shape, generator=g, dtype=flat.dtype).to(flat.device)
-        if kind == "filter":
+        if method == "filter":
             d = _filter_normalise(model, d, keep_1d=keep_1d)
-        elif kind == "layer":
+        elif method == "layer":
             parts, i = [], 0
             for p in model.parameters():
                 di = d[i : i + p.numel()]
@@ -597,7 +598,7 @@ _random_directions = directions  # plane() takes a keyword of the same name
 
 def plane(model, task, *, directions="filter", span: float = 1.0, resolution: int = 51, seed: int = 0,
           trajectory=None, data: str = "train", n_samples: int | None = None, loss_fn=None,
-          keep_1d: bool = False, strategy: str = "auto", max_memory: float = 2 * 2**30,
+          keep_1d: bool = False, backend: str = "auto", max_memory: float = 2 * 2**30,
           resume=None, progress=True) -> Surface:  # fmt: skip
     """The loss on the plane ``center + α·d1 + β·d2``, α, β in [−span, span] (``resolution`` points each).
 
@@ -611,7 +612,7 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
     task : a landkit Task, an ``(inputs, targets)`` pair (``loss_fn`` defaults to cross-entropy), or a
         DataLoader of ``(inputs, targets)`` batches. ``data="test"`` uses a Task's test split,
         ``n_samples`` a fixed random subset (seeded).
-    strategy : ``"loop"`` (one functional call per point), ``"vmap"`` (many points per call) or
+    backend : ``"loop"`` (one functional call per point), ``"vmap"`` (many points per call) or
         ``"auto"`` (time both on the first points and keep the faster: on a CPU the loop often wins for
         wide layers, vmap for small ones and on a GPU).
     max_memory : bytes the evaluation may use for activations (sets the data batch and points per call).
@@ -624,7 +625,7 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
     The model is evaluated in eval mode: batch norm uses its running statistics (not batch statistics).
     When the first parameterised layer (Linear, Conv or Embedding) sees the input directly, its output
     is linear in the grid coordinates and is computed once per direction, not once per point.
-    ``surf.info`` says which strategy ran and how long it took.
+    ``surf.info`` says which backend ran and how long it took.
 
     Example
     -------
@@ -640,7 +641,7 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
     center = flat_parameters(model)
     P = center.numel()
     path = path_steps = None
-    kind = directions if isinstance(directions, str) else "given"
+    method = directions if isinstance(directions, str) else "given"
     if isinstance(directions, str):
         if directions in ("filter", "layer", "none"):
             d1, d2 = _random_directions(model, directions, seed=seed, keep_1d=keep_1d)
@@ -689,7 +690,7 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
     alpha = np.linspace(-span, span, resolution)
     beta = np.linspace(-span, span, resolution)
     coords = np.stack(np.meshgrid(alpha, beta, indexing="ij"), -1).reshape(-1, 2)
-    ev = _GridEvaluator(model, dat, center, dirs, max_memory=max_memory, strategy=strategy)
+    ev = _GridEvaluator(model, dat, center, dirs, max_memory=max_memory, strategy=backend)
     loss, acc, info = _evaluate(ev, coords, progress=progress, resume=resume)
     loss = loss.reshape(resolution, resolution)
     if not np.isfinite(loss).all():
@@ -699,15 +700,15 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
             stacklevel=2,
         )
     return Surface(alpha, beta, loss, acc.reshape(resolution, resolution) if dat.classify else None,
-                   dirs.cpu().numpy(), center.cpu().numpy(), kind, path, path_steps,
+                   dirs.cpu().numpy(), center.cpu().numpy(), method, path, path_steps,
                    span=float(span), data=dat.name, info=info)  # fmt: skip
 
 
 def line(model_a, model_b, task, steps: int = 41, *, data: str = "train", n_samples=None,
-         loss_fn=None, extend: float = 0.0, strategy: str = "auto", max_memory: float = 2 * 2**30,
+         loss_fn=None, extend: float = 0.0, backend: str = "auto", max_memory: float = 2 * 2**30,
          progress: bool = False) -> Line:  # fmt: skip
     """The loss along the straight line from ``model_a`` (t = 0) to ``model_b`` (t = 1), ``steps`` points
-    (``extend`` adds that much on either side). Same data and strategy options as :func:`plane`.
+    (``extend`` adds that much on either side). Same data and backend options as :func:`plane`.
 
     Example
     -------
@@ -725,7 +726,7 @@ def line(model_a, model_b, task, steps: int = 41, *, data: str = "train", n_samp
     dat = resolve(task, loss_fn, data=data, n_samples=n_samples)
     t = np.linspace(-extend, 1 + extend, steps)
     ev = _GridEvaluator(model_a, dat, a, (b - a)[None].to(a.device), max_memory=max_memory,
-                        strategy=strategy)  # fmt: skip
+                        strategy=backend)  # fmt: skip
     loss, acc, _ = _evaluate(ev, t[:, None], progress=progress, desc="line")
     return Line(t, loss, acc if dat.classify else None)
 

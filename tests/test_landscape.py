@@ -117,7 +117,7 @@ def test_every_strategy_matches_direct_evaluation(name, first):
             model(task.x_train)
     strategies = ["loop", "vmap"] + (["batched"] if name == "mlp" else [])
     surfs = {
-        s: lk.landscape.plane(model, task, resolution=5, span=0.7, strategy=s, progress=False)
+        s: lk.landscape.plane(model, task, resolution=5, span=0.7, backend=s, progress=False)
         for s in [*strategies, "auto"]
     }
     ref = surfs["loop"]
@@ -128,13 +128,13 @@ def test_every_strategy_matches_direct_evaluation(name, first):
             assert surf.loss[i, j] == pytest.approx(direct, rel=2e-5), s
     for surf in surfs.values():
         np.testing.assert_allclose(surf.accuracy, ref.accuracy, atol=1e-6)
-    with pytest.raises(ValueError, match="strategy"):
-        lk.landscape.plane(model, task, resolution=3, strategy="fast")
+    with pytest.raises(ValueError, match="backend"):
+        lk.landscape.plane(model, task, resolution=3, backend="fast")
 
 
 def test_dataloader_memory_bound_and_test_split(trained):
     task, model, _ = trained
-    ref = lk.landscape.plane(model, task, resolution=6, progress=False, strategy="loop")
+    ref = lk.landscape.plane(model, task, resolution=6, progress=False, backend="loop")
     ds = torch.utils.data.TensorDataset(task.x_train, task.y_train)
     loader = torch.utils.data.DataLoader(ds, batch_size=37, shuffle=True)
     via_loader = lk.landscape.plane(model, loader, resolution=6, progress=False)
@@ -173,7 +173,7 @@ def test_line_barrier_and_surface_roundtrip(trained, tmp_path):
     surf = lk.landscape.plane(model, task, resolution=4, progress=False)
     back = lk.landscape.Surface.from_npz(surf.to_npz(tmp_path / "s.npz"))
     np.testing.assert_array_equal(back.loss, surf.loss)
-    assert back.kind == surf.kind and back.span == surf.span
+    assert back.method == surf.method and back.span == surf.span
 
 
 def test_non_finite_values_warn_and_topology_refuses():

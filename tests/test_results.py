@@ -172,3 +172,29 @@ def test_a_field_without_a_file_form_is_refused(tmp_path):
     lk.results.with_params(est, fn=print)
     with pytest.raises(lk.InvalidArgument, match="builtin_function_or_method"):
         est.save(tmp_path / "x")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["TrainResult", "HessianEigen", "TraceEstimate", "HessianDensity", "KoopmanSpectrum",
+     "ConjugacyResult", "WindowedSpectra", "AgingResult", "Collapse", "Surface", "Line",
+     "Persistence", "Profile", "MapperGraph", "MorseGraph", "Connectivity", "PhaseTable"],
+)  # fmt: skip
+def test_one_plot_entry_point_draws_every_result(results, name):
+    import matplotlib.figure
+
+    fig = lk.plots.plot(results[name], title=f"my {name}")
+    assert isinstance(fig, matplotlib.figure.Figure)
+    assert f"my {name}" in [ax.get_title() for ax in fig.axes]
+    drawn = sum(
+        len(ax.lines) + len(ax.collections) + len(ax.patches) + len(ax.images) for ax in fig.axes
+    )
+    assert drawn > 0  # something was drawn, not only a titled empty frame
+    # into given axes
+    fig2, ax = lk.plots.new_figure()
+    assert lk.plots.plot(results[name], ax=ax) is fig2
+
+
+def test_plot_refuses_what_is_not_a_result():
+    with pytest.raises(lk.InvalidType, match="dedicated plot_"):
+        lk.plots.plot(np.zeros(3))

@@ -72,7 +72,7 @@ def test_landscape_explorer_draws_pca_plane_and_stops(tmp_path):
     ex.view.value = "3d"
     ex.subset.value = 128
     ex.start(wait=True)
-    assert ex.surface.kind == "filter" and ex.surface.alpha[-1] == 0.5
+    assert ex.surface.method == "filter" and ex.surface.alpha[-1] == 0.5
     assert bytes(ex.image.value) != first
     # Stop during a large grid ends it cleanly
     ex.resolution.value = 101

@@ -12,7 +12,8 @@ from .style import PALETTE, RC, new_figure
 _MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 
 
-def plot_eigenvalues(spectra, labels: Sequence[str] | None = None, *, ax=None, zoom: bool = False):
+def plot_eigenvalues(spectra, labels: Sequence[str] | None = None, *, ax=None, zoom: bool = False,
+                     title: str | None = None):  # fmt: skip
     """Koopman eigenvalues in the complex plane with the unit circle, one colour per group.
 
     ``spectra``: a KoopmanSpectrum, a list of them, or a dict label -> spectrum (or eigenvalue array).
@@ -52,7 +53,7 @@ def plot_eigenvalues(spectra, labels: Sequence[str] | None = None, *, ax=None, z
         ax.legend(
             frameon=True, framealpha=0.9, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0)
         )
-        ax.set_title("Koopman eigenvalues")
+        ax.set_title(title or "Koopman eigenvalues")
     return ax.figure
 
 
@@ -80,7 +81,7 @@ def plot_distance_matrix(distances, labels: Sequence[str] | None = None, *, ax=N
     return ax.figure
 
 
-def plot_null(result, *, ax=None, label: str | None = None):
+def plot_null(result, *, ax=None, label: str | None = None, title: str | None = None):
     """The permutation null of a conjugacy test with the observed distance and the within-group spread."""
     if ax is None:
         _, ax = new_figure(width=5.0, height=3.4)
@@ -108,6 +109,6 @@ def plot_null(result, *, ax=None, label: str | None = None):
             )
         ax.set_xlabel("Wasserstein distance between spectra")
         ax.set_ylabel("count")
-        ax.set_title(label or "conjugacy test")
+        ax.set_title(title or label or "conjugacy test")
         ax.legend(frameon=False, fontsize=8)
     return ax.figure

@@ -15,6 +15,7 @@ import matplotlib
 import numpy as np
 
 from ..errors import InvalidArgument
+from ..validate import choice
 from .style import PALETTE, RC, new_figure
 
 _DIRECTION_NAMES = {
@@ -38,7 +39,7 @@ def _use_log(values) -> bool:
 
 
 def _axis_labels(ax, surf):
-    short = _DIRECTION_NAMES.get(surf.kind, ("", "direction"))[1]
+    short = _DIRECTION_NAMES.get(surf.method, ("", "direction"))[1]
     ax.set_xlabel(f"α  ({short} 1)")
     ax.set_ylabel(f"β  ({short} 2)")
 
@@ -56,17 +57,16 @@ def _draw_path(ax, surf, z=None):
         ax.plot(p[:, 0], p[:, 1], z, **kw)
 
 
-def plot_surface(surf, *, ax=None, kind: str = "contour", log: bool | None = None, levels: int = 30,
+def plot_surface(surf, *, ax=None, style: str = "contour", log: bool | None = None, levels: int = 30,
                  topo=None, metric: str = "loss", title: str | None = None):  # fmt: skip
-    """A 2-D slice as filled contours (``kind="contour"``) or a 3-D surface (``kind="3d"``).
+    """A 2-D slice as filled contours (``style="contour"``) or a 3-D surface (``style="3d"``).
 
     The training path (PCA planes) is drawn over it, start as a square and end as a star; the centre
     model is a cross. ``topo`` (a :class:`landkit.topology.Persistence` of this surface) marks its
     significant minima (triangles) and saddles (x). ``log`` colours by log loss (default: when the loss
     spans more than 30×). ``metric="accuracy"`` draws the accuracy instead.
     """
-    if kind not in ("contour", "3d"):
-        raise InvalidArgument(f"kind must be 'contour' or '3d', got {kind!r}")
+    choice("style", style, ("contour", "3d"))
     Z = np.asarray(surf.loss if metric == "loss" else surf.accuracy, dtype=float)
     if Z is None or Z.ndim != 2:
         raise InvalidArgument(f"the surface has no 2-D {metric} to draw")
@@ -75,7 +75,7 @@ def plot_surface(surf, *, ax=None, kind: str = "contour", log: bool | None = Non
     shown = np.log10(np.clip(Z, 1e-12, None)) if log else Z
     A, B = np.meshgrid(surf.alpha, surf.beta, indexing="ij")
     with matplotlib.rc_context(RC):
-        if kind == "3d":
+        if style == "3d":
             if ax is None:
                 fig, _ = new_figure(width=5.6, height=4.6)
                 fig.clear()
@@ -113,7 +113,7 @@ def plot_surface(surf, *, ax=None, kind: str = "contour", log: bool | None = Non
             _axis_labels(ax, surf)
             ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3,
                       frameon=False)  # fmt: skip
-        long = _DIRECTION_NAMES.get(surf.kind, ("directions",))[0]
+        long = _DIRECTION_NAMES.get(surf.method, ("directions",))[0]
         ax.set_title(title or f"{metric} around the model\nalong {long}", fontsize=11)
     return ax.figure
 
@@ -137,14 +137,13 @@ def plot_line(lines, labels=None, *, ax=None, metric: str = "loss", title: str |
     return ax.figure
 
 
-def plot_persistence(topo, *, ax=None, kind: str = "diagram", title: str | None = None):
-    """H0 persistence as a diagram (birth vs death, ``kind="diagram"``) or a barcode (``"barcode"``).
+def plot_persistence(topo, *, ax=None, style: str = "diagram", title: str | None = None):
+    """H0 persistence as a diagram (birth vs death, ``style="diagram"``) or a barcode (``"barcode"``).
 
     Pairs below the noise threshold are grey; the band they fall in is shaded; the global minimum
     (the essential class, never dies) is drawn at the top edge.
     """
-    if kind not in ("diagram", "barcode"):
-        raise InvalidArgument(f"kind must be 'diagram' or 'barcode', got {kind!r}")
+    choice("style", style, ("diagram", "barcode"))
     pairs = np.asarray(topo.all_pairs, dtype=float).reshape(-1, 2)
     sig = np.asarray(topo.diagram, dtype=float).reshape(-1, 2)
     cut = topo.absolute_threshold
@@ -152,7 +151,7 @@ def plot_persistence(topo, *, ax=None, kind: str = "diagram", title: str | None 
         _, ax = new_figure(width=4.4, height=4.0)
     with matplotlib.rc_context(RC):
         noise = pairs[(pairs[:, 1] - pairs[:, 0]) <= cut] if len(pairs) else pairs
-        if kind == "diagram":
+        if style == "diagram":
             lo = (
                 topo.minimum_values[0]
                 if topo.minimum_values

@@ -103,7 +103,8 @@ def plot_curves(
     return fig
 
 
-def plot_history(result, metrics: Sequence[str] = ("train_loss", "test_loss"), ax=None):
+def plot_history(result, metrics: Sequence[str] = ("train_loss", "test_loss"), *, ax=None,
+                 title: str | None = None):  # fmt: skip
     """Loss curves of a :class:`landkit.TrainResult`'s evaluation history."""
     import matplotlib
 
@@ -118,4 +119,6 @@ def plot_history(result, metrics: Sequence[str] = ("train_loss", "test_loss"), a
         ax.set_yscale("log")
         ax.grid(alpha=0.3)
         ax.legend(frameon=False)
+        if title:
+            ax.set_title(title)
     return ax.figure

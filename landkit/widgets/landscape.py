@@ -88,7 +88,7 @@ class LandscapeExplorer(Explorer):
             fig, axes = plots.new_figure(2, width=5.0, height=4.4)
             fig.delaxes(axes[0])
             ax3 = fig.add_subplot(1, 2, 1, projection="3d")
-            plots.plot_surface(surf, ax=ax3, kind="3d")
+            plots.plot_surface(surf, ax=ax3, style="3d")
         else:
             fig, axes = plots.new_figure(2, width=5.0, height=4.4)
             plots.plot_surface(surf, ax=axes[0], topo=topo)
@@ -102,4 +102,4 @@ class LandscapeExplorer(Explorer):
         self.progress(1.0, f"{plots.landscape._count(topo.n_minima, 'minimum', 'minima')}, "
                            f"{plots.landscape._count(topo.n_saddles, 'saddle', 'saddles')}{avg}; "
                            f"loss at the model {surf.loss[res // 2, res // 2]:.4g}; "
-                           f"{total} points in {info['seconds']:.2f} s ({info['strategy']})")  # fmt: skip
+                           f"{total} points in {info['seconds']:.2f} s ({info['backend']})")  # fmt: skip
