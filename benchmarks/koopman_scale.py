@@ -5,7 +5,7 @@ Data: ``--runs`` stores of ``--snapshots`` snapshots × ``--params`` float32 par
 in parameter space, plus noise. Each method runs in its own subprocess so that its peak memory (max RSS)
 is its own:
 
-- ``landkit``: ``lk.koopman.spectrum(trajs, delays, rank, method="streamed")`` from the stores (reading
+- ``landkit``: ``lk.koopman.spectrum(runs, delays=delays, rank=rank, method="streamed")`` from the stores (reading
   included in the time);
 - ``pydmd``: the runs read into memory, stacked into the dense delay matrices X, Y (float32 as stored),
   and ``pydmd.DMD(svd_rank=rank).fit(X, Y)`` (the fit alone is timed; reading and stacking reported apart).

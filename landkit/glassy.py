@@ -31,6 +31,7 @@ import warnings
 import numpy as np
 
 from .errors import InvalidArgument
+from .progress import Progress
 from .results import Result
 
 __all__ = [
@@ -120,7 +121,7 @@ def _as_runs(data, weights):
     return out
 
 
-def _gram(W, w0, max_memory):
+def _gram(W, w0, max_memory, tick=None):
     """Gram matrix of the displacements d_i = w_i − w0 (float64), and w0·d_i.
 
     When the float32 weights fit in ``max_memory`` they are read from the store once and multiplied in
@@ -151,6 +152,8 @@ def _gram(W, w0, max_memory):
         D -= base
         G += D @ D.T
         w0d += D @ base
+        if tick is not None:
+            tick((c1 - c0) / P)
     return G, w0d
 
 
@@ -172,19 +175,21 @@ def _grid(steps, pair, waiting_idx, lags):
     return out
 
 
-def two_time(data, weights=None, *, waiting_times=None, lags=None, per_layer: bool = False,
-             n_waiting: int = 6, max_memory: float = 4 * 2**30) -> AgingResult:  # fmt: skip
+def two_time(runs, weights=None, *, waiting_times=None, lags=None, per_layer: bool = False,
+             n_waiting: int = 6, max_memory: float = 4 * 2**30, progress=False) -> AgingResult:  # fmt: skip
     """Two-time mean-square displacement and correlations of a run, several seeds, or arrays.
 
-    ``data``: a Trajectory, a list/RunSet of them (seeds: averaged, with spread), or ``steps`` (T,) with
+    ``runs``: a Trajectory, a list/RunSet of them (seeds: averaged, with spread), or ``steps`` (T,) with
     ``weights`` (T, P). ``waiting_times``: recorded steps to use as t_w (default: ``n_waiting``
     log-spaced recorded steps ≥ 1 leaving room for later snapshots); ``lags``: the lag grid (default:
     40 log-spaced values over the recorded range). ``per_layer=True`` adds Δ per recorded parameter.
+    ``progress``: True for a bar, or a callable ``(done, total)`` in thousandths of the work (raise
+    :class:`landkit.Cancelled` from it to stop).
 
     Errors: fewer than 4 snapshots, non-finite weights, runs with different steps, or waiting times that
     are not recorded steps (or with no later snapshot).
     """
-    runs = _as_runs(data, weights)
+    runs = _as_runs(runs, weights)
     steps = runs[0][0]
     for other, *_ in runs[1:]:
         if not np.array_equal(other, steps):
@@ -228,11 +233,25 @@ def two_time(data, weights=None, *, waiting_times=None, lags=None, per_layer: bo
         lags = np.unique(np.geomspace(lo, steps[-1] - steps[waiting_idx[0]], 40).round(6))
     lags = np.asarray(lags, dtype=float)
     msds, cors, cor0s, layers, noises, losses = [], [], [], [], [], []
+    # progress in thousandths of the work: each run's Gram matrix, column block by column block
+    tracker = Progress(progress, 1000 * len(runs), "two-time", unit="‰")
+    done = [0.0]
+
+    def tick(fraction):
+        done[0] += 1000 * fraction
+        step = int(done[0]) - tracker.done
+        if step > 0 and (progress is True or callable(progress)):
+            tracker.update(step)
+
     for _, W, scalars, traj in runs:
         w0 = np.asarray(W[0], dtype=np.float64)
         if not np.isfinite(w0).all():
             raise InvalidArgument("the weights contain NaN or inf (a diverged run?)")
-        G, w0d = _gram(W, w0, max_memory)
+        try:
+            G, w0d = _gram(W, w0, max_memory, tick)
+        except BaseException:
+            tracker.close()
+            raise
         if not np.isfinite(G).all():
             raise InvalidArgument("the weights contain NaN or inf (a diverged run?)")
         P = W.shape[1]
@@ -265,6 +284,7 @@ def two_time(data, weights=None, *, waiting_times=None, lags=None, per_layer: bo
         warnings.simplefilter("ignore", RuntimeWarning)
         msd = np.nanmean(grids, 0) if len(grids) > 1 else grids[0]
         msd_std = np.nanstd(grids, 0) if len(grids) > 1 else None
+    tracker.close()
     per_layer_out = {}
     if layers:
         for name in layers[0]:

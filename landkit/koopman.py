@@ -29,10 +29,12 @@ True
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 import numpy as np
 
 from .errors import InvalidArgument
+from .progress import Progress
 from .results import Result
 from .validate import integer
 
@@ -164,13 +166,13 @@ def _columns(traj, params):
     return idx
 
 
-def _as_list(trajs, params=None) -> list[np.ndarray]:
+def _as_list(runs, params=None) -> list[np.ndarray]:
     """Trajectories (objects, a RunSet, a (runs, T, D) or (T, D) array, or a list of 2-D arrays) as a
     list of float64 (T_i, D) arrays."""
-    if isinstance(trajs, np.ndarray) or (
-        hasattr(trajs, "__array__") and not _is_traj(trajs) and not isinstance(trajs, (list, tuple))
+    if isinstance(runs, np.ndarray) or (
+        hasattr(runs, "__array__") and not _is_traj(runs) and not isinstance(runs, (list, tuple))
     ):
-        arr = np.asarray(trajs)
+        arr = np.asarray(runs)
         if arr.ndim == 2:
             arr = arr[None]
         if arr.ndim != 3:
@@ -179,7 +181,7 @@ def _as_list(trajs, params=None) -> list[np.ndarray]:
             )
         out = [a for a in arr]
     else:
-        items = [trajs] if _is_traj(trajs) else list(trajs)
+        items = [runs] if _is_traj(runs) else list(runs)
         if not items:
             raise InvalidArgument("no trajectories given")
         out = []
@@ -211,11 +213,11 @@ def _as_list(trajs, params=None) -> list[np.ndarray]:
 
 
 def observables(
-    trajs, *, params=None, pca: int | None = None, center: bool = True
+    runs, *, params=None, pca: int | None = None, center: bool = True
 ) -> list[np.ndarray]:
     """The observables DMD works on: selected weights, optionally a joint PCA to ``pca`` dimensions
     (fitted on all the given trajectories together; centred on their joint mean)."""
-    arrs = _as_list(trajs, params)
+    arrs = _as_list(runs, params)
     if pca is None:
         return arrs
     pca = integer("pca", pca, minimum=1)
@@ -329,7 +331,7 @@ def _fit_pairs(X, Y, rank, delays, n_traj, n_obs, n_pairs=None) -> KoopmanSpectr
     )
 
 
-def _streamed_spectrum(trajs, delays: int, rank: int, params=None, *, oversample: int = 10,
+def _streamed_spectrum(items, delays: int, rank: int, params=None, *, oversample: int = 10,
                        power_iterations: int = 2, seed: int = 0, progress: bool = False) -> KoopmanSpectrum:  # fmt: skip
     """Time-delay DMD of stored trajectories too large to hold in memory.
 
@@ -340,7 +342,7 @@ def _streamed_spectrum(trajs, delays: int, rank: int, params=None, *, oversample
     """
     m = int(rank) + int(oversample)
     runs = []
-    for t in trajs:
+    for t in items:
         cols = _columns(t, params)
         T = len(t)
         n = T - delays
@@ -352,13 +354,9 @@ def _streamed_spectrum(trajs, delays: int, rank: int, params=None, *, oversample
     N = sum(n - 1 for *_, n in runs)
     _check_rank(rank, (D * k1, N))
     rng = np.random.default_rng(seed)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(
-            total=(2 + 2 * power_iterations) * len(runs), desc="streaming DMD", unit="run-pass"
-        )
+    tracker = Progress(progress, (2 + 2 * power_iterations) * len(runs), "streaming DMD",
+                       unit="run-pass")  # fmt: skip
+    bar = tracker if (progress is True or callable(progress)) else None
 
     def blocks(t, cols):
         for r0, b in t.weights.iter_chunks():
@@ -401,8 +399,7 @@ def _streamed_spectrum(trajs, delays: int, rank: int, params=None, *, oversample
         Z = np.linalg.qr(np.concatenate(xs))[0]
         Q = orth(x_times(np.split(Z, np.cumsum([n - 1 for *_, n in runs])[:-1])))
     xs, ys = xt_times(Q)
-    if bar is not None:
-        bar.close()
+    tracker.close()
     Xr, Yr = np.concatenate(xs).T, np.concatenate(ys).T  # (m, N): the pairs in the basis Q
     spec = _fit_pairs(Xr, Yr, rank, delays, len(runs), D, n_pairs=N)
     # lift the modes: rows of Q are indexed (d, k) -> reorder to the embedding's (k, d)
@@ -411,13 +408,13 @@ def _streamed_spectrum(trajs, delays: int, rank: int, params=None, *, oversample
 
 
 def spectrum(
-    trajs,
+    runs,
+    *,
     delays: int = 4,
     rank: int | None = None,
     params=None,
     pca: int | None = None,
-    *,
-    method: str = "auto",
+    method: Literal["auto", "exact", "streamed"] = "auto",
     max_memory: float = 2**30,
     seed: int = 0,
     progress: bool = False,
@@ -427,7 +424,7 @@ def spectrum(
 
     Parameters
     ----------
-    trajs : a :class:`landkit.Trajectory`, a list of them, a :class:`landkit.RunSet`, a float array of
+    runs : a :class:`landkit.Trajectory`, a list of them, a :class:`landkit.RunSet`, a float array of
         shape (runs, T, D), one (T, D) array, or a list of (T_i, D) arrays.
     delays : extra time-shifted copies in the Hankel embedding (0 = plain DMD).
     rank : SVD truncation rank of the delay-embedded data; ``None`` = no truncation.
@@ -451,11 +448,9 @@ def spectrum(
     if method not in ("auto", "exact", "streamed"):
         raise InvalidArgument(f"method must be 'auto', 'exact' or 'streamed', got {method!r}")
     items = (
-        [trajs]
-        if _is_traj(trajs)
-        else (
-            list(trajs) if isinstance(trajs, (list, tuple)) or hasattr(trajs, "groupby") else None
-        )
+        [runs]
+        if _is_traj(runs)
+        else (list(runs) if isinstance(runs, (list, tuple)) or hasattr(runs, "groupby") else None)
     )
     lazy = items is not None and items and all(_is_traj(t) for t in items)
     if lazy and pca is None:
@@ -473,7 +468,7 @@ def spectrum(
         raise InvalidArgument(
             "method='streamed' needs recorded trajectories (lk.load(...)) and pca=None"
         )
-    arrs = observables(trajs, params=params, pca=pca)
+    arrs = observables(runs, params=params, pca=pca)
     B = None
     if pca is None and arrs[0].shape[1] * (delays + 1) > sum(len(a) for a in arrs):
         # exact reduction: pydmd sees the small problem only
@@ -533,13 +528,13 @@ def wasserstein(a, b) -> float:
 
 
 def conjugacy_test(
-    trajs_a,
-    trajs_b,
+    runs_a,
+    runs_b,
+    *,
     delays: int = 4,
     rank: int | None = None,
     n_permutations: int = 200,
     seed: int = 0,
-    *,
     params=None,
     pca: int | None = None,
     progress: bool = False,
@@ -561,7 +556,7 @@ def conjugacy_test(
     True
     """
     delays = _check_delays(delays)
-    a, b = _as_list(trajs_a, params), _as_list(trajs_b, params)
+    a, b = _as_list(runs_a, params), _as_list(runs_b, params)
     if a[0].shape[1] != b[0].shape[1]:
         if pca is None:
             raise InvalidArgument(
@@ -588,16 +583,14 @@ def conjugacy_test(
     observed = wasserstein(spec_a, spec_b)
     rng = np.random.default_rng(seed)
     null = np.empty(n_permutations)
-    it = range(n_permutations)
-    if progress:
-        from tqdm.auto import tqdm
-
-        it = tqdm(it, desc="permutations")
-    for i in it:
-        perm = rng.permutation(len(pooled))
-        sa = _dmd([pooled[j] for j in perm[:na]], delays, rank)
-        sb = _dmd([pooled[j] for j in perm[na:]], delays, rank)
-        null[i] = wasserstein(sa, sb)
+    with Progress(progress, n_permutations, "permutations") as bar:
+        for i in range(n_permutations):
+            perm = rng.permutation(len(pooled))
+            sa = _dmd([pooled[j] for j in perm[:na]], delays, rank)
+            sb = _dmd([pooled[j] for j in perm[na:]], delays, rank)
+            null[i] = wasserstein(sa, sb)
+            if bar is not None:
+                bar.update()
     p = (1 + np.count_nonzero(null >= observed - 1e-12)) / (1 + n_permutations)
 
     def halves(group, n_splits=20):
@@ -624,12 +617,12 @@ def conjugacy_test(
     )
 
 
-def windowed(trajs, window: int = 100, stride: int = 50, delays: int = 4, rank: int | None = None,
-             *, params=None, pca: int | None = None) -> WindowedSpectra:  # fmt: skip
+def windowed(runs, *, window: int = 100, stride: int = 50, delays: int = 4, rank: int | None = None,
+             params=None, pca: int | None = None) -> WindowedSpectra:  # fmt: skip
     """Spectra of consecutive training windows ``[s, s + window)`` (every ``stride`` snapshots) and
     the window × window Wasserstein distance matrix: how the dynamics change over training."""
     delays = _check_delays(delays)
-    arrs = observables(trajs, params=params, pca=pca)
+    arrs = observables(runs, params=params, pca=pca)
     T = min(len(x) for x in arrs)
     if window > T or window < delays + 2:
         raise InvalidArgument(
@@ -649,8 +642,8 @@ def windowed(trajs, window: int = 100, stride: int = 50, delays: int = 4, rank: 
     return WindowedSpectra(starts, int(window), spectra, dist)
 
 
-def compare(groups: dict, delays: int = 4, rank: int | None = None, n_permutations: int = 100, seed: int = 0,
-            **kwargs) -> list[dict]:  # fmt: skip
+def compare(groups: dict, *, delays: int = 4, rank: int | None = None, n_permutations: int = 100,
+            seed: int = 0, **kwargs) -> list[dict]:  # fmt: skip
     """Conjugacy tests for every pair of groups (``label -> trajectories``), as table rows:
     ``groups``, ``W``, ``p``, and each group's within-group (half vs half) spread.
 
@@ -665,7 +658,8 @@ def compare(groups: dict, delays: int = 4, rank: int | None = None, n_permutatio
     rows = []
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
-            res = conjugacy_test(groups[a], groups[b], delays, rank, n_permutations, seed, **kwargs)
+            res = conjugacy_test(groups[a], groups[b], delays=delays, rank=rank,
+                                 n_permutations=n_permutations, seed=seed, **kwargs)  # fmt: skip
             rows.append({
                 "groups": f"{a} vs {b}", "W": res.distance, "p": res.p_value,
                 f"within {a}": float(np.nanmean(res.within_a)), f"within {b}": float(np.nanmean(res.within_b)),

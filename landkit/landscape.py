@@ -771,13 +771,13 @@ def format_row(p: Profile) -> str:
 
 
 def profile(model, task, *, directions="filter", resolution: int = 31, span: float = 1.0,
-            threshold: float = 0.01, hessian: bool = True, trace_samples: int = 30,
+            threshold: float = 0.01, hessian: bool = True, trace_matvecs: int = 30,
             density_steps: int = 40, n_samples: int | None = None, seed: int = 0,
             progress: bool = True) -> Profile:  # fmt: skip
     """Everything the landscape lens says about one model, as used by notebook 04 and the report: a
     ``resolution``² slice (:func:`plane`), its H0 persistence (``threshold`` relative to the loss
     range), and — with ``hessian=True`` — λ_max (Lanczos, tol 1e-3), the trace (Hutch++ with
-    ``trace_samples`` products) and the spectral density (one SLQ run of ``density_steps`` steps), on
+    ``trace_matvecs`` products) and the spectral density (one SLQ run of ``density_steps`` steps), on
     the same data (``n_samples`` a fixed subset).
 
     Example
@@ -796,6 +796,6 @@ def profile(model, task, *, directions="filter", resolution: int = 31, span: flo
     if hessian:
         op = HessianOperator(model, task, n_samples=n_samples, seed=seed)  # one graph for all three
         top = top_eigenvalues(op, k=1, seed=seed)
-        tr = trace(op, num_matvecs=max(trace_samples, 6), method="hutch++", seed=seed)
+        tr = trace(op, num_matvecs=max(trace_matvecs, 6), method="hutch++", seed=seed)
         dens = density(op, n_runs=1, steps=density_steps, seed=seed)
     return Profile(surf, topo, top, tr, dens)

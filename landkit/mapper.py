@@ -21,6 +21,7 @@ import dataclasses
 import numpy as np
 
 from .errors import InvalidArgument
+from .progress import Progress
 from .results import Result, with_params
 from .validate import integer
 
@@ -177,7 +178,7 @@ def _auto_eps(X: np.ndarray, min_samples: int) -> float:
     return eps if eps > 0 else 1e-9
 
 
-def _trajectory_points(runs, pca, max_snapshots):
+def _trajectory_points(runs, pca, max_snapshots, bar=None):
     runs = list(runs)
     if not runs:
         raise InvalidArgument("no runs given")
@@ -198,6 +199,8 @@ def _trajectory_points(runs, pca, max_snapshots):
         values["loss"].append(
             np.asarray(loss)[idx] if loss is not None else np.full(len(idx), np.nan)
         )
+        if bar is not None:
+            bar.update()
     W = np.vstack(W)
     members = np.vstack(members)
     values = {k: np.concatenate(v) for k, v in values.items()}
@@ -213,12 +216,12 @@ def _trajectory_points(runs, pca, max_snapshots):
     return W, members, values
 
 
-def graph(data, lens="loss", *, n_cubes: int = 12, overlap: float = 0.3, clusterer=None,
+def graph(source, /, lens="loss", *, n_cubes: int = 12, overlap: float = 0.3, clusterer=None,
           eps: float | None = None, min_samples: int = 2, pca: int | None = 10,
-          max_snapshots: int | None = None) -> MapperGraph:  # fmt: skip
+          max_snapshots: int | None = None, progress=False) -> MapperGraph:  # fmt: skip
     """A Mapper graph of trajectories, a landscape surface, or a point cloud.
 
-    ``data``: a list of Trajectories or a RunSet (every snapshot of every run, jointly PCA-reduced to
+    ``source``: runs (a list of Trajectories or a RunSet: every snapshot of every run, jointly PCA-reduced to
     ``pca`` components; ``max_snapshots`` thins each run evenly); a :class:`landkit.landscape.Surface`
     (the grid points (α, β, loss), loss as the default lens); or an (n, d) array, with ``lens`` an
     array of length n.
@@ -226,7 +229,8 @@ def graph(data, lens="loss", *, n_cubes: int = 12, overlap: float = 0.3, cluster
     ``lens``: ``"loss"``, ``"step"`` (log step), ``"pca0"``/``"pca1"`` (a principal component),
     ``"distance"`` (to the run's final point), or an array of per-point values. ``clusterer``: any
     scikit-learn clusterer; default DBSCAN with ``eps`` from the data (:func:`_auto_eps`) and
-    ``min_samples``.
+    ``min_samples``. ``progress``: True for a bar, or a callable ``(done, total)`` over the runs read
+    (raise :class:`landkit.Cancelled` to stop).
     """
     import kmapper as km
     from sklearn.cluster import DBSCAN
@@ -236,23 +240,25 @@ def graph(data, lens="loss", *, n_cubes: int = 12, overlap: float = 0.3, cluster
         raise InvalidArgument(f"overlap must be in [0, 1), got {overlap}")
     members = None
     values: dict = {}
-    if hasattr(data, "alpha") and hasattr(data, "loss"):  # a Surface
-        A, B = np.meshgrid(data.alpha, data.beta, indexing="ij")
-        loss = np.asarray(data.loss, dtype=float).ravel()
+    if hasattr(source, "alpha") and hasattr(source, "loss"):  # a Surface
+        A, B = np.meshgrid(source.alpha, source.beta, indexing="ij")
+        loss = np.asarray(source.loss, dtype=float).ravel()
         X = np.stack([A.ravel(), B.ravel(), loss], 1)
         values = {"loss": loss}
         lens_values = loss if isinstance(lens, str) else np.asarray(lens, dtype=float)
         lens_name = "loss" if isinstance(lens, str) else "custom"
-    elif isinstance(data, np.ndarray) or (isinstance(data, (list, tuple)) and data and
-                                          np.ndim(data[0]) == 1 and not hasattr(data[0], "weights")):  # fmt: skip
-        X = np.asarray(data, dtype=float)
+    elif isinstance(source, np.ndarray) or (isinstance(source, (list, tuple)) and source and
+                                            np.ndim(source[0]) == 1 and not hasattr(source[0], "weights")):  # fmt: skip
+        X = np.asarray(source, dtype=float)
         if X.ndim != 2:
             raise InvalidArgument(f"points must be an (n, d) array, got shape {X.shape}")
         if isinstance(lens, str):
             raise InvalidArgument("for a point cloud give lens= an array of one value per point")
         lens_values, lens_name = np.asarray(lens, dtype=float), "custom"
     else:
-        X, members, values = _trajectory_points(data, pca, max_snapshots)
+        runs = list(source)
+        with Progress(progress, len(runs), "reading runs", unit="run") as bar:
+            X, members, values = _trajectory_points(runs, pca, max_snapshots, bar)
         if isinstance(lens, str):
             named = {"loss": values.get("loss"), "step": np.log10(1 + values["step"]),
                      "distance": values["distance_to_end"], "pca0": X[:, 0],

@@ -28,6 +28,7 @@ import dataclasses
 import numpy as np
 
 from .errors import InvalidArgument
+from .progress import Progress
 from .results import Result
 from .validate import integer
 
@@ -250,7 +251,7 @@ def surrogate(X_start, X_end, *, seed: int = 0):
 
 
 def from_pairs(X_start, X_end, subdiv: int = 12, *, padding: bool = True, margin: float = 0.1,
-               seed: int = 0, coords=None) -> MorseGraph:  # fmt: skip
+               seed: int = 0, coords=None, _tracker=None) -> MorseGraph:  # fmt: skip
     """The Morse graph of the map sampled by pairs (``X_start[i]`` -> ``X_end[i]``, (n, k) each), through
     a fresh GP :func:`surrogate`; the domain is the data's bounding box grown by ``margin`` of its size
     on each side."""
@@ -267,29 +268,39 @@ def from_pairs(X_start, X_end, subdiv: int = 12, *, padding: bool = True, margin
         raise InvalidArgument("the samples contain NaN or inf")
     _check_subdiv(subdiv, k)
     f, scores = surrogate(X0, X1, seed=seed)
+    if _tracker is not None:
+        _tracker.update()
     both = np.vstack([X0, X1])
     lo, hi = both.min(0), both.max(0)
     pad = margin * np.maximum(hi - lo, 1e-6)
-    return from_map(f, lo - pad, hi + pad, subdiv, padding=padding, coords=coords,
-                    info={"n_pairs": n, "surrogate_r2": scores})  # fmt: skip
+    out = from_map(f, lo - pad, hi + pad, subdiv, padding=padding, coords=coords,
+                   info={"n_pairs": n, "surrogate_r2": scores})  # fmt: skip
+    if _tracker is not None:
+        _tracker.update()
+    return out
 
 
 def from_runs(runs, start_step: int, end_step: int | None = None, *, coords=2, subdiv: int = 12,
-              padding: bool = True, seed: int = 0) -> MorseGraph:  # fmt: skip
+              padding: bool = True, seed: int = 0, progress=False) -> MorseGraph:  # fmt: skip
     """The Morse graph of an ensemble's training map, state at ``start_step`` -> state at ``end_step``
     (default: the last recorded step), on ``coords`` weight coordinates: an int picks that many
     coordinates with the largest spread of final values across runs (DOODL3's choice), or give their
-    indices."""
+    indices. ``progress``: True for a bar, or a callable ``(done, total)`` over the runs read, the
+    surrogate fitted and the Morse graph computed (raise :class:`landkit.Cancelled` to stop)."""
     runs = list(runs)
     if len(runs) < 5:
         raise InvalidArgument(f"need an ensemble of at least 5 runs, got {len(runs)}")
     dim = runs[0].weights.shape[1]
     starts, ends = [], []
+    tracker = Progress(progress, len(runs) + 2, "Morse graph")
+    live = progress is True or callable(progress)
     for t in runs:
         i0 = t.at_step(start_step)
         i1 = len(t) - 1 if end_step is None else t.at_step(end_step)
         starts.append(np.asarray(t.weights[i0], dtype=float))
         ends.append(np.asarray(t.weights[i1], dtype=float))
+        if live:
+            tracker.update()
     S, E = np.stack(starts), np.stack(ends)
     if isinstance(coords, (int, np.integer)) and not isinstance(coords, bool):
         if not 1 <= coords <= dim:
@@ -299,7 +310,11 @@ def from_runs(runs, start_step: int, end_step: int | None = None, *, coords=2, s
         idx = [int(i) for i in coords]
         if not idx or max(idx) >= dim or min(idx) < 0:
             raise InvalidArgument(f"coordinate indices must be in [0, {dim}), got {idx}")
-    return from_pairs(S[:, idx], E[:, idx], subdiv, padding=padding, seed=seed, coords=idx)
+    try:
+        return from_pairs(S[:, idx], E[:, idx], subdiv, padding=padding, seed=seed, coords=idx,
+                          _tracker=tracker if live else None)  # fmt: skip
+    finally:
+        tracker.close()
 
 
 def states(runs, coords, step: int | None = None) -> np.ndarray:

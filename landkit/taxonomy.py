@@ -16,7 +16,7 @@ Example
 -------
 >>> sweep = lk.examples.example_runs("taxonomy-fast").where(width=4, batch_size=8)  # one cell
 >>> table = lk.taxonomy.measure(sweep, load="width", temperature="batch_size", curve="line",
-...                             hessian_samples=64, trace_samples=6, max_pairs=1)
+...                             hessian_samples=64, trace_matvecs=6, max_pairs=1)
 >>> len(table.rows), table.phase[0] in ("I", "II", "III", "IV-A", "IV-B")
 (1, True)
 """
@@ -29,6 +29,7 @@ import itertools
 import numpy as np
 
 from .errors import InvalidArgument
+from .progress import Progress
 from .results import Result, register
 
 __all__ = ["PhaseTable", "Thresholds", "classify", "digits_sweep", "measure"]
@@ -114,7 +115,7 @@ def _measure_cell(paths, opts):
         ev = task.evaluate(m)
         op = hessian.HessianOperator(m, task, n_samples=opts["hessian_samples"], seed=0)
         top = hessian.top_eigenvalues(op, k=1, seed=0)
-        tr = hessian.trace(op, num_matvecs=opts["trace_samples"], method="hutch++", seed=0)
+        tr = hessian.trace(op, num_matvecs=opts["trace_matvecs"], method="hutch++", seed=0)
         per.append({"loss": ev["train_loss"], "test_acc": ev.get("test_acc", float("nan")),
                     "lambda_max": float(top.eigenvalues[0]), "trace": tr.estimate})  # fmt: skip
     pairs = list(itertools.combinations(range(len(models)), 2))[: opts["max_pairs"]]
@@ -136,9 +137,9 @@ def _measure_cell(paths, opts):
 
 def measure(runs, *, load: str = "width", temperature: str = "batch_size", curve: str = "bezier",
             mc_epochs: int = 5, mixup: float = 16, hessian_samples: int | None = 512,
-            trace_samples: int = 30, max_pairs: int = 3, executor=None,
+            trace_matvecs: int = 30, max_pairs: int = 3, executor=None,
             threads_per_cell: int | None = None,
-            thresholds: Thresholds | None = None) -> PhaseTable:  # fmt: skip
+            thresholds: Thresholds | None = None, progress=False) -> PhaseTable:  # fmt: skip
     """Measure every (``load``, ``temperature``) cell of a sweep (its runs grouped by those two config
     keys; every other key but the seed must be shared) and classify it. Each cell needs ≥ 2 seeds
     (mc and CKA compare seeds). Cells are measured in parallel on ``executor`` (any
@@ -162,13 +163,19 @@ def measure(runs, *, load: str = "width", temperature: str = "batch_size", curve
             f"cells {few} have one seed: mode connectivity and CKA need at least two per cell"
         )
     opts = dict(curve=curve, mc_epochs=mc_epochs, mixup=mixup, hessian_samples=hessian_samples,
-                trace_samples=trace_samples, max_pairs=max_pairs,
+                trace_matvecs=trace_matvecs, max_pairs=max_pairs,
                 threads=threads_per_cell or (1 if executor is not None else None))  # fmt: skip
     keys = sorted(cells)
-    if executor is None:
-        results = [_measure_cell(cells[k], opts) for k in keys]
-    else:
-        results = list(executor.map(_measure_cell, [cells[k] for k in keys], [opts] * len(keys)))
+    with Progress(progress, len(keys), "cells", unit="cell") as bar:
+        if executor is None:
+            it = (_measure_cell(cells[k], opts) for k in keys)
+        else:
+            it = executor.map(_measure_cell, [cells[k] for k in keys], [opts] * len(keys))
+        results = []
+        for r in it:  # in order; a callable progress may raise lk.Cancelled between cells
+            results.append(r)
+            if bar is not None:
+                bar.update()
     rows = [{"load": k[0], "temperature": k[1], **r} for k, r in zip(keys, results)]
     th = thresholds or Thresholds()
     return PhaseTable(load, temperature, rows, classify(rows, th), th)

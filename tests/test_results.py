@@ -60,7 +60,7 @@ def results():
             model,
             task,
             resolution=5,
-            trace_samples=6,
+            trace_matvecs=6,
             density_steps=5,
             n_samples=64,
             progress=False,

@@ -32,8 +32,17 @@ def test_sweep_measured_on_a_dask_cluster(tmp_path):
         ex = client.get_executor()
         runs = T.digits_sweep(tmp_path / "sw", widths=[4, 32], batch_sizes=[16, 128], seeds=2,
                               steps=150, n_train=300, executor=ex)  # fmt: skip
-        table = T.measure(runs, mc_epochs=1, hessian_samples=128, trace_samples=6, executor=ex)
+        ticks = []
+        table = T.measure(runs, mc_epochs=1, hessian_samples=128, trace_matvecs=6, executor=ex,
+                          progress=lambda d, t: ticks.append((d, t)))  # fmt: skip
+    assert ticks == [(1, 4), (2, 4), (3, 4), (4, 4)]
     assert len(runs) == 8 and len(table.rows) == 4 and len(table.phase) == 4
+    # the cluster computes exactly what this process computes
+    local = T.measure(runs, mc_epochs=1, hessian_samples=128, trace_matvecs=6)
+    for r, q in zip(table.rows, local.rows):
+        for key in ("loss", "test_acc", "lambda_max", "trace", "mc", "cka"):
+            assert r[key] == pytest.approx(q[key], rel=1e-5, abs=1e-7), key
+    assert table.phase == local.phase
     assert {(r["load"], r["temperature"]) for r in table.rows} == {
         (4, 16),
         (4, 128),

@@ -1,5 +1,6 @@
 """The explorers driven from Python (the browser test drives one in JupyterLab)."""
 
+import itertools
 import time
 
 import pytest
@@ -74,7 +75,7 @@ def test_landscape_explorer_draws_pca_plane_and_stops(tmp_path):
     ex.start(wait=True)
     assert ex.surface.method == "filter" and ex.surface.alpha[-1] == 0.5
     assert bytes(ex.image.value) != first
-    # Stop during a large grid ends it cleanly
+    # Stop during a large grid ends it cleanly: the grid is abandoned, the last surface kept
     ex.resolution.value = 101
     ex.view.value = "contour"
     ex.start()
@@ -82,6 +83,15 @@ def test_landscape_explorer_draws_pca_plane_and_stops(tmp_path):
     ex.stop()
     ex.wait(timeout=60)
     assert ex.error is None
+    assert "stopped" in ex.message.value or ex.surface.loss.shape == (
+        101,
+        101,
+    )  # a race: it may finish
+    # deterministic: Stop already pressed when the work starts → nothing is computed
+    before = ex.surface
+    ex._stop.set()
+    ex._guarded()
+    assert ex.surface is before and "stopped" in ex.message.value and ex.error is None
 
 
 def test_mapper_and_morse_explorers(tmp_path):
@@ -154,3 +164,60 @@ def test_every_tour_explorer_runs_on_the_shipped_runs():
     for ex in (spec, land, mapx, morse, aging):
         ex.start(wait=True)
         assert ex.error is None and bytes(ex.image.value).startswith(b"\x89PNG"), type(ex).__name__
+
+
+def _stopped_before_start(ex):
+    """Run an explorer's work with Stop already pressed (what a press at its first progress tick does)."""
+    ex._stop.set()
+    ex._guarded()
+    assert ex.error is None and "stopped" in ex.message.value, ex.message.value
+
+
+def test_stop_reaches_the_lens_in_every_long_explorer():
+    runs = lk.examples.example_runs("digits-widths")
+    wide = runs.where(width=32)
+    mx = lk.widgets.MapperExplorer(wide)
+    _stopped_before_start(mx)
+    assert mx.graph is None
+    mo = lk.widgets.MorseExplorer(runs.where(width=8), subdiv=8)
+    _stopped_before_start(mo)
+    assert mo.result is None
+    ag = lk.widgets.AgingExplorer({"a": runs[0]})
+    _stopped_before_start(ag)
+    assert ag.result is None
+    sp = lk.widgets.SpectrumExplorer(lk.examples.omd_ogd(), n_permutations=50)
+    sp.pick.value = ("ogd", "bisection")
+    sp._stop.set()
+    sp._guarded()  # the spectra are drawn; the permutation test is skipped
+    assert sp.result is None and sp.error is None and "W(ogd, bisection)" in sp.message.value
+
+
+def test_every_long_lens_reports_progress_and_honours_cancel():
+    runs = lk.examples.example_runs("digits-widths")
+    wide = list(runs.where(width=32))
+
+    def counting(log, stop_at=None):
+        def tick(done, total):
+            log.append((done, total))
+            if stop_at is not None and done >= stop_at:
+                raise lk.Cancelled
+
+        return tick
+
+    calls = []
+    lk.glassy.two_time(wide[0], progress=counting(calls))
+    assert calls[-1] == (1000, 1000) and all(a[0] <= b[0] for a, b in itertools.pairwise(calls))
+    calls = []
+    lk.mapper.graph(wide, lens="loss", n_cubes=4, progress=counting(calls))
+    assert calls == [(i, 5) for i in range(1, 6)]
+    calls = []
+    lk.morse.from_runs(list(runs.where(width=8)), start_step=10, subdiv=8, progress=counting(calls))
+    assert calls == [(i, 7) for i in range(1, 8)]
+    d = lk.examples.omd_ogd()
+    calls = []
+    with pytest.raises(lk.Cancelled):
+        lk.koopman.conjugacy_test(d["omd"], d["ogd"], n_permutations=50,
+                                  progress=counting(calls, stop_at=3))  # fmt: skip
+    assert calls[-1] == (3, 50)
+    with pytest.raises(lk.Cancelled):
+        lk.mapper.graph(wide, lens="loss", progress=counting([], stop_at=2))

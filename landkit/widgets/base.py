@@ -14,6 +14,8 @@ from pathlib import Path
 
 import ipywidgets as W
 
+from ..progress import Cancelled
+
 
 class Explorer(W.VBox):
     """Base class of landkit's explorers (one look and set of controls for every lens)."""
@@ -53,6 +55,17 @@ class Explorer(W.VBox):
     def stopping(self) -> bool:
         """True once the user pressed Stop: long work should end at its next check."""
         return self._stop.is_set()
+
+    def hook(self, lo: float = 0.05, hi: float = 0.95, text: str = "working"):
+        """A ``progress=`` callable for a lens: maps its (done, total) onto this explorer's bar between
+        ``lo`` and ``hi`` and raises :class:`landkit.Cancelled` once Stop is pressed."""
+
+        def tick(done, total):
+            self.progress(lo + (hi - lo) * done / max(total, 1), f"{text} {done}/{total}…")
+            if self.stopping:
+                raise Cancelled
+
+        return tick
 
     def progress(self, fraction: float, text: str = "") -> None:
         self.bar.value = min(max(float(fraction), 0.0), 1.0)
@@ -99,6 +112,8 @@ class Explorer(W.VBox):
     def _guarded(self):
         try:
             self.work()
+        except Cancelled:
+            self.progress(0.0, "stopped")
         except BaseException as e:  # shown in the widget, re-raised by wait()
             self.error = e
             self.message.value = (

@@ -51,7 +51,7 @@ class MapperExplorer(Explorer):
         self.progress(0.1, "clustering…")
         lens = self.lens_values if self.lens.value == "custom" else self.lens.value
         g = mapper.graph(self.data, lens=lens, n_cubes=self.n_cubes.value, overlap=self.overlap.value,
-                         eps=self.eps.value or None)  # fmt: skip
+                         eps=self.eps.value or None, progress=self.hook(0.1, 0.6, "reading runs"))  # fmt: skip
         self.graph = g
         fig, ax = plots.new_figure(width=6.4, height=4.8)
         plots.plot_mapper(g, color_by=self.color.value, ax=ax)
@@ -110,7 +110,8 @@ class MorseExplorer(Explorer):
             raise InvalidArgument("give exactly two weight indices (or leave blank)")
         self.progress(0.1, "fitting the surrogate and computing the Morse graph…")
         m = morse.from_runs(self.runs, start_step=self.start_step.value, end_step=self.end_step.value,
-                            coords=coords, subdiv=self.subdiv.value)  # fmt: skip
+                            coords=coords, subdiv=self.subdiv.value,
+                            progress=self.hook(0.1, 0.9, "runs read, surrogate, Morse graph"))  # fmt: skip
         self.result = m
         fig, axes = plots.new_figure(2, width=5.0, height=4.4)
         plots.plot_morse(m, starts=morse.states(self.runs, m.coords, self.start_step.value),

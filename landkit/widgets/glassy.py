@@ -55,12 +55,13 @@ class AgingExplorer(Explorer):
         traj = self.runs[self.pick.value]
         self.progress(0.1, "computing Δ for every pair of snapshots…")
         if self.layer.value == "all weights":
-            ag = glassy.two_time(traj, n_waiting=self.n_waiting.value)
+            ag = glassy.two_time(traj, n_waiting=self.n_waiting.value,
+                                 progress=self.hook(0.1, 0.9, "Δ (‰ of the weights)"))  # fmt: skip
         else:
             sl = traj.param_slice(self.layer.value)
-            ag = glassy.two_time(
-                traj.steps, np.asarray(traj.weights[:, sl]), n_waiting=self.n_waiting.value
-            )
+            ag = glassy.two_time(traj.steps, np.asarray(traj.weights[:, sl]),
+                                 n_waiting=self.n_waiting.value,
+                                 progress=self.hook(0.1, 0.9, "Δ (‰ of the weights)"))  # fmt: skip
         if self.normalise.value and ag.noise is None and self.layer.value == "all weights":
             raise InvalidArgument(
                 "this run has no noise scale: record it with lk.Recorder(grad_noise=True)"

@@ -87,8 +87,9 @@ class SpectrumExplorer(Explorer):
             if self.n_perm.value and not self.stopping:
                 self.progress(0.3, f"permutation test {a} vs {b}…")
                 self.result = koopman.conjugacy_test(
-                    self.groups[a], self.groups[b], n_permutations=self.n_perm.value, **opts
-                )
+                    self.groups[a], self.groups[b], n_permutations=self.n_perm.value,
+                    progress=self.hook(0.3, 0.95, "permutations"), **opts
+                )  # fmt: skip
                 text = (f"<b>{a}</b> vs <b>{b}</b>: W = {self.result.distance:.4g}, p = {self.result.p_value:.3g} "
                         f"({self.result.n_permutations} permutations); within-group spread ≈ {self.result.within:.4g}")  # fmt: skip
             else:
