@@ -55,7 +55,7 @@ def report(run_dir: str, out: str) -> Path:
     from landkit.report import build_report
 
     path = Path(run_dir)
-    runs = lk.RunSet([lk.load(path)]) if (path / "zarr.json").exists() else lk.load_runs(path)
+    runs = lk.RunSet([lk.load(path)]) if lk.store.is_store(path) else lk.load_runs(path)
     index = build_report(runs, out, title=f"landkit report: {path.name}")
     print(f"landkit report: {len(runs)} runs; report at {index.resolve()}")
     return index

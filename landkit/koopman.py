@@ -675,7 +675,7 @@ def uniform_groups(runs, by: str | None = None, every: int | None = None) -> dic
     runs_list = list(runs)
     configs = runs.configs if hasattr(runs, "configs") else [t.config for t in runs_list]
     if every is None:
-        every = _schedule_period(runs_list[0].meta.get("schedule"))
+        every = runs_list[0].schedule_period
         if every is None:
             raise InvalidArgument(
                 "DMD needs uniformly spaced snapshots: pass every= or record with every(k)"
@@ -686,16 +686,3 @@ def uniform_groups(runs, by: str | None = None, every: int | None = None) -> dic
         rows = np.flatnonzero(np.asarray(t.steps) % every == 0)
         groups.setdefault(label, []).append(np.asarray(t.weights[rows]))
     return groups
-
-
-def _schedule_period(schedule) -> int | None:
-    """The period k of an ``every(k)`` part of a recorded schedule (JSON), if any."""
-    if not isinstance(schedule, dict):
-        return None
-    if "every" in schedule:
-        return int(schedule["every"])
-    for part in schedule.get("union", []):
-        k = _schedule_period(part)
-        if k:
-            return k
-    return None

@@ -51,17 +51,10 @@ def _dir_size(path: Path) -> int:
     return total
 
 
-def _varying_keys(runs: RunSet) -> list[str]:
-    """Config keys whose value differs between runs (the seed aside): what to group runs by."""
-    configs = runs.configs
-    varying = {k for c in configs for k in c if len({str(cc.get(k)) for cc in configs}) > 1}
-    return sorted(varying - {"seed"})
-
-
 def _groups(runs: RunSet) -> dict:
     """The runs grouped by their first varying config key: ``{"key=value": [trajectories]}`` (one group
     ``"all"`` when only the seed varies)."""
-    keys = _varying_keys(runs)
+    keys = runs.varying_keys()
     group = keys[0] if keys else None
     out: dict = {}
     for t, c in zip(runs, runs.configs):
@@ -72,7 +65,7 @@ def _groups(runs: RunSet) -> dict:
 def training_section(runs: RunSet) -> Section:
     """What was recorded, and the loss/accuracy curves."""
     trajs = list(runs)
-    keys = _varying_keys(runs)
+    keys = runs.varying_keys()
     group = keys[0] if keys else None
     n_snap = sorted({len(t) for t in trajs})
     dims = sorted({t.weights.shape[1] for t in trajs})
@@ -116,11 +109,11 @@ def koopman_section(runs: RunSet) -> Section | None:
     from . import koopman
 
     trajs = list(runs)
-    k = koopman._schedule_period(trajs[0].meta.get("schedule"))
+    k = trajs[0].schedule_period
     if k is None:
         return Section("Koopman spectra", ["Skipped: DMD needs uniformly spaced snapshots; record with an "
                                            "<code>every(k)</code> schedule (it combines with geometric ones)."])  # fmt: skip
-    keys = _varying_keys(runs)
+    keys = runs.varying_keys()
     groups = koopman.uniform_groups(runs, by=keys[0] if keys else None, every=k)
     uniform = next(iter(groups.values()))
     opts = dict(delays=2, rank=6, pca=8)
@@ -212,10 +205,7 @@ def global_section(runs: RunSet) -> Section | None:
                   "do not; <em>loops</em> count independent cycles."]  # fmt: skip
     big = max(labels, key=lambda lab: len(groups[lab]))
     ens = groups[big]
-    common = set(ens[0].steps.tolist())
-    for t in ens[1:]:
-        common &= set(t.steps.tolist())
-    common = sorted(common)
+    common = RunSet(list(ens), [t.config for t in ens]).common_steps()
     if len(ens) >= 5 and len(common) >= 3:
         start = common[min(len(common) - 2, max(1, len(common) // 10))]
         m = morse.from_runs(ens, start_step=start, coords=2, subdiv=12)
@@ -270,7 +260,7 @@ def taxonomy_section(runs: RunSet) -> Section | None:
     least two seeds per cell); otherwise a note on how to record one."""
     from . import taxonomy
 
-    keys = _varying_keys(runs)
+    keys = runs.varying_keys()
     if len(keys) < 2:
         return Section("Phases (local vs global)", [
             "Skipped: the taxonomy needs a sweep over two knobs (a load such as width, a temperature "

@@ -117,6 +117,19 @@ def now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
+def schedule_period(schedule) -> int | None:
+    """The period k of an ``every(k)`` part of a recorded schedule (its JSON form), if any."""
+    if not isinstance(schedule, dict):
+        return None
+    if "every" in schedule:
+        return int(schedule["every"])
+    for part in schedule.get("union", []):
+        k = schedule_period(part)
+        if k:
+            return k
+    return None
+
+
 def is_store(path: str | os.PathLike) -> bool:
     """True when ``path`` holds a landkit trajectory store (complete or not)."""
     return (Path(path) / "zarr.json").exists()
@@ -524,6 +537,12 @@ class Trajectory:
         return self.meta.get("status", "unknown")
 
     @property
+    def schedule_period(self) -> int | None:
+        """The period k of an ``every(k)`` part of the recorded schedule (evenly spaced snapshots that
+        DMD can use), or None when the schedule has none."""
+        return schedule_period(self.meta.get("schedule"))
+
+    @property
     def config(self) -> dict:
         return self.meta.get("config", {})
 
@@ -713,6 +732,27 @@ class RunSet:
         return RunSet(
             [self.trajectories[i] for i in keep], [self.configs[i] for i in keep], self.root
         )
+
+    def varying_keys(self) -> list[str]:
+        """Config keys whose value differs between runs, the seed aside: what to group runs by.
+
+        Example
+        -------
+        >>> runs.varying_keys()
+        ['width']
+        """
+        varying = {k for c in self.configs for k in c
+                   if len({str(cc.get(k)) for cc in self.configs}) > 1}  # fmt: skip
+        return sorted(varying - {"seed"})
+
+    def common_steps(self) -> list[int]:
+        """The training steps recorded by every run, sorted."""
+        if not self.trajectories:
+            return []
+        common = set(np.asarray(self.trajectories[0].steps).tolist())
+        for t in self.trajectories[1:]:
+            common &= set(np.asarray(t.steps).tolist())
+        return sorted(common)
 
     def groupby(self, key: str) -> dict:
         out: dict = {}

@@ -66,6 +66,12 @@ class Persistence(Result):
     minimum_values: list = dataclasses.field(default_factory=list)
     max_value: float = float("nan")
 
+    @property
+    def counts(self) -> str:
+        """The significant minima and saddles in words ("2 minima, 1 saddle")."""
+        m, s = self.n_minima, self.n_saddles
+        return f"{m} {'minimum' if m == 1 else 'minima'}, {s} {'saddle' if s == 1 else 'saddles'}"
+
 
 def _neighbours(shape, connectivity):
     nd = len(shape)

@@ -331,3 +331,17 @@ def test_runs_rebuild_their_model_and_task(tmp_path):
     lk.train(plain, lk.tasks.digits(seed=0), steps=2, lr=0.1, recorder=rec2, progress=False)
     with pytest.raises(ValueError, match="does not say how to build"):
         lk.load(tmp_path / "p").model()
+
+
+def test_run_metadata_as_objects():
+    runs = lk.examples.example_runs("digits-widths")
+    assert runs.varying_keys() == ["width"]
+    assert runs.where(width=8).varying_keys() == []
+    steps = runs.common_steps()
+    assert steps == sorted(
+        set(runs[0].steps.tolist()).intersection(*[t.steps.tolist() for t in runs])
+    )
+    k = runs[0].schedule_period
+    assert k is not None and all(s % k == 0 for s in runs[0].steps if s % k == 0)
+    assert lk.store.schedule_period({"union": [{"geometric": [1, 10, 5]}, {"every": 7}]}) == 7
+    assert lk.store.schedule_period({"at": [1, 2]}) is None

@@ -28,10 +28,6 @@ _DIRECTION_NAMES = {
 }
 
 
-def _count(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
-
-
 def _use_log(values) -> bool:
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
@@ -192,8 +188,7 @@ def plot_persistence(topo, *, ax=None, style: str = "diagram", title: str | None
             if not len(order):
                 ax.text(0.5, 0.5, "one basin: no finite significant bar", ha="center",
                         transform=ax.transAxes)  # fmt: skip
-        ax.set_title(title or f"H0 persistence — {_count(topo.n_minima, 'minimum', 'minima')}, "
-                              f"{_count(topo.n_saddles, 'saddle', 'saddles')}")  # fmt: skip
+        ax.set_title(title or f"H0 persistence — {topo.counts}")
     return ax.figure
 
 

@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import mapper, morse, plots
 from ..errors import InvalidArgument
+from ..store import RunSet
 from .base import Explorer
 
 
@@ -79,10 +80,7 @@ class MorseExplorer(Explorer):
         self.runs = list(runs)
         if len(self.runs) < 5:
             raise InvalidArgument(f"need an ensemble of at least 5 runs, got {len(self.runs)}")
-        common = set(self.runs[0].steps.tolist())
-        for t in self.runs[1:]:
-            common &= set(t.steps.tolist())
-        steps = sorted(common)
+        steps = RunSet(self.runs, [t.config for t in self.runs]).common_steps()
         if len(steps) < 2:
             raise InvalidArgument("the runs share fewer than two recorded steps")
         self.start_step = W.SelectionSlider(options=steps[:-1], value=start_step if start_step in steps else steps[min(1, len(steps) - 2)],

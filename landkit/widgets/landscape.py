@@ -99,7 +99,6 @@ class LandscapeExplorer(Explorer):
         self.show_figure(fig)
         info = surf.info
         avg = "" if topo.n_saddles == 0 else f", average persistence {topo.average_persistence:.3g}"
-        self.progress(1.0, f"{plots.landscape._count(topo.n_minima, 'minimum', 'minima')}, "
-                           f"{plots.landscape._count(topo.n_saddles, 'saddle', 'saddles')}{avg}; "
+        self.progress(1.0, f"{topo.counts}{avg}; "
                            f"loss at the model {surf.loss[res // 2, res // 2]:.4g}; "
                            f"{total} points in {info['seconds']:.2f} s ({info['backend']})")  # fmt: skip
