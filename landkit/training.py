@@ -146,44 +146,15 @@ def train(
     >>> res.final["test_acc"] > 0.8
     True
     """
-    if not isinstance(task, Task):
-        raise InvalidType(
-            f"task must be a landkit Task (lk.tasks.digits(), ...), got {type(task).__name__}"
-        )
-    if not isinstance(model, torch.nn.Module):
-        raise InvalidType(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    steps = integer("steps", steps, minimum=0)
-    if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
-        raise InvalidArgument(
-            f"batch_size must be a positive int or None (full batch), got {batch_size!r}"
-        )
-    if batch_size is not None and batch_size >= task.n_train:
-        batch_size = None
-    lr_at = lr if callable(lr) else (lambda _s, _lr=float(lr): _lr)
-    if not callable(lr) and not (float(lr) > 0 and math.isfinite(float(lr))):
-        raise InvalidArgument(
-            f"lr must be a positive finite number or a function step -> lr, got {lr!r}"
-        )
-    if eval_every is None:
-        eval_every = max(1, steps // 20)
-    if (
-        recorder is not None
-        and getattr(recorder, "grad_noise", False)
-        and task.objective is not None
-    ):
-        raise InvalidArgument(
-            f"grad_noise needs a per-sample loss; {task.name}'s objective is not a mean over samples"
-        )
-    if recorder is not None and not isinstance(recorder, Recorder):
-        raise InvalidType(f"recorder must be a landkit.Recorder, got {type(recorder).__name__}")
-
+    steps, batch_size, lr_at, eval_every = _check(model, task, steps, lr, batch_size, eval_every,
+                                                  recorder)  # fmt: skip
     device = torch.device(device)
     model.to(device)
     model.train()
     x_all, y_all = task.x_train.to(device), task.y_train.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = (
-        None
+        _UpdateRule(params, update, lr_at(0))
         if update is not None
         else _optimizer(optimizer, params, lr_at(0), momentum, weight_decay)
     )
@@ -216,6 +187,9 @@ def train(
     metrics: dict = {}
     t0 = time.perf_counter()
     fork_devices = [device] if device.type == "cuda" else []
+    failure = (
+        None  # the one exit path: set when the loop leaves by an exception other than StopTraining
+    )
     try:
         with torch.random.fork_rng(devices=fork_devices):
             torch.manual_seed(int(seed))
@@ -226,36 +200,18 @@ def train(
                 if not torch.isfinite(loss):
                     diverged_step = step
                     break
-                if opt is not None:
-                    opt.zero_grad(set_to_none=True)
-                else:
-                    for p in params:
-                        p.grad = None
+                opt.zero_grad(set_to_none=True)
                 loss.backward()
                 snap = recorder is not None and (recorder.due(step) or step == steps)
                 evaluate = step == steps or bool(eval_every and step % eval_every == 0)
-                metrics = {}
-                if evaluate or (snap and recorder.evaluate):
-                    metrics = task.evaluate(model)
+                metrics = task.evaluate(model) if evaluate or (snap and recorder.evaluate) else {}
                 if evaluate:
                     history["step"].append(step)
                     for k, v in metrics.items():
                         history.setdefault(k, []).append(v)
                 if snap:
-                    _snapshot(
-                        recorder,
-                        step,
-                        model,
-                        loss,
-                        metrics,
-                        params,
-                        lr_at(step),
-                        task,
-                        x_all,
-                        y_all,
-                        noise_idx,
-                        batch_size,
-                    )
+                    _snapshot(recorder, step, model, loss, metrics, params, lr_at(step), task,
+                              x_all, y_all, noise_idx, batch_size)  # fmt: skip
                 if evaluate and callback is not None:
                     callback(step, metrics)
                 if bar is not None and (step % bar_every == 0 or step == steps):
@@ -263,32 +219,24 @@ def train(
                     bar.update(step - bar.n)  # redraws at most every tqdm mininterval
                 if step == steps:
                     break
-                current_lr = lr_at(step)
-                if opt is not None:
-                    if callable(lr):
-                        for group in opt.param_groups:
-                            group["lr"] = current_lr
-                    opt.step()
-                else:
-                    with torch.no_grad():
-                        update(params, [p.grad for p in params], current_lr, step)
+                if callable(lr):
+                    for group in opt.param_groups:
+                        group["lr"] = lr_at(step)
+                opt.step()
     except StopTraining:
         interrupted = True
-    except KeyboardInterrupt:
-        if recorder is not None:
-            recorder.close("interrupted", steps=step)
-        if bar is not None:
-            bar.close()
-        raise
     except BaseException as e:
-        if recorder is not None:
-            recorder.close("failed", error=repr(e), steps=step)
+        failure = e
+        raise
+    finally:
         if bar is not None:
             bar.close()
-        raise
+        if failure is not None and recorder is not None:
+            if isinstance(failure, KeyboardInterrupt):
+                recorder.close("interrupted", steps=step)
+            else:
+                recorder.close("failed", error=repr(failure), steps=step)
     seconds = time.perf_counter() - t0
-    if bar is not None:
-        bar.close()
     if diverged_step is not None:
         final = {}
     elif not interrupted and metrics:  # the evaluation at the last step
@@ -312,6 +260,50 @@ def train(
         path=str(recorder.path) if recorder is not None else None,
         config=config,
     )
+
+
+def _check(model, task, steps, lr, batch_size, eval_every, recorder):
+    """Validate train()'s arguments; returns (steps, batch_size, lr_at, eval_every) normalised."""
+    if not isinstance(task, Task):
+        raise InvalidType(
+            f"task must be a landkit Task (lk.tasks.digits(), ...), got {type(task).__name__}"
+        )
+    if not isinstance(model, torch.nn.Module):
+        raise InvalidType(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    steps = integer("steps", steps, minimum=0)
+    if batch_size is not None:
+        batch_size = integer("batch_size", batch_size, minimum=1)
+        if batch_size >= task.n_train:
+            batch_size = None  # the whole training set: full batch
+    if not callable(lr) and not (float(lr) > 0 and math.isfinite(float(lr))):
+        raise InvalidArgument(
+            f"lr must be a positive finite number or a function step -> lr, got {lr!r}"
+        )
+    lr_at = lr if callable(lr) else (lambda _s, _lr=float(lr): _lr)
+    if eval_every is None:
+        eval_every = max(1, steps // 20)
+    if recorder is not None and not isinstance(recorder, Recorder):
+        raise InvalidType(f"recorder must be a landkit.Recorder, got {type(recorder).__name__}")
+    if recorder is not None and recorder.grad_noise and task.objective is not None:
+        raise InvalidArgument(
+            f"grad_noise needs a per-sample loss; {task.name}'s objective is not a mean over samples"
+        )
+    return steps, batch_size, lr_at, eval_every
+
+
+class _UpdateRule(torch.optim.Optimizer):
+    """A custom ``update(params, grads, lr, step)`` as an optimizer, so that train() has one optimiser
+    path; the learning rate lives in the param group like any optimizer's."""
+
+    def __init__(self, params, update, lr):
+        super().__init__(params, {"lr": lr})
+        self.update, self.t = update, 0
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        ps = [p for group in self.param_groups for p in group["params"]]
+        self.update(ps, [p.grad for p in ps], self.param_groups[0]["lr"], self.t)
+        self.t += 1
 
 
 def _snapshot(

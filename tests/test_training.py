@@ -166,3 +166,69 @@ def test_recorder_grad_noise_under_train(tmp_path, digits):
     t = lk.load(tmp_path / "g")
     assert np.all(t.scalars["grad_var"] > 0)
     np.testing.assert_allclose(t.scalars["grad_noise"], t.scalars["grad_var"] / 16)
+
+
+def _reference_loop(model, task, *, steps, lr_at, batch_size, seed, make_update):
+    """Hand-written minibatch loop with landkit's documented data order (a seeded generator, one
+    permutation per epoch) and an update written out from the optimizer's formulas."""
+    g = torch.Generator().manual_seed(seed)
+    n, perm, pos = task.n_train, None, task.n_train
+    state: dict = {}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for step in range(steps):
+            if pos + batch_size > n:
+                perm, pos = torch.randperm(n, generator=g), 0
+            idx = perm[pos : pos + batch_size]
+            pos += batch_size
+            model.zero_grad()
+            task.loss(model, task.x_train[idx], task.y_train[idx]).backward()
+            with torch.no_grad():
+                for i, p in enumerate(model.parameters()):
+                    make_update(p, p.grad, lr_at(step), state.setdefault(i, {}), step + 1)
+
+
+def _sgd_momentum_wd(mu, wd):
+    def upd(p, g, lr, st, t):
+        d = g + wd * p
+        st["buf"] = d.clone() if "buf" not in st else mu * st["buf"] + d
+        p -= lr * st["buf"]
+
+    return upd
+
+
+def _adam(wd, decoupled, b1=0.9, b2=0.999, eps=1e-8):
+    def upd(p, g, lr, st, t):
+        if decoupled:
+            p.mul_(1 - lr * wd)
+        else:
+            g = g + wd * p
+        st["m"] = b1 * st.get("m", torch.zeros_like(p)) + (1 - b1) * g
+        st["v"] = b2 * st.get("v", torch.zeros_like(p)) + (1 - b2) * g * g
+        mhat, vhat = st["m"] / (1 - b1**t), st["v"] / (1 - b2**t)
+        p -= lr * mhat / (vhat.sqrt() + eps)
+
+    return upd
+
+
+@pytest.mark.parametrize(
+    "optimizer, kwargs, update",
+    [
+        ("sgd", dict(momentum=0.9, weight_decay=5e-3), _sgd_momentum_wd(0.9, 5e-3)),
+        ("adam", dict(weight_decay=1e-2), _adam(1e-2, decoupled=False)),
+        ("adamw", dict(weight_decay=1e-2), _adam(1e-2, decoupled=True)),
+    ],
+)
+def test_optimizers_match_a_reference_loop_with_momentum_and_weight_decay(
+    digits, optimizer, kwargs, update
+):
+    """Minibatches, an lr schedule, momentum / Adam moments and weight decay: train() takes exactly
+    the steps the formulas give."""
+    lr_at = (lambda s: 0.05 / (1 + 0.1 * s)) if optimizer == "sgd" else (lambda s: 0.01)
+    a = lk.models.mlp(64, [8], 10, seed=3)
+    b = lk.models.mlp(64, [8], 10, seed=3)
+    lk.train(a, digits, steps=25, lr=lr_at if optimizer == "sgd" else 0.01, batch_size=64, seed=7,
+             optimizer=optimizer, progress=False, eval_every=0, **kwargs)  # fmt: skip
+    _reference_loop(b, digits, steps=25, lr_at=lr_at, batch_size=64, seed=7, make_update=update)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-6)
