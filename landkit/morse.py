@@ -346,9 +346,9 @@ def compare_groups(m: MorseGraph, runs, task=None, *, step: int | None = None) -
         with torch.no_grad():
             logits = model(task.x_test)
         p = torch.softmax(logits, -1)
-        pred = p.argmax(-1).numpy()
+        pred = p.argmax(-1).cpu().numpy()
         entropy = float(-(p * p.clamp_min(1e-12).log()).sum(-1).mean())
-        stats.append((balanced_accuracy_score(task.y_test.numpy(), pred), entropy))
+        stats.append((balanced_accuracy_score(task.y_test.cpu().numpy(), pred), entropy))
     stats = np.array(stats)
     rows = []
     for a in [*m.attractors, -2, -1]:  # -1: the flow leaves the domain before reaching one

@@ -63,11 +63,17 @@ def cka(X, Y, *, debiased: bool = False) -> float:
     return float(num / den) if den > 0 else float("nan")
 
 
+def _device(model) -> torch.device:
+    p = next(model.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
 def _features(model, x, layer):
     model = model.eval()
+    x = x.to(_device(model))
     if layer is None:
         with torch.no_grad():
-            return model(x).reshape(len(x), -1).double().numpy()
+            return model(x).reshape(len(x), -1).double().cpu().numpy()
     grabbed = {}
     handle = model.get_submodule(layer).register_forward_hook(
         lambda m, a, out: grabbed.update(out=out)
@@ -77,7 +83,7 @@ def _features(model, x, layer):
             model(x)
     finally:
         handle.remove()
-    return grabbed["out"].reshape(len(x), -1).double().numpy()
+    return grabbed["out"].reshape(len(x), -1).double().cpu().numpy()
 
 
 def model_cka(model_a, model_b, task, *, mixup: float | None = 16, n: int = 640, seed: int = 0,
@@ -174,7 +180,7 @@ def _profile(curve: _BezierCurve, task, ts, batch_size=1024):
     base = curve.base[0]
     bns = [m for m in base.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     losses, errors = [], []
-    x, y = task.x_train, task.y_train
+    x, y = task.x_train.to(curve.theta.device), task.y_train.to(curve.theta.device)
     curve.eval()
     for t in ts:
         curve.t = float(t)
@@ -222,10 +228,10 @@ def mode_connectivity(model_a, model_b, task, *, curve: str = "bezier", epochs: 
     if curve == "bezier" and epochs > 0:
         steps = max(1, epochs * int(np.ceil(task.n_train / batch_size)))
         res = train(bez, task, steps=steps, lr=lr, momentum=0.9, batch_size=batch_size, seed=seed,
-                    progress=progress)  # fmt: skip
+                    progress=progress, device=w1.device)  # fmt: skip
         history = {k: np.asarray(v).tolist() for k, v in res.history.items()}
     ts = np.linspace(0, 1, n_points)
     losses, errors = _profile(bez, task, ts)
     value, t_star = mc_from_profile(ts, errors)
     return Connectivity(value, t_star, ts, errors, losses, curve,
-                        bez.theta.detach().numpy().copy() if curve == "bezier" else None, history)  # fmt: skip
+                        bez.theta.detach().cpu().numpy().copy() if curve == "bezier" else None, history)  # fmt: skip

@@ -106,7 +106,7 @@ def train(
     weight_decay: float = 0.0,
     seed: int = 0,
     recorder: Recorder | None = None,
-    device: str | torch.device = "cpu",
+    device: str | torch.device | None = None,
     eval_every: int | None = None,
     progress: bool = True,
     update: Callable | None = None,
@@ -127,6 +127,7 @@ def train(
     seed : seeds the data order and any randomness in the forward pass (dropout); the global RNG is
         left untouched. Same seed, same numbers: bit-identical on the CPU.
     recorder : a :class:`landkit.Recorder`; records step 0, the scheduled steps and the last step.
+    device : where to train; default the device the model's parameters are on.
     eval_every : evaluate on the whole train/test sets every this many steps (history); default
         about 20 evaluations per run. ``0`` evaluates only at the end.
     progress : a tqdm progress bar (a widget in Jupyter) with step and loss.
@@ -148,6 +149,9 @@ def train(
     """
     steps, batch_size, lr_at, eval_every = _check(model, task, steps, lr, batch_size, eval_every,
                                                   recorder)  # fmt: skip
+    if device is None:  # where the model already is (a CUDA model stays on its GPU)
+        first = next(model.parameters(), None)
+        device = first.device if first is not None else torch.device("cpu")
     device = torch.device(device)
     model.to(device)
     model.train()
