@@ -77,6 +77,12 @@ def resolve(task, loss_fn=None, *, data: str = "train", n_samples: int | None = 
     pair (``loss_fn`` defaults to cross-entropy for integer targets, MSE for float targets), or a
     DataLoader / any re-iterable of ``(inputs, targets)`` batches. ``n_samples`` keeps a fixed random
     subset (seeded) of tensor data.
+
+    Example
+    -------
+    >>> d = lk.data.resolve(task, n_samples=100)
+    >>> d.n, d.classify, lk.data.resolve(d) is d          # a resolved Data passes through
+    (100, True, True)
     """
     from .tasks import Task
 

@@ -188,6 +188,14 @@ def two_time(runs, weights=None, *, waiting_times=None, lags=None, per_layer: bo
 
     Errors: fewer than 4 snapshots, non-finite weights, runs with different steps, or waiting times that
     are not recorded steps (or with no later snapshot).
+
+    Example
+    -------
+    >>> steps = np.arange(200)
+    >>> walk = np.cumsum(np.random.default_rng(0).standard_normal((200, 50)), 0)   # a random walk
+    >>> ag = lk.glassy.two_time(steps, walk)
+    >>> ag.msd.shape == (len(ag.waiting_times), len(ag.lags))
+    True
     """
     runs = _as_runs(runs, weights)
     steps = runs[0][0]
@@ -335,7 +343,15 @@ def collapse(ag: AgingResult, mus=None) -> Collapse:
     """Fit the exponent μ of the scaling Δ(t_w, t_w + t) = F(t / t_w^μ) over the recorded pairs of every
     waiting time: μ ≈ 1 simple aging, 0 < μ < 1 subaging, μ ≈ 0 stationary (no t_w dependence). μ
     minimises the spread of log Δ among curves in bins of the rescaled time (only bins where at least
-    two waiting times overlap count)."""
+    two waiting times overlap count).
+
+    Example
+    -------
+    >>> ag = lk.glassy.two_time(traj)
+    >>> col = lk.glassy.collapse(ag)
+    >>> bool(col.mus.min() <= col.mu <= col.mus.max())
+    True
+    """
     mus = np.linspace(-0.5, 2.0, 251) if mus is None else np.asarray(mus, dtype=float)
     curves = []
     for i, tw in enumerate(ag.waiting_times):
@@ -361,7 +377,16 @@ def collapse(ag: AgingResult, mus=None) -> Collapse:
 
 def diffusion_exponent(ag: AgingResult, *, late: bool = True, min_lag: float | None = None):
     """The exponent α of Δ ∝ t^α: a least-squares line of log Δ against log t over the recorded pairs
-    of the latest (``late=True``) or earliest waiting time, lags ≥ ``min_lag``. Returns (α, stderr)."""
+    of the latest (``late=True``) or earliest waiting time, lags ≥ ``min_lag``. Returns (α, stderr).
+
+    Example
+    -------
+    >>> steps = np.arange(400)
+    >>> walk = np.cumsum(np.random.default_rng(0).standard_normal((400, 200)), 0)
+    >>> a = lk.glassy.diffusion_exponent(lk.glassy.two_time(steps, walk))
+    >>> 0.8 < float(np.ravel(a)[0]) < 1.2   # a random walk diffuses: Δ ∝ t
+    True
+    """
     i = len(ag.waiting_times) - 1 if late else 0
     lag, m = ag.curve(i)
     ok = (m > 0) & (lag >= (min_lag or 0))
@@ -379,7 +404,15 @@ def diffusion_exponent(ag: AgingResult, *, late: bool = True, min_lag: float | N
 def regimes(steps, loss, *, plateau: float = 0.05, bottom: float = 0.05) -> dict:
     """Where the loss curve changes regime (the paper's early plateau / slow decrease / bottom), from the
     loss against log t: the plateau ends when the loss has fallen ``plateau`` of its total drop; the
-    bottom starts when it is within ``bottom`` of that drop from its final value. Returns the two steps."""
+    bottom starts when it is within ``bottom`` of that drop from its final value. Returns the two steps.
+
+    Example
+    -------
+    >>> steps = np.arange(100)
+    >>> r = lk.glassy.regimes(steps, np.exp(-steps / 10.0))
+    >>> sorted(r)[:2]
+    ['bottom_start', 'plateau_end']
+    """
     steps = np.asarray(steps, dtype=float)
     loss = np.asarray(loss, dtype=float)
     drop = loss[0] - loss.min()
@@ -394,7 +427,14 @@ def regimes(steps, loss, *, plateau: float = 0.05, bottom: float = 0.05) -> dict
 
 def summary(ag: AgingResult) -> dict:
     """The lens's numbers in one dict: aging score, collapse μ ± stderr, late diffusion exponent α ±
-    stderr (NaN where a fit is impossible), and the loss regimes when a loss was recorded."""
+    stderr (NaN where a fit is impossible), and the loss regimes when a loss was recorded.
+
+    Example
+    -------
+    >>> s = lk.glassy.summary(lk.glassy.two_time(traj))
+    >>> "aging_score" in s
+    True
+    """
     out = {"aging_score": ag.aging_score}
     try:
         c = collapse(ag)

@@ -216,7 +216,14 @@ def observables(
     runs, *, params=None, pca: int | None = None, center: bool = True
 ) -> list[np.ndarray]:
     """The observables DMD works on: selected weights, optionally a joint PCA to ``pca`` dimensions
-    (fitted on all the given trajectories together; centred on their joint mean)."""
+    (fitted on all the given trajectories together; centred on their joint mean).
+
+    Example
+    -------
+    >>> obs = lk.koopman.observables(list(runs.where(width=8)), pca=3)   # a joint 3-component PCA
+    >>> len(obs), obs[0].shape[1]
+    (5, 3)
+    """
     arrs = _as_list(runs, params)
     if pca is None:
         return arrs
@@ -505,6 +512,11 @@ def wasserstein(a, b) -> float:
 
     >>> wasserstein(np.array([0.5, 1j]), np.array([1j, 0.5 + 0.1j]))
     0.05
+
+    Example
+    -------
+    >>> lk.koopman.wasserstein(np.array([1.0, 0.5]), np.array([1.0, 0.4]))   # one eigenvalue moved by 0.1
+    0.05
     """
     from scipy.optimize import linear_sum_assignment
 
@@ -620,7 +632,15 @@ def conjugacy_test(
 def windowed(runs, *, window: int = 100, stride: int = 50, delays: int = 4, rank: int | None = None,
              params=None, pca: int | None = None) -> WindowedSpectra:  # fmt: skip
     """Spectra of consecutive training windows ``[s, s + window)`` (every ``stride`` snapshots) and
-    the window × window Wasserstein distance matrix: how the dynamics change over training."""
+    the window × window Wasserstein distance matrix: how the dynamics change over training.
+
+    Example
+    -------
+    >>> d = lk.examples.omd_ogd()
+    >>> win = lk.koopman.windowed(d["ogd"], window=40, stride=20, delays=2)
+    >>> win.distances.shape
+    (4, 4)
+    """
     delays = _check_delays(delays)
     arrs = observables(runs, params=params, pca=pca)
     T = min(len(x) for x in arrs)
@@ -671,7 +691,14 @@ def uniform_groups(runs, by: str | None = None, every: int | None = None) -> dic
     """Runs grouped by a config key (``by``; all in one group when None), each run reduced to its
     snapshots every ``every`` steps — DMD needs uniform sampling. ``every`` defaults to the period of an
     ``every(k)`` part of the recorded schedule. Returns ``{"by=value": [ (T, D) arrays ]}``, what
-    :func:`spectrum`, :func:`compare` and ``lk.widgets.SpectrumExplorer`` take."""
+    :func:`spectrum`, :func:`compare` and ``lk.widgets.SpectrumExplorer`` take.
+
+    Example
+    -------
+    >>> groups = lk.koopman.uniform_groups(runs, by="width")
+    >>> sorted(groups), len(groups["width=8"])
+    (['width=32', 'width=8'], 5)
+    """
     runs_list = list(runs)
     configs = runs.configs if hasattr(runs, "configs") else [t.config for t in runs_list]
     if every is None:

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import hashlib
 import os
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -32,7 +34,7 @@ from .data import resolve
 from .errors import InvalidArgument
 from .layout import flat_parameters
 from .progress import Progress
-from .results import Result
+from .results import Result, with_params
 from .validate import choice, integer
 
 __all__ = ["Line", "Profile", "Surface", "directions", "format_row", "line", "plane", "profile"]
@@ -256,10 +258,7 @@ class _GridEvaluator:
     coordinate array, as fast as the device allows (see :func:`plane`)."""
 
     def __init__(self, model, data, center, dirs, *, max_memory, strategy="auto"):
-        if strategy not in ("auto", "loop", "vmap", "batched"):
-            raise InvalidArgument(
-                f"backend must be 'auto', 'loop', 'vmap' or 'batched', got {strategy!r}"
-            )
+        choice("backend", strategy, ("auto", *BACKENDS))
         self.data, self.strategy = data, strategy
         self.device, self.dtype = center.device, center.dtype
         named = list(model.named_parameters())
@@ -484,13 +483,9 @@ def _evaluate(ev: _GridEvaluator, coords: np.ndarray, *, progress=True, resume=N
             strategy, pos = _choose(ev, coords, todo, store)
             if bar is not None:
                 bar.update(pos)
-        if strategy == "batched":
-            chunk = getattr(ev, "tuned_chunk", None) or min(ev.chunk(), 64)
-        elif strategy == "vmap":
-            chunk = ev.chunk()
-        else:
-            chunk = max(1, min(64, len(todo) // 50 or 1))
-        fn = {"vmap": ev.vmap, "loop": ev.loop, "batched": ev.batched}[strategy]
+        backend = BACKENDS[strategy]
+        chunk = backend.chunk(ev, len(todo))
+        fn = functools.partial(backend.run, ev)
         last_save = time.monotonic()
         while pos < len(todo):
             idx = todo[pos : pos + chunk]
@@ -512,11 +507,44 @@ def _evaluate(ev: _GridEvaluator, coords: np.ndarray, *, progress=True, resume=N
     return loss.cpu().numpy(), acc.cpu().numpy(), info
 
 
-def _choose(ev, coords, todo, store):
-    """Time both strategies on the first points of the grid (their results are kept) and pick the faster
-    per point. A model that vmap cannot run falls back to the loop."""
-    if len(todo) < 16:
-        return ("batched" if ev.plan is not None else "loop"), 0
+@dataclasses.dataclass(frozen=True)
+class GridBackend:
+    """One way to evaluate a batch of grid points: ``applies(ev)`` says whether it can run this model,
+    ``run(ev, coords)`` returns (loss, accuracy) tensors, ``chunk(ev, n)`` the points per call."""
+
+    name: str
+    applies: Callable
+    run: Callable
+    chunk: Callable
+
+
+#: the grid backends by name; ``backend="auto"`` picks among them (see :func:`_choose`)
+BACKENDS = {
+    "batched": GridBackend("batched", lambda ev: ev.plan is not None, _GridEvaluator.batched,
+                           lambda ev, n: min(ev.chunk(), 256, max(16, n // 20))),
+    "vmap": GridBackend("vmap", lambda ev: True, _GridEvaluator.vmap, lambda ev, n: ev.chunk()),
+    "loop": GridBackend("loop", lambda ev: True, _GridEvaluator.loop,
+                        lambda ev, n: max(1, min(64, n // 50 or 1))),
+}  # fmt: skip
+
+
+def _choose(ev, coords, todo, store, *, rounds: int = 3, margin: float = 0.8, budget: float = 0.05):
+    """The automatic backend: a safe default per model family that timing overrides only on a clear win.
+
+    - an ``nn.Sequential`` MLP takes the batched plan (no trial: it does the same arithmetic as one
+      matrix product per layer, far fewer calls than any alternative);
+    - any other model takes the loop, unless ``vmap`` is faster by a clear ``margin`` (median of
+      ``rounds`` interleaved timings of each, loop and vmap alternating so that a burst of load hits
+      both) — and the trial runs only when it costs at most ``budget`` of the grid's points.
+
+    The timed points are part of the grid: their results are kept. Returns (backend, points done).
+    """
+    if BACKENDS["batched"].applies(ev):
+        return "batched", 0
+    per_round = 4
+    trial = 2 + rounds * 2 * per_round  # warm-ups and the interleaved rounds
+    if len(todo) * budget < trial:
+        return "loop", 0
     pos = 0
 
     def timed(fn, n):
@@ -529,26 +557,17 @@ def _choose(ev, coords, todo, store):
         pos += len(idx)
         return (time.perf_counter() - t) / len(idx)
 
-    if ev.plan is not None:  # tune the number of points per batched call
-        timed(ev.batched, 1)  # warm-up
-        best, best_t = 1, float("inf")
-        for size in (1, 4, 16, 64, 256):
-            if size > min(ev.chunk(), (len(todo) - pos) // 4):
-                break
-            t = timed(ev.batched, size)
-            if t < best_t:
-                best, best_t = size, t
-        ev.tuned_chunk = best
-        return "batched", pos
-    timed(ev.loop, 1)  # warm-up
-    t_loop = timed(ev.loop, 3)
+    timed(ev.loop, 1)  # warm-ups
     try:
-        timed(ev.vmap, 2)  # warm-up
-        t_vmap = timed(ev.vmap, max(2, min(ev.chunk(), 64, (len(todo) - pos) // 4)))
+        timed(ev.vmap, 1)
+        t_loop, t_vmap = [], []
+        for _ in range(rounds):
+            t_loop.append(timed(ev.loop, per_round))
+            t_vmap.append(timed(ev.vmap, per_round))
     except (RuntimeError, NotImplementedError) as e:  # an op without a batching rule
         warnings.warn(f"vmap cannot evaluate this model ({e}); using a loop", stacklevel=3)
         return "loop", pos
-    return ("vmap" if t_vmap < t_loop else "loop"), pos
+    return ("vmap" if np.median(t_vmap) < margin * np.median(t_loop) else "loop"), pos
 
 
 def _filter_normalise(model, d, *, keep_1d: bool = False):
@@ -573,7 +592,14 @@ def _filter_normalise(model, d, *, keep_1d: bool = False):
 def directions(model, method: Literal["filter", "layer", "none"] = "filter", *, seed: int = 0,
                keep_1d: bool = False, n: int = 2):  # fmt: skip
     """``n`` random Gaussian directions in parameter space, normalised filter-wise (``"filter"``, Li et al.
-    default: biases/norm parameters zeroed), layer-wise (``"layer"``) or not at all (``"none"``)."""
+    default: biases/norm parameters zeroed), layer-wise (``"layer"``) or not at all (``"none"``).
+
+    Example
+    -------
+    >>> d1, d2 = lk.landscape.directions(model, "filter", seed=0)
+    >>> d1.shape == lk.layout.flat_parameters(model).shape
+    True
+    """
     choice("method", method, ("filter", "layer", "none"))
     g = torch.Generator().manual_seed(seed)
     flat = flat_parameters(model)
@@ -699,9 +725,11 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
             "(the span reaches a region where the model overflows): reduce span",
             stacklevel=2,
         )
-    return Surface(alpha, beta, loss, acc.reshape(resolution, resolution) if dat.classify else None,
+    surf = Surface(alpha, beta, loss, acc.reshape(resolution, resolution) if dat.classify else None,
                    dirs.cpu().numpy(), center.cpu().numpy(), method, path, path_steps,
                    span=float(span), data=dat.name, info=info)  # fmt: skip
+    return with_params(surf, directions=method, span=float(span), resolution=resolution, seed=seed,
+                       data=data, n_samples=n_samples, keep_1d=keep_1d, backend=info["backend"])  # fmt: skip
 
 
 def line(model_a, model_b, task, steps: int = 41, *, data: str = "train", n_samples=None,
@@ -727,8 +755,9 @@ def line(model_a, model_b, task, steps: int = 41, *, data: str = "train", n_samp
     t = np.linspace(-extend, 1 + extend, steps)
     ev = _GridEvaluator(model_a, dat, a, (b - a)[None].to(a.device), max_memory=max_memory,
                         strategy=backend)  # fmt: skip
-    loss, acc, _ = _evaluate(ev, t[:, None], progress=progress, desc="line")
-    return Line(t, loss, acc if dat.classify else None)
+    loss, acc, info = _evaluate(ev, t[:, None], progress=progress, desc="line")
+    return with_params(Line(t, loss, acc if dat.classify else None), steps=steps, extend=extend,
+                       data=data, n_samples=n_samples, backend=info["backend"])  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True, eq=False, repr=False)
@@ -758,7 +787,14 @@ class Profile(Result):
 
 
 def format_row(p: Profile) -> str:
-    """One line of a :class:`Profile`'s numbers for a notebook or a log."""
+    """One line of a :class:`Profile`'s numbers for a notebook or a log.
+
+    Example
+    -------
+    >>> p = lk.landscape.profile(model, task, resolution=7, hessian=False, progress=False)
+    >>> lk.landscape.format_row(p).startswith("loss ")
+    True
+    """
     r = p.row()
     parts = [f"loss {r['loss']:.4g}", f"minima {r['n_minima']}", f"saddles {r['n_saddles']}"]
     if r["n_saddles"]:

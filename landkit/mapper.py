@@ -231,6 +231,14 @@ def graph(source, /, lens="loss", *, n_cubes: int = 12, overlap: float = 0.3, cl
     scikit-learn clusterer; default DBSCAN with ``eps`` from the data (:func:`_auto_eps`) and
     ``min_samples``. ``progress``: True for a bar, or a callable ``(done, total)`` over the runs read
     (raise :class:`landkit.Cancelled` to stop).
+
+    Example
+    -------
+    >>> t = np.linspace(0, 2 * np.pi, 200, endpoint=False)
+    >>> circle = np.c_[np.cos(t), np.sin(t)]
+    >>> g = lk.mapper.graph(circle, lens=circle[:, 0], n_cubes=6, overlap=0.3)
+    >>> len(g.loops())                            # Mapper sees the circle's hole
+    1
     """
     import kmapper as km
     from sklearn.cluster import DBSCAN

@@ -52,7 +52,15 @@ def _zoo(factory):
 
 
 def from_spec(spec: dict) -> nn.Module:
-    """Rebuild a zoo model from its ``landkit_spec`` (as recorded in a run's config)."""
+    """Rebuild a zoo model from its ``landkit_spec`` (as recorded in a run's config).
+
+    Example
+    -------
+    >>> net = lk.models.mlp(64, [8], 10, seed=0)
+    >>> again = lk.models.from_spec(net.landkit_spec)
+    >>> type(again).__name__, sum(p.numel() for p in again.parameters())
+    ('Sequential', 610)
+    """
     name = spec.get("factory") if isinstance(spec, dict) else None
     if name not in ("mlp", "cnn", "resnet", "transformer", "pinn"):
         raise InvalidArgument(f"not a landkit model spec: {spec!r}")
@@ -101,6 +109,12 @@ def mlp(
 
     Layers are named ``fc1, act1, fc2, ...`` so that ``params="fc2.*"`` selects the second layer.
     ``hidden=[]`` gives a linear (softmax-regression) model.
+
+    Example
+    -------
+    >>> net = lk.models.mlp(64, [32, 16], 10, seed=0)
+    >>> sum(p.numel() for p in net.parameters())
+    2778
     """
     _positive("in_features", in_features)
     _positive("out_features", out_features)
@@ -121,7 +135,14 @@ def mlp(
 def pinn(hidden: Sequence[int] = (32, 32, 32), *, in_features: int = 2, out_features: int = 1,
          seed: int = 0) -> nn.Sequential:  # fmt: skip
     """The usual physics-informed network: a tanh MLP from (x, t) to u (smooth, so that its input
-    derivatives exist everywhere). Pairs with :func:`landkit.tasks.convection`."""
+    derivatives exist everywhere). Pairs with :func:`landkit.tasks.convection`.
+
+    Example
+    -------
+    >>> net = lk.models.pinn([16, 16], seed=0)
+    >>> net(torch.zeros(5, 2)).shape
+    torch.Size([5, 1])
+    """
     return mlp(in_features, hidden, out_features, activation="tanh", seed=seed)
 
 
@@ -149,7 +170,14 @@ def cnn(
     image_size: int = 8,
     seed: int = 0,
 ) -> nn.Module:
-    """A two-convolution CNN for small images (8×8 digits by default): conv-relu-pool twice, linear."""
+    """A two-convolution CNN for small images (8×8 digits by default): conv-relu-pool twice, linear.
+
+    Example
+    -------
+    >>> net = lk.models.cnn(10, seed=0)
+    >>> net(torch.zeros(2, 1, 8, 8)).shape
+    torch.Size([2, 10])
+    """
     _positive("n_classes", n_classes)
     if len(channels) != 2:
         raise InvalidArgument(f"channels must be two ints (conv1, conv2), got {tuple(channels)}")
@@ -214,6 +242,12 @@ def resnet(
 
     ``residual=False`` removes the skip connections and nothing else (Li et al. 2018's comparison).
     Batch norm is off by default so that the loss is a plain function of the weights.
+
+    Example
+    -------
+    >>> plain = lk.models.resnet(10, residual=False, seed=0)   # the same network without skips
+    >>> plain(torch.zeros(2, 1, 8, 8)).shape
+    torch.Size([2, 10])
     """
     _positive("n_classes", n_classes)
     _positive("width", width)
@@ -255,7 +289,14 @@ def transformer(
 ) -> nn.Module:
     """A one-layer transformer for :func:`landkit.tasks.modular_addition` (no layer norm, as in
     Nanda et al.'s grokking model). ``vocab`` defaults to ``p + 1`` (the "=" token); ``p`` outputs.
-    The unembedding is ``W_out``."""
+    The unembedding is ``W_out``.
+
+    Example
+    -------
+    >>> net = lk.models.transformer(7, d_model=16, n_heads=2, d_mlp=32, seed=0)   # (a + b) mod 7
+    >>> net(torch.zeros(3, 3, dtype=torch.long)).shape
+    torch.Size([3, 7])
+    """
     _positive("p", p)
     _positive("d_model", d_model)
     _positive("n_heads", n_heads)

@@ -178,7 +178,14 @@ def from_map(f, lower, upper, subdiv: int = 12, *, padding: bool = True, coords=
     """The Morse graph of a map ``f``: (m, k) array of points -> (m, k) images, on the box
     [lower, upper] cut into 2^subdiv boxes. Box images come from the corners (CMGDB's ``BoxMapBatch``),
     grown by one box on each side when ``padding`` (the default: it covers the map's variation inside a
-    box)."""
+    box).
+
+    Example
+    -------
+    >>> m = lk.morse.from_map(lambda X: 0.5 * X, lower=[-1, -1], upper=[1, 1], subdiv=8)
+    >>> m.attractors                                     # one fixed point at the origin
+    [0]
+    """
     import time
 
     import CMGDB
@@ -223,7 +230,15 @@ def surrogate(X_start, X_end, *, seed: int = 0):
     """A Gaussian-process model of the map X_start -> X_end: one scikit-learn GP per output coordinate
     (constant × anisotropic RBF + white noise, hyperparameters by maximum likelihood, targets
     normalised), built fresh on every call. Returns ``(f, scores)`` with ``f`` (m, k) -> (m, k) and the
-    in-sample R² per coordinate."""
+    in-sample R² per coordinate.
+
+    Example
+    -------
+    >>> X0 = np.random.default_rng(0).uniform(-1, 1, (40, 2))
+    >>> f, scores = lk.morse.surrogate(X0, 0.5 * X0)
+    >>> np.allclose(f(np.array([[0.4, -0.2]])), [[0.2, -0.1]], atol=0.05)
+    True
+    """
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -254,7 +269,15 @@ def from_pairs(X_start, X_end, subdiv: int = 12, *, padding: bool = True, margin
                seed: int = 0, coords=None, _tracker=None) -> MorseGraph:  # fmt: skip
     """The Morse graph of the map sampled by pairs (``X_start[i]`` -> ``X_end[i]``, (n, k) each), through
     a fresh GP :func:`surrogate`; the domain is the data's bounding box grown by ``margin`` of its size
-    on each side."""
+    on each side.
+
+    Example
+    -------
+    >>> X0 = np.random.default_rng(0).uniform(-1, 1, (40, 2))
+    >>> m = lk.morse.from_pairs(X0, 0.5 * X0, subdiv=8)
+    >>> len(m.attractors)
+    1
+    """
     X0 = np.asarray(X_start, dtype=float)
     X1 = np.asarray(X_end, dtype=float)
     if X0.ndim != 2 or X0.shape != X1.shape:
@@ -286,7 +309,14 @@ def from_runs(runs, start_step: int, end_step: int | None = None, *, coords=2, s
     (default: the last recorded step), on ``coords`` weight coordinates: an int picks that many
     coordinates with the largest spread of final values across runs (DOODL3's choice), or give their
     indices. ``progress``: True for a bar, or a callable ``(done, total)`` over the runs read, the
-    surrogate fitted and the Morse graph computed (raise :class:`landkit.Cancelled` to stop)."""
+    surrogate fitted and the Morse graph computed (raise :class:`landkit.Cancelled` to stop).
+
+    Example
+    -------
+    >>> m = lk.morse.from_runs(runs.where(width=8), start_step=10, subdiv=8)
+    >>> len(m.attractors) >= 1, len(m.coords)
+    (True, 2)
+    """
     runs = list(runs)
     if len(runs) < 5:
         raise InvalidArgument(f"need an ensemble of at least 5 runs, got {len(runs)}")
@@ -319,7 +349,13 @@ def from_runs(runs, start_step: int, end_step: int | None = None, *, coords=2, s
 
 def states(runs, coords, step: int | None = None) -> np.ndarray:
     """The runs' weights ``coords`` at ``step`` (default: each run's last snapshot), (n_runs, k): the
-    points to draw or to pass to :meth:`MorseGraph.basin_of`."""
+    points to draw or to pass to :meth:`MorseGraph.basin_of`.
+
+    Example
+    -------
+    >>> lk.morse.states(runs.where(width=8), coords=[0, 1]).shape   # 5 runs at their last step
+    (5, 2)
+    """
     out = []
     for t in runs:
         i = len(t) - 1 if step is None else t.at_step(step)

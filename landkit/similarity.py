@@ -46,7 +46,14 @@ def cka(X, Y, *, debiased: bool = False) -> float:
     """Linear centred kernel alignment of two feature matrices on the same n inputs, (n, d1) and (n, d2):
     ‖Ycᵀ Xc‖²_F / (‖Xcᵀ Xc‖_F ‖Ycᵀ Yc‖_F) with column-centred Xc, Yc (Kornblith et al. 2019). 1 for
     X against XQ (Q orthogonal) or aX; symmetric. ``debiased=True`` uses the unbiased HSIC estimator
-    (near 0 for independent features, where the plain estimate is biased upward for small n)."""
+    (near 0 for independent features, where the plain estimate is biased upward for small n).
+
+    Example
+    -------
+    >>> X = np.random.default_rng(0).standard_normal((100, 5))
+    >>> round(lk.similarity.cka(X, 2 * X + 1), 6)          # invariant to scale and shift
+    1.0
+    """
     X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
     Y = np.asarray(Y, dtype=np.float64).reshape(len(Y), -1)
     if len(X) != len(Y):
@@ -90,7 +97,13 @@ def model_cka(model_a, model_b, task, *, mixup: float | None = 16, n: int = 640,
               layer: str | None = None, debiased: bool = False) -> float:  # fmt: skip
     """CKA between two models' outputs (or the outputs of submodule ``layer``) on the same ``n``
     training inputs. With ``mixup`` (the paper's choice) the inputs are x̃ = λx + (1 − λ)x_perm,
-    λ ~ Beta(mixup, mixup), so that models that fit the training set do not agree trivially."""
+    λ ~ Beta(mixup, mixup), so that models that fit the training set do not agree trivially.
+
+    Example
+    -------
+    >>> 0 < lk.similarity.model_cka(model, model_b, task, n=128) <= 1
+    True
+    """
     g = torch.Generator().manual_seed(seed)
     x = task.x_train
     idx = torch.randperm(len(x), generator=g)[: min(n, len(x))]
@@ -124,7 +137,13 @@ class Connectivity(Result):
 
 
 def mc_from_profile(t, err) -> tuple[float, float]:
-    """The signed mode-connectivity measure of an error profile along a curve from t = 0 to t = 1."""
+    """The signed mode-connectivity measure of an error profile along a curve from t = 0 to t = 1.
+
+    Example
+    -------
+    >>> lk.similarity.mc_from_profile([0, 0.5, 1], [0.1, 0.4, 0.1])   # a barrier of 0.3 at the middle
+    (-0.30000000000000004, 0.5)
+    """
     t = np.asarray(t, dtype=float)
     err = np.asarray(err, dtype=float)
     mid = 0.5 * (err[0] + err[-1])
@@ -211,6 +230,12 @@ def mode_connectivity(model_a, model_b, task, *, curve: str = "bezier", epochs: 
     ``epochs`` passes over the training set, through :func:`landkit.train`); ``curve="line"``: the
     straight line (θ at the midpoint, untrained). The error and loss are then profiled at ``n_points``
     values of t, batch-norm statistics recomputed at each t. See :class:`Connectivity`.
+
+    Example
+    -------
+    >>> mc = lk.similarity.mode_connectivity(model, model_b, task, curve="line", n_points=7)
+    >>> len(mc.t), bool(np.isfinite(mc.value))
+    (7, True)
     """
     from .training import train
 

@@ -776,6 +776,12 @@ def load_runs(root: str | os.PathLike, *, include_failed: bool = False) -> RunSe
     """All runs under ``root`` (e.g. a :func:`landkit.sweep` directory), sorted by directory name.
 
     Runs of a sweep that did not finish are left out unless ``include_failed=True``.
+
+    Example
+    -------
+    >>> rs = lk.load_runs(runs.root)
+    >>> len(rs), rs.table()[0]["status"]
+    (10, 'finished')
     """
     root = Path(root)
     if not root.is_dir():

@@ -251,6 +251,12 @@ def iris(
     ``features`` picks columns by index or name (``"petal length"``, ``"petal width"``, ...),
     e.g. ``features=("petal length", "petal width")`` for the two-input problem of DOODL3.
     ``standardize`` scales each feature to zero mean and unit variance (statistics of the training split).
+
+    Example
+    -------
+    >>> t = lk.tasks.iris(seed=0)
+    >>> t.in_features, t.n_classes, t.n_train + t.n_test
+    (4, 3, 150)
     """
     from sklearn.datasets import load_iris
 
@@ -309,6 +315,12 @@ def teacher_student(
     Inputs are standard Gaussian in ``d`` dimensions; targets are ``teacher(x) + noise * N(0, 1)``
     (the test targets are noiseless). The teacher is ``tanh(x W1ᵀ / √d) W2ᵀ / √width``. Loss: mean
     squared error (mean over samples and outputs). A student wider than ``width`` is over-parametrised.
+
+    Example
+    -------
+    >>> t = lk.tasks.teacher_student(n=64, d=4, width=3, seed=0)
+    >>> t.x_train.shape, t.kind
+    (torch.Size([64, 4]), 'regression')
     """
     seed = _check_seed(seed)
     for name, v in (("n", n), ("d", d), ("width", width), ("n_test", n_test)):
@@ -349,6 +361,12 @@ def modular_addition(p: int = 113, train_frac: float = 0.3, *, seed: int = 0) ->
     Inputs are ``(N, 3)`` integer tokens ``[a, b, p]`` (``p`` is the "=" token, as in Nanda et al.);
     all ``p²`` pairs are split at random into train (``train_frac``) and test. Use with
     :func:`landkit.models.transformer` (vocabulary ``p + 1``, ``p`` output classes).
+
+    Example
+    -------
+    >>> t = lk.tasks.modular_addition(p=7, train_frac=0.5, seed=0)
+    >>> t.n_train + t.n_test, t.n_classes
+    (49, 7)
     """
     seed = _check_seed(seed)
     if p < 2:
@@ -379,7 +397,13 @@ def modular_addition(p: int = 113, train_frac: float = 0.3, *, seed: int = 0) ->
 
 
 def subset(task: Task, n_train: int, *, seed: int = 0) -> Task:
-    """The same task with a random ``n_train`` of its training examples (less data = more "load")."""
+    """The same task with a random ``n_train`` of its training examples (less data = more "load").
+
+    Example
+    -------
+    >>> lk.tasks.subset(task, 50, seed=0).n_train
+    50
+    """
     if not 0 < n_train <= task.n_train:
         raise InvalidArgument(f"n_train must be in [1, {task.n_train}], got {n_train}")
     idx = (
@@ -489,7 +513,14 @@ def convection(beta: float = 1.0, *, n_collocation: int = 1000, n_initial: int =
 
 def from_config(config: dict) -> Task:
     """Rebuild the built-in task a run was trained on from its recorded config (``task`` name and
-    ``task_info``), e.g. ``lk.tasks.from_config(traj.config)``."""
+    ``task_info``), e.g. ``lk.tasks.from_config(traj.config)``.
+
+    Example
+    -------
+    >>> again = lk.tasks.from_config(traj.config)    # the task a run was trained on, rebuilt
+    >>> again.name == traj.task().name
+    True
+    """
     name = str(config.get("task", "")).split("(")[0]
     info = dict(config.get("task_info") or {})
     if name not in ("digits", "iris", "teacher_student", "modular_addition", "convection"):

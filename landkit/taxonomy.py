@@ -51,7 +51,13 @@ class Thresholds:
 
 
 def classify(rows: list[dict], thresholds: Thresholds | None = None) -> list[str]:
-    """The phase of each cell from its ``mc``, ``loss`` and ``cka`` (see the module docstring)."""
+    """The phase of each cell from its ``mc``, ``loss`` and ``cka`` (see the module docstring).
+
+    Example
+    -------
+    >>> lk.taxonomy.classify([dict(loss=0.01, mc=0.0, cka=0.9), dict(loss=1.5, mc=-0.3, cka=0.2)])
+    ['IV-B', 'I']
+    """
     th = thresholds or Thresholds()
     phases = []
     for r in rows:
@@ -144,7 +150,15 @@ def measure(runs, *, load: str = "width", temperature: str = "batch_size", curve
     keys; every other key but the seed must be shared) and classify it. Each cell needs ≥ 2 seeds
     (mc and CKA compare seeds). Cells are measured in parallel on ``executor`` (any
     ``concurrent.futures`` executor, e.g. ``client.get_executor()`` of a Dask cluster) or in this
-    process. Models and tasks are rebuilt from the runs (``traj.model()``, ``traj.task()``)."""
+    process. Models and tasks are rebuilt from the runs (``traj.model()``, ``traj.task()``).
+
+    Example
+    -------
+    >>> cell = lk.examples.example_runs("taxonomy-fast").where(width=4, batch_size=8)
+    >>> table = lk.taxonomy.measure(cell, curve="line", hessian_samples=64, trace_matvecs=6)
+    >>> table.rows[0]["n_seeds"]
+    2
+    """
     runs = (
         list(zip(runs, runs.configs)) if hasattr(runs, "configs") else [(t, t.config) for t in runs]
     )

@@ -94,6 +94,14 @@ def persistence(
     ``surface``: an array, or a landkit ``Surface`` (its ``loss`` and coordinates are used).
     ``threshold``: pairs with persistence ≤ ``threshold × (max − min)`` are noise.
     ``connectivity``: 8 (all grid neighbours, incl. diagonals; gudhi's T-construction) or 4 (axis neighbours).
+
+    Example
+    -------
+    >>> x = np.linspace(-2, 2, 81)
+    >>> wells = (x**2 - 1) ** 2                   # two minima at ±1, one saddle at 0
+    >>> p = lk.topology.persistence(wells)
+    >>> p.n_minima, p.n_saddles, round(float(p.diagram[0, 1] - p.diagram[0, 0]), 3)
+    (2, 1, 1.0)
     """
     if hasattr(surface, "loss"):
         if coords is None and hasattr(surface, "alpha"):

@@ -49,7 +49,15 @@ def _int(name, v, minimum=0):
 
 
 class every(Schedule):
-    """Every ``k``-th step from ``start``: start, start+k, start+2k, ..."""
+    """Every ``k``-th step from ``start``: start, start+k, start+2k, ...
+
+    Example
+    -------
+    >>> lk.schedules.every(10).steps(35).tolist()
+    [0, 10, 20, 30]
+    >>> 20 in lk.schedules.every(10)
+    True
+    """
 
     def __init__(self, k: int, start: int = 0):
         self.k = _int("k", k, 1)
@@ -74,7 +82,13 @@ class every(Schedule):
 
 
 class at(Schedule):
-    """Exactly the given steps."""
+    """Exactly the given steps.
+
+    Example
+    -------
+    >>> lk.schedules.at([0, 3, 7]).steps(10).tolist()
+    [0, 3, 7]
+    """
 
     def __init__(self, steps: Iterable[int]):
         arr = np.unique(np.asarray(list(steps), dtype=np.int64))
@@ -101,6 +115,13 @@ class geometric(at):
 
     Asking for more points than there are integers early on gives fewer than ``num`` steps (every
     integer is kept once): ``geometric(1, 10, 20)`` is ``1..10``. These are the waiting times of aging plots.
+
+    Example
+    -------
+    >>> lk.schedules.geometric(1, 1000, 8).steps().tolist()   # log-spaced: dense early, sparse late
+    [1, 3, 7, 19, 52, 139, 373, 1000]
+    >>> (lk.schedules.geometric(1, 1000, 8) | lk.schedules.every(250)).count(1000)   # a union
+    12
     """
 
     def __init__(self, first: int, last: int, num: int):
