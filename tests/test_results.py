@@ -13,6 +13,10 @@ import torch
 import landkit as lk
 from landkit.results import Result
 
+RESULT_NAMES = ["TrainResult", "HessianEigen", "TraceEstimate", "HessianDensity", "KoopmanSpectrum",
+                "ConjugacyResult", "WindowedSpectra", "AgingResult", "Collapse", "Surface", "Line",
+                "Persistence", "Profile", "MapperGraph", "MorseGraph", "Connectivity", "PhaseTable"]  # fmt: skip
+
 
 def _linear_runs(n=4, T=40, seed=0):
     rng = np.random.default_rng(seed)
@@ -80,7 +84,7 @@ def test_every_result_class_is_covered(results):
     from landkit.results import _REGISTRY
 
     classes = {n for n, c in _REGISTRY.items() if issubclass(c, Result)}
-    assert classes == set(results)
+    assert classes == set(results) == set(RESULT_NAMES)
 
 
 def _same(a, b, path="r"):
@@ -115,12 +119,7 @@ def _same(a, b, path="r"):
         assert a == b and type(a) is type(b), (path, a, b)
 
 
-@pytest.mark.parametrize(
-    "name",
-    ["TrainResult", "HessianEigen", "TraceEstimate", "HessianDensity", "KoopmanSpectrum",
-     "ConjugacyResult", "WindowedSpectra", "AgingResult", "Collapse", "Surface", "Line",
-     "Persistence", "Profile", "MapperGraph", "MorseGraph", "Connectivity", "PhaseTable"],
-)  # fmt: skip
+@pytest.mark.parametrize("name", RESULT_NAMES)
 def test_result_protocol(results, name, tmp_path):
     r = results[name]
     assert type(r).__name__ == name and isinstance(r, Result)
@@ -174,12 +173,7 @@ def test_a_field_without_a_file_form_is_refused(tmp_path):
         est.save(tmp_path / "x")
 
 
-@pytest.mark.parametrize(
-    "name",
-    ["TrainResult", "HessianEigen", "TraceEstimate", "HessianDensity", "KoopmanSpectrum",
-     "ConjugacyResult", "WindowedSpectra", "AgingResult", "Collapse", "Surface", "Line",
-     "Persistence", "Profile", "MapperGraph", "MorseGraph", "Connectivity", "PhaseTable"],
-)  # fmt: skip
+@pytest.mark.parametrize("name", RESULT_NAMES)
 def test_one_plot_entry_point_draws_every_result(results, name):
     import matplotlib.figure
 
