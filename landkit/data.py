@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable
+from typing import Literal
 
 import torch
 
 from .errors import InvalidArgument, InvalidType
+from .validate import choice
 
 __all__ = ["Data", "resolve"]
 
@@ -69,7 +71,7 @@ def _pair(batch):
     return batch[0], batch[1]
 
 
-def resolve(task, loss_fn=None, *, data: str = "train", n_samples: int | None = None,
+def resolve(task, loss_fn=None, *, data: Literal["train", "test"] = "train", n_samples: int | None = None,
             seed: int = 0) -> Data:  # fmt: skip
     """Resolve ``task`` into :class:`Data`.
 
@@ -93,8 +95,7 @@ def resolve(task, loss_fn=None, *, data: str = "train", n_samples: int | None = 
                 "to the first resolve, not again"
             )
         return task
-    if data not in ("train", "test"):
-        raise InvalidArgument(f"data must be 'train' or 'test', got {data!r}")
+    choice("data", data, ("train", "test"))
     if isinstance(task, Task):
         x, y = (task.x_train, task.y_train) if data == "train" else (task.x_test, task.y_test)
         out = Data(task.loss_fn if loss_fn is None else loss_fn, task.kind == "classification",

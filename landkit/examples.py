@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InvalidArgument
+from .validate import choice
 
 __all__ = [
     "data_dir",
@@ -239,8 +240,7 @@ def doodl3_ensemble(root, problem: str = "iris", *, n_runs: int = 100, steps: in
     """
     from .sweep import grid, sweep
 
-    if problem not in ("iris", "digits01"):
-        raise InvalidArgument(f"problem must be 'iris' or 'digits01', got {problem!r}")
+    choice("problem", problem, ("iris", "digits01"))
     g = grid(problem=problem, seed=list(range(n_runs)), steps=steps, lr=lr, batch_size=batch_size,
              init=init, start_step=start_step, weight_decay=weight_decay)  # fmt: skip
     if max_workers == 1:
@@ -381,8 +381,7 @@ def example_runs(name: str = "digits-widths"):
     """
     from .store import load_runs
 
-    if name not in EXAMPLE_SETS:
-        raise InvalidArgument(f"name must be one of {EXAMPLE_SETS}, got {name!r}")
+    choice("name", name, EXAMPLE_SETS)
     root = data_dir()
     target = root / (name + ".npz" if name == "omd-ogd" else name)
     if not target.exists():

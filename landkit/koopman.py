@@ -36,7 +36,7 @@ import numpy as np
 from .errors import InvalidArgument
 from .progress import Progress
 from .results import Result
-from .validate import integer
+from .validate import choice, integer
 
 __all__ = [
     "ConjugacyResult",
@@ -452,8 +452,7 @@ def spectrum(
     array([0.9+0.2j, 0.9-0.2j])
     """
     delays = _check_delays(delays)
-    if method not in ("auto", "exact", "streamed"):
-        raise InvalidArgument(f"method must be 'auto', 'exact' or 'streamed', got {method!r}")
+    choice("method", method, ("auto", "exact", "streamed"))
     items = (
         [runs]
         if _is_traj(runs)

@@ -22,7 +22,7 @@ from torch import nn
 
 from . import validate
 from .errors import InvalidArgument
-from .validate import integer
+from .validate import choice, integer
 
 __all__ = ["cnn", "from_spec", "mlp", "pinn", "resnet", "transformer"]
 
@@ -87,7 +87,7 @@ def _seeded(seed: int):
 
 def _activation(name: str) -> nn.Module:
     if name not in _ACTIVATIONS:
-        raise InvalidArgument(f"activation must be one of {sorted(_ACTIVATIONS)}, got {name!r}")
+        choice("activation", name, sorted(_ACTIVATIONS))
     return _ACTIVATIONS[name]()
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from typing import Literal
 
 import numpy as np
 import torch
@@ -25,6 +26,7 @@ from torch import nn
 from .errors import InvalidArgument
 from .layout import flat_parameters
 from .results import Result
+from .validate import choice
 
 __all__ = ["Connectivity", "cka", "mc_from_profile", "mode_connectivity", "model_cka"]
 
@@ -220,7 +222,7 @@ def _profile(curve: _BezierCurve, task, ts, batch_size=1024):
     return np.array(losses), np.array(errors)
 
 
-def mode_connectivity(model_a, model_b, task, *, curve: str = "bezier", epochs: int = 20,
+def mode_connectivity(model_a, model_b, task, *, curve: Literal["bezier", "line"] = "bezier", epochs: int = 20,
                       lr: float = 0.01, batch_size: int = 64, n_points: int = 21, seed: int = 0,
                       progress: bool = False) -> Connectivity:  # fmt: skip
     """The signed mode connectivity mc between two trained models of one architecture.
@@ -239,8 +241,7 @@ def mode_connectivity(model_a, model_b, task, *, curve: str = "bezier", epochs: 
     """
     from .training import train
 
-    if curve not in ("bezier", "line"):
-        raise InvalidArgument(f"curve must be 'bezier' or 'line', got {curve!r}")
+    choice("curve", curve, ("bezier", "line"))
     sa = [(n, p.shape) for n, p in model_a.named_parameters()]
     sb = [(n, p.shape) for n, p in model_b.named_parameters()]
     if sa != sb:
