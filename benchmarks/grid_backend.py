@@ -53,6 +53,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=6)
     ap.add_argument("--no-load", action="store_true")
+    ap.add_argument("--only", default=None, help="run only the cases whose name contains this")
     args = ap.parse_args()
     torch.set_num_threads(1)
     stop = mp.Event()
@@ -62,6 +63,8 @@ def main():
     rows = []
     try:
         for name, model, task, res, n, fixed in cases():
+            if args.only and args.only not in name:
+                continue
             times = {b: [] for b in ("auto", *fixed)}
             chose = []
             names = list(times)

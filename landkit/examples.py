@@ -265,6 +265,12 @@ def pspin(n: int = 100, temperature: float = 0.5, steps: int = 20000, dt: float 
     T_d = √(3/8) ≈ 0.61 it never equilibrates: it ages. Returns a :class:`landkit.Trajectory` (in
     memory) of the spins on a geometric schedule of ``n_snapshots`` steps, with the energy per spin as
     its ``loss``.
+
+    Example
+    -------
+    >>> glass = lk.examples.pspin(n=30, steps=400, n_snapshots=20, seed=0)
+    >>> len(glass.steps), glass.weights.shape[1]
+    (20, 30)
     """
     import torch
 

@@ -528,7 +528,7 @@ BACKENDS = {
 }  # fmt: skip
 
 
-def _choose(ev, coords, todo, store, *, rounds: int = 3, margin: float = 0.8, budget: float = 0.05):
+def _choose(ev, coords, todo, store, *, rounds: int = 3, margin: float = 0.7, budget: float = 0.05):
     """The automatic backend: a safe default per model family that timing overrides only on a clear win.
 
     - an ``nn.Sequential`` MLP takes the batched plan (no trial: it does the same arithmetic as one

@@ -367,7 +367,15 @@ def compare_groups(m: MorseGraph, runs, task=None, *, step: int | None = None) -
     """DOODL3's comparison of the runs grouped by attractor: for each attractor (and −1/−2 for runs
     outside the domain or on a basin boundary), the runs whose state at ``step`` (default: the last)
     flows there, with the mean ± std of their final models' balanced accuracy and mean prediction
-    entropy (nats) on the task's test split. Models are rebuilt with ``traj.model()``."""
+    entropy (nats) on the task's test split. Models are rebuilt with ``traj.model()``.
+
+    Example
+    -------
+    >>> ens = list(runs.where(width=8))
+    >>> rows = lk.morse.compare_groups(lk.morse.from_runs(ens, start_step=10, subdiv=8), ens)
+    >>> sum(r["runs"] for r in rows)
+    5
+    """
     import torch
     from sklearn.metrics import balanced_accuracy_score
 

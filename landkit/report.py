@@ -308,7 +308,14 @@ def write_report(
     title: str = "landkit report",
     notes: str = "",
 ) -> Path:
-    """Write ``out/index.html`` and its figures (``out/figures/*.png`` and ``.svg``)."""
+    """Write ``out/index.html`` and its figures (``out/figures/*.png`` and ``.svg``).
+
+    Example
+    -------
+    >>> from landkit.report import Section, write_report
+    >>> write_report([Section("Notes", ["Nothing to plot here."])], "notes").name
+    'index.html'
+    """
     out = Path(out)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
@@ -335,7 +342,14 @@ def write_report(
 def build_report(
     runs: RunSet, out: str | os.PathLike, *, title: str = "landkit report", notes: str = ""
 ) -> Path:
-    """Every lens's section for ``runs``, written to ``out/index.html``."""
+    """Every lens's section for ``runs``, written to ``out/index.html``.
+
+    Example
+    -------
+    >>> index = lk.report.build_report(runs.where(width=8), "report")
+    >>> index.name, (index.parent / "figures").is_dir()
+    ('index.html', True)
+    """
     t0 = time.perf_counter()
     sections = [sec for make in SECTIONS if (sec := make(runs)) is not None]
     stamp = f"Made by landkit in {time.perf_counter() - t0:.1f} s of analysis. {notes}"

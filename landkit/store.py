@@ -508,6 +508,13 @@ class Trajectory:
     scalars : dict name -> float64 array (T,) (``loss``, ``lr``, ``grad_norm``, ``test_acc``, ...)
     meta : dict, everything stored with the run (config, seed, params, versions, status, ...)
     params : list of :class:`ParamInfo` (empty for a sketch)
+
+    Example
+    -------
+    >>> traj.weights.shape[1] == sum(p.numel for p in traj.params)
+    True
+    >>> traj.model().load_state_dict(traj.state_dict(-1))
+    <All keys matched successfully>
     """
 
     def __init__(self, steps, weights, scalars: dict, meta: dict, path: Path | None = None):
@@ -703,6 +710,13 @@ class RunSet:
 
     ``runs[i]`` is a :class:`Trajectory`; ``runs.configs`` a list of dicts; ``runs.where(width=16)``
     the subset whose config matches; ``runs.groupby("width")`` a dict of RunSets.
+
+    Example
+    -------
+    >>> len(runs), runs.varying_keys(), len(runs.where(width=8))
+    (10, ['width'], 5)
+    >>> sorted(runs.groupby("width"))
+    [8, 32]
     """
 
     def __init__(

@@ -221,6 +221,18 @@ def sweep(
     ``executor``: any ``concurrent.futures.Executor``; the default is a pool of
     ``max_workers`` (default: CPU count) spawned processes with ``threads_per_run`` torch threads each.
     For Dask: ``client.get_executor()``.
+
+    Example
+    -------
+    >>> import concurrent.futures as cf
+    >>> def run(width, seed, run_dir):
+    ...     model = lk.models.mlp(64, [width], 10, seed=seed)
+    ...     rec = lk.Recorder(run_dir, schedule=lk.schedules.every(5))
+    ...     return lk.train(model, task, steps=10, lr=0.1, seed=seed, recorder=rec, progress=False)
+    >>> with cf.ThreadPoolExecutor(2) as pool:
+    ...     res = lk.sweep(run, lk.grid(width=[4, 8], seed=[0]), "runs/grid", executor=pool, progress=False)
+    >>> len(res.completed), len(res.failed)
+    (2, 0)
     """
     configs = [dict(c) for c in grid]
     if not configs:

@@ -59,6 +59,12 @@ class Task:
         function ``f`` rather than its outputs (a PINN's residual uses derivatives of ``f`` with
         respect to its inputs). When set it is the training loss (``train_loss``), evaluated on the
         whole training set at once; ``loss_fn`` and ``metrics`` still score ``x_test``/``y_test``.
+
+    Example
+    -------
+    >>> t = lk.tasks.digits(seed=0)
+    >>> t.in_features, t.n_classes, sorted(t.evaluate(lk.models.mlp(64, [8], 10)))[:2]
+    (64, 10, ['test_acc', 'test_loss'])
     """
 
     name: str

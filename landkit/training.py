@@ -21,7 +21,18 @@ __all__ = ["StopTraining", "TrainResult", "train"]
 
 
 class StopTraining(Exception):
-    """Raise from a ``callback`` to end training gracefully (the run is marked interrupted)."""
+    """Raise from a ``callback`` to end training gracefully (the run is marked interrupted).
+
+    Example
+    -------
+    >>> def stop_early(step, metrics):
+    ...     if step >= 20:
+    ...         raise lk.StopTraining
+    >>> res = lk.train(lk.models.mlp(64, [8], 10), task, steps=100, lr=0.1, eval_every=10,
+    ...                callback=stop_early, progress=False)
+    >>> res.interrupted, res.steps
+    (True, 20)
+    """
 
 
 @dataclasses.dataclass(frozen=True, eq=False, repr=False)

@@ -59,14 +59,18 @@ class Recorder:
 
     Example
     -------
-    With your own loop::
+    With your own loop:
 
-        rec = lk.Recorder("runs/mine", schedule=lk.schedules.every(10))
-        for step in range(1000):
-            loss = loss_fn(model(x), y)
-            rec.capture(step, model, loss=loss)      # does nothing on unscheduled steps
-            opt.zero_grad(); loss.backward(); opt.step()
-        rec.close()
+    >>> net = lk.models.mlp(64, [8], 10, seed=0)
+    >>> opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    >>> rec = lk.Recorder("runs/mine", schedule=lk.schedules.every(10))
+    >>> for step in range(31):
+    ...     loss = torch.nn.functional.cross_entropy(net(task.x_train), task.y_train)
+    ...     _ = rec.capture(step, net, loss=loss)      # does nothing on unscheduled steps
+    ...     opt.zero_grad(); loss.backward(); opt.step()
+    >>> rec.close()
+    >>> lk.load("runs/mine").steps.tolist()
+    [0, 10, 20, 30]
     """
 
     def __init__(
