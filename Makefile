@@ -62,6 +62,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/capture_overhead.py
 	$(PY) benchmarks/koopman_scale.py
 	$(PY) benchmarks/landscape.py
+	$(PY) benchmarks/grid_backend.py
 	$(PY) benchmarks/hessian.py
 	$(PY) benchmarks/lanczos_memory.py
 	$(PY) benchmarks/global.py
