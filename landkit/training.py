@@ -13,6 +13,7 @@ import torch
 from .capture.noise import gradient_noise
 from .capture.recorder import Recorder
 from .errors import InvalidArgument, InvalidType
+from .progress import Cancelled
 from .results import Result
 from .tasks import Task
 from .validate import integer
@@ -119,7 +120,7 @@ def train(
     recorder: Recorder | None = None,
     device: str | torch.device | None = None,
     eval_every: int | None = None,
-    progress: bool = True,
+    progress=True,
     update: Callable | None = None,
     callback: Callable[[int, dict], None] | None = None,
     noise_samples: int = 256,
@@ -141,7 +142,9 @@ def train(
     device : where to train; default the device the model's parameters are on.
     eval_every : evaluate on the whole train/test sets every this many steps (history); default
         about 20 evaluations per run. ``0`` evaluates only at the end.
-    progress : a tqdm progress bar (a widget in Jupyter) with step and loss.
+    progress : True for a progress bar (a widget in Jupyter) with step and loss, False for none, or a
+        callable ``(steps done, steps)``; raising :class:`StopTraining` from it (or from
+        ``callback``) ends training gracefully.
     callback : ``callback(step, metrics)`` at every evaluation point; raise :class:`StopTraining`
         in it to stop early.
     noise_samples : training samples used for the gradient-noise estimate when the recorder asks for it.
@@ -191,10 +194,12 @@ def train(
 
     history: dict[str, list] = {"step": []}
     bar = None
-    if progress:
+    if progress is True:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=steps, desc=f"train {task.name}", unit="step", leave=False)
+    elif callable(progress):
+        bar = _CallbackBar(progress, steps)
     bar_every = max(1, steps // 200)
     diverged_step = None
     interrupted = False
@@ -238,7 +243,7 @@ def train(
                     for group in opt.param_groups:
                         group["lr"] = lr_at(step)
                 opt.step()
-    except StopTraining:
+    except (StopTraining, Cancelled):
         interrupted = True
     except BaseException as e:
         failure = e
@@ -304,6 +309,23 @@ def _check(model, task, steps, lr, batch_size, eval_every, recorder):
             f"grad_noise needs a per-sample loss; {task.name}'s objective is not a mean over samples"
         )
     return steps, batch_size, lr_at, eval_every
+
+
+class _CallbackBar:
+    """The tqdm calls train() makes, forwarded to a ``progress(done, total)`` callable."""
+
+    def __init__(self, fn, total):
+        self.fn, self.total, self.n = fn, total, 0
+
+    def set_postfix(self, **_):
+        pass
+
+    def update(self, k):
+        self.n += k
+        self.fn(self.n, self.total)
+
+    def close(self):
+        pass
 
 
 class _UpdateRule(torch.optim.Optimizer):

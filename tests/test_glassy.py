@@ -74,11 +74,39 @@ def test_store_in_column_blocks_equals_arrays_and_seeds_average(tmp_path):
     direct = np.mean((np.asarray(t.weights[5]) - np.asarray(t.weights[2])) ** 2)
     assert a.pair_msd[2, 5] == pytest.approx(direct, rel=1e-6)
     assert set(a.per_layer) == {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}
-    assert a.noise is not None and np.all(a.noise > 0) and a.normalised().shape == a.msd.shape
+    # each layer's Δ is the two-time MSD of that layer's columns alone, and the parameter-weighted
+    # mean of the layers' Δ is the whole model's
+    sizes = {p.name: p.numel for p in t.params}
+    for name, grid in a.per_layer.items():
+        alone = glassy.two_time(t.steps, np.asarray(t.weights[:, t.param_slice(name)]),
+                                waiting_times=a.waiting_times, lags=a.lags)  # fmt: skip
+        np.testing.assert_allclose(grid, alone.msd, rtol=1e-9, equal_nan=True)
+    W = np.asarray(t.weights[:], dtype=np.float64)
+    pair = {}
+    for name in sizes:
+        Wl = W[:, t.param_slice(name)]
+        pair[name] = ((Wl[:, None] - Wl[None]) ** 2).mean(-1)  # every (s_i, s_j) pair, directly
+    mix = sum(sizes[n] * pair[n] for n in sizes) / sum(sizes.values())
+    np.testing.assert_allclose(mix, a.pair_msd, rtol=1e-6, atol=1e-14)
+    # the noise scale D(t_w) = lr² · grad_noise / P at each waiting time, from the recorded scalars
+    rows = [int(np.flatnonzero(t.steps == tw)[0]) for tw in a.waiting_times]
+    lr, gn = np.asarray(t.scalars["lr"])[rows], np.asarray(t.scalars["grad_noise"])[rows]
+    np.testing.assert_allclose(a.noise, lr**2 * gn / t.weights.shape[1], rtol=1e-12)
+    np.testing.assert_allclose(a.normalised(), a.msd / a.noise[:, None], rtol=1e-12)
     both = glassy.two_time(runs)
     assert both.n_runs == 2 and both.msd_std is not None
     np.testing.assert_allclose(both.pair_msd, (a.pair_msd + glassy.two_time(runs[1]).pair_msd) / 2)
-    # correlations: C(t, t) = 1 on the diagonal; C0 in [-1, 1]
+    # correlations against a direct computation at one (t_w, t_w + t) pair: C(t_w, t) is the cosine of
+    # the weights, C0 the cosine of the displacements from w(0)
+    i, j = 3, 9  # two recorded snapshots, asked for exactly
+    one = glassy.two_time(t, waiting_times=[t.steps[i]], lags=[t.steps[j] - t.steps[i]])
+    cos = W[i] @ W[j] / np.linalg.norm(W[i]) / np.linalg.norm(W[j])
+    d_i, d_j = W[i] - W[0], W[j] - W[0]
+    assert one.correlation[0, 0] == pytest.approx(cos, rel=1e-9)
+    assert one.correlation_init[0, 0] == pytest.approx(
+        d_i @ d_j / np.linalg.norm(d_i) / np.linalg.norm(d_j), rel=1e-9
+    )
+    assert one.msd[0, 0] == pytest.approx(np.mean((W[j] - W[i]) ** 2), rel=1e-9)
     assert np.nanmax(np.abs(a.correlation_init)) <= 1 + 1e-9
 
 

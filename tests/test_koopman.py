@@ -69,7 +69,10 @@ def test_omd_ogd_reproduction():
     w_conj = K.wasserstein(s["omd"], s["ogd"])
     w_non = K.wasserstein(s["ogd"], s["bisection"])
     assert w_conj == pytest.approx(0.008, abs=0.004)
-    assert 0.5 < w_non < 1.0  # published ≈ 0.75; ours 0.86 (see the notebook)
+    # published ≈ 0.753 with the paper's bisection set-up; this one (documented in omd_ogd) gives
+    # 0.8615: pinned, so that any change to the spectra or the distance shows here (issue 20 moves
+    # the set-up towards the paper's)
+    assert w_non == pytest.approx(0.8615, rel=5e-3)
     assert w_non > 50 * w_conj
 
 

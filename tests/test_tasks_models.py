@@ -65,11 +65,29 @@ def test_modular_addition_is_exact():
     assert len({tuple(r) for r in x.tolist()}) == 49
 
 
-def test_teacher_student_regression_noiseless_test():
+def _teacher(seed, d, width, out=1):
+    """The documented teacher, tanh(x W1ᵀ / √d) W2ᵀ / √width, as a student network."""
+    g = torch.Generator().manual_seed(seed)
+    w1, w2 = torch.randn(width, d, generator=g), torch.randn(out, width, generator=g)
+    net = torch.nn.Sequential(torch.nn.Linear(d, width, bias=False), torch.nn.Tanh(),
+                              torch.nn.Linear(width, out, bias=False))  # fmt: skip
+    with torch.no_grad():
+        net[0].weight.copy_(w1 / d**0.5)
+        net[2].weight.copy_(w2 / width**0.5)
+    return net
+
+
+def test_teacher_student_targets_are_the_teachers_outputs():
     t = lk.tasks.teacher_student(n=32, d=5, width=4, noise=0.0, seed=0)
     assert t.kind == "regression" and t.out_features == 1
-    model = torch.nn.Linear(5, 1)
-    assert "test_loss" in t.evaluate(model)
+    teacher = _teacher(0, 5, 4)
+    ev = t.evaluate(teacher)
+    assert ev["test_loss"] < 1e-12 and ev["train_loss"] < 1e-12  # the teacher itself fits exactly
+    assert t.evaluate(torch.nn.Linear(5, 1))["test_loss"] > 1e-3
+    # label noise σ on the training targets only: the teacher's training loss is ≈ σ², test stays 0
+    noisy = lk.tasks.teacher_student(n=4000, d=5, width=4, noise=0.3, seed=0)
+    ev = noisy.evaluate(_teacher(0, 5, 4))
+    assert ev["train_loss"] == pytest.approx(0.09, rel=0.1) and ev["test_loss"] < 1e-12
 
 
 def test_subset():

@@ -1,3 +1,4 @@
+import itertools
 import math
 
 import numpy as np
@@ -232,3 +233,16 @@ def test_optimizers_match_a_reference_loop_with_momentum_and_weight_decay(
     _reference_loop(b, digits, steps=25, lr_at=lr_at, batch_size=64, seed=7, make_update=update)
     for pa, pb in zip(a.parameters(), b.parameters()):
         torch.testing.assert_close(pa, pb, rtol=1e-5, atol=1e-6)
+
+
+def test_progress_callable_counts_steps_and_cancel_interrupts(digits):
+    seen = []
+
+    def tick(done, total):
+        seen.append((done, total))
+        if done >= 30:
+            raise lk.Cancelled
+
+    res = lk.train(lk.models.mlp(64, [8], 10), digits, steps=400, lr=0.1, progress=tick)
+    assert res.interrupted and 30 <= res.steps < 40
+    assert seen[0][1] == 400 and all(a[0] < b[0] for a, b in itertools.pairwise(seen))
