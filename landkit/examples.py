@@ -121,6 +121,13 @@ def digits_width_runs(
     (``fc2.weight``) recorded every step: ``n_seeds`` initialisations × ``n_perturbations`` small
     perturbations (relative size ``eps``) of each (0 = the unperturbed one). Runs through
     :func:`landkit.sweep` (resumable); returns the :class:`landkit.RunSet`.
+
+    Example
+    -------
+    >>> rs = lk.examples.digits_width_runs("widths", widths=(5,), n_seeds=1, n_perturbations=1, steps=10,
+    ...                                    max_workers=1)
+    >>> len(rs) >= 1
+    True
     """
     from .sweep import grid, sweep
 
@@ -181,7 +188,14 @@ def grokking_runs(root, *, p: int = 23, n_seeds: int = 3, steps: int = 300, lr: 
     """The one-layer transformer on modular addition (mod ``p``), early training only, ``W_out``
     recorded every step: ``regime="grokking"`` (AdamW, weight decay 1.0) against
     ``regime="constrained"`` (initialisation scaled by ``scale``, parameter norms held fixed, no weight
-    decay). Returns the :class:`landkit.RunSet` (config key ``regime``)."""
+    decay). Returns the :class:`landkit.RunSet` (config key ``regime``).
+
+    Example
+    -------
+    >>> rs = lk.examples.grokking_runs("grok", p=7, n_seeds=1, steps=5, max_workers=1)
+    >>> sorted({c["regime"] for c in rs.configs})
+    ['constrained', 'grokking']
+    """
     from .sweep import grid, sweep
 
     g = grid(
@@ -237,6 +251,12 @@ def doodl3_ensemble(root, problem: str = "iris", *, n_runs: int = 100, steps: in
     keeps the map's orbits bounded (without it a separable problem's weights grow for ever, and the
     map has no recurrent set to find). Runs through
     :func:`landkit.sweep` (resumable; one process by default: the runs take milliseconds).
+
+    Example
+    -------
+    >>> ens = lk.examples.doodl3_ensemble("iris-runs", n_runs=5, steps=20)
+    >>> len(ens)
+    5
     """
     from .sweep import grid, sweep
 
@@ -337,6 +357,12 @@ def make_example_data(root, sets=EXAMPLE_SETS, *, max_workers: int | None = 1) -
     - ``omd-ogd.npz``: :func:`omd_ogd`'s three sets of trajectories;
     - ``taxonomy-fast/``: the taxonomy's FAST grid (widths 4/16/64 × batch 8/32/128 × 2 seeds, 300 steps),
       first and last weights only.
+
+    Example
+    -------
+    >>> root = lk.examples.make_example_data("my-data", sets=("omd-ogd",))
+    >>> sorted(p.name for p in root.iterdir())
+    ['omd-ogd.npz']
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -362,7 +388,13 @@ def make_example_data(root, sets=EXAMPLE_SETS, *, max_workers: int | None = 1) -
 
 def data_dir() -> Path:
     """Where the example runs are: ``$LANDKIT_DATA``, else the repository's ``data/`` folder (a source
-    checkout), else a cache folder where they are recorded on first use."""
+    checkout), else a cache folder where they are recorded on first use.
+
+    Example
+    -------
+    >>> (lk.examples.data_dir() / "omd-ogd.npz").exists()   # shipped with the source, or made on first use
+    True
+    """
     import os
 
     env = os.environ.get("LANDKIT_DATA")

@@ -215,7 +215,17 @@ def digits_sweep(root, *, widths=(4, 16, 64), batch_sizes=(8, 32, 128), seeds: i
                  max_workers: int | None = None, threads_per_run: int | None = None):  # fmt: skip
     """The taxonomy's load × temperature sweep on digits: MLPs of each width (load) trained by SGD at
     each batch size (temperature: smaller is hotter), ``seeds`` seeds per cell, through
-    :func:`landkit.sweep` (resumable; local processes, or any executor such as a Dask cluster's)."""
+    :func:`landkit.sweep` (resumable; local processes, or any executor such as a Dask cluster's).
+
+    Example
+    -------
+    >>> import concurrent.futures as cf
+    >>> with cf.ThreadPoolExecutor(2) as pool:
+    ...     sw = lk.taxonomy.digits_sweep("tax", widths=[4], batch_sizes=[16, 64], seeds=2, steps=20,
+    ...                                   n_train=200, executor=pool)
+    >>> len(sw), sorted({c["batch_size"] for c in sw.configs})
+    (4, [16, 64])
+    """
     from .sweep import grid, sweep
 
     g = grid(width=list(widths), batch_size=list(batch_sizes), seed=list(range(seeds)), steps=steps,

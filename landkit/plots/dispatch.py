@@ -22,7 +22,13 @@ __all__ = ["plot", "plot_collapse_quality", "plot_eigenpairs", "plot_trace"]
 
 def plot_eigenpairs(top, *, ax=None, title: str | None = None):
     """Extreme eigenvalues of a curvature operator (:class:`landkit.hessian.HessianEigen`), each with
-    its residual ‖Hv − λv‖ as an error bar: a bar wider than the gap to its neighbour is not resolved."""
+    its residual ‖Hv − λv‖ as an error bar: a bar wider than the gap to its neighbour is not resolved.
+
+    Example
+    -------
+    >>> top = lk.hessian.top_eigenvalues(lk.hessian.MatrixOperator(np.diag([3.0, 2.0, 1.0])), k=2)
+    >>> fig = lk.plots.plot_eigenpairs(top)
+    """
     if ax is None:
         _, ax = new_figure(width=4.6, height=3.2)
     with matplotlib.rc_context(RC):
@@ -43,7 +49,13 @@ def plot_eigenpairs(top, *, ax=None, title: str | None = None):
 
 def plot_trace(est, *, ax=None, title: str | None = None):
     """The per-probe values of a trace estimate (:class:`landkit.hessian.TraceEstimate`), with their
-    mean and its ± 2 standard-error band."""
+    mean and its ± 2 standard-error band.
+
+    Example
+    -------
+    >>> est = lk.hessian.trace(lk.hessian.MatrixOperator(np.diag([3.0, 2.0, 1.0])), num_matvecs=20)
+    >>> fig = lk.plots.plot_trace(est)
+    """
     if ax is None:
         _, ax = new_figure(width=4.6, height=3.2)
     with matplotlib.rc_context(RC):
@@ -62,7 +74,12 @@ def plot_trace(est, *, ax=None, title: str | None = None):
 
 def plot_collapse_quality(col, *, ax=None, title: str | None = None):
     """How well Δ collapses onto one curve against t / t_w^μ for each tried μ
-    (:class:`landkit.glassy.Collapse`; lower is better), with the chosen μ ± its jackknife error."""
+    (:class:`landkit.glassy.Collapse`; lower is better), with the chosen μ ± its jackknife error.
+
+    Example
+    -------
+    >>> fig = lk.plots.plot_collapse_quality(lk.glassy.collapse(lk.glassy.two_time(traj)))
+    """
     if ax is None:
         _, ax = new_figure(width=4.6, height=3.2)
     with matplotlib.rc_context(RC):
@@ -120,6 +137,12 @@ def plot(result, ax=None, **style):
     options, e.g. ``style="3d"`` for a :class:`~landkit.landscape.Surface`, ``zoom=True`` for a
     :class:`~landkit.koopman.KoopmanSpectrum`). The dedicated functions (``plot_surface``, ...)
     remain for drawings that combine results.
+
+    Example
+    -------
+    >>> fig = lk.plots.plot(lk.landscape.plane(model, task, resolution=9, progress=False), style="3d")
+    >>> len(fig.axes)
+    1
     """
     fn = _draw(type(result).__name__)
     if fn is None:
