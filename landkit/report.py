@@ -119,7 +119,7 @@ def koopman_section(runs: RunSet) -> Section | None:
     opts = dict(delays=2, rank=6, pca=8)
     spectra = {label: koopman.spectrum(v, **opts) for label, v in groups.items()}
     fig = plots.plot_eigenvalues(spectra, zoom=True)
-    rows = koopman.compare(groups, n_permutations=50, **opts) if len(groups) > 1 else None
+    rows = koopman.compare(groups, n_resamples=50, **opts) if len(groups) > 1 else None
     text = (f"Time-delay DMD (delays=2, rank 6) on a joint 8-component PCA of all weights, using the "
             f"snapshots every {k} steps ({len(uniform[0])} per run). W is the 1-Wasserstein distance between "
             "eigenvalue sets; the permutation test (50 re-splits) pools the runs; <em>within</em> compares random "

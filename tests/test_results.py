@@ -39,7 +39,7 @@ def results():
     op = lk.hessian.MatrixOperator(np.diag([4.0, 2.0, 1.0, 0.5]))
     runs = _linear_runs()
     spec = lk.koopman.spectrum(runs, delays=1)
-    conj = lk.koopman.conjugacy_test(runs[:2], runs[2:], delays=1, n_permutations=10)
+    conj = lk.koopman.conjugacy_test(runs[:2], runs[2:], delays=1, n_resamples=10)
     steps = np.arange(60)
     walk = np.cumsum(np.random.default_rng(0).standard_normal((60, 5)), 0)
     aging = lk.glassy.two_time(steps, walk)

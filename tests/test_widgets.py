@@ -31,11 +31,11 @@ def test_train_explorer_trains_records_and_stops(tmp_path):
 
 def test_spectrum_explorer_compares_groups():
     d = lk.examples.omd_ogd()
-    ex = lk.widgets.SpectrumExplorer(d, n_permutations=19)
+    ex = lk.widgets.SpectrumExplorer(d, n_resamples=19)
     ex.pick.value = ("ogd", "bisection")
     ex.start(wait=True)
     assert set(ex.spectra) == {"ogd", "bisection"}
-    assert ex.result.p_value == pytest.approx(0.05)
+    assert ex.result.p_value == pytest.approx(1 / 39) and ex.result.verdict == "not conjugate"
     assert "W = 0.86" in ex.message.value and bytes(ex.image.value).startswith(b"\x89PNG")
     ex.rank.value = 3
     ex.n_perm.value = 0
@@ -155,7 +155,7 @@ def test_phase_explorer():
 def test_every_tour_explorer_runs_on_the_shipped_runs():
     runs = lk.examples.example_runs("digits-widths")
     spec = lk.widgets.SpectrumExplorer(lk.koopman.uniform_groups(runs, by="width"), delays=2,
-                                       n_permutations=9, pca=8, rank=6)  # fmt: skip
+                                       n_resamples=9, pca=8, rank=6)  # fmt: skip
     traj = runs.where(width=32)[0]
     land = lk.widgets.LandscapeExplorer(traj.model(), traj.task(), trajectory=traj, resolution=7)
     mapx = lk.widgets.MapperExplorer(runs.where(width=8))
@@ -185,7 +185,7 @@ def test_stop_reaches_the_lens_in_every_long_explorer():
     ag = lk.widgets.AgingExplorer({"a": runs[0]})
     _stopped_before_start(ag)
     assert ag.result is None
-    sp = lk.widgets.SpectrumExplorer(lk.examples.omd_ogd(), n_permutations=50)
+    sp = lk.widgets.SpectrumExplorer(lk.examples.omd_ogd(), n_resamples=50)
     sp.pick.value = ("ogd", "bisection")
     sp._stop.set()
     sp._guarded()  # the spectra are drawn; the permutation test is skipped
@@ -216,8 +216,8 @@ def test_every_long_lens_reports_progress_and_honours_cancel():
     d = lk.examples.omd_ogd()
     calls = []
     with pytest.raises(lk.Cancelled):
-        lk.koopman.conjugacy_test(d["omd"], d["ogd"], n_permutations=50,
+        lk.koopman.conjugacy_test(d["omd"], d["ogd"], n_resamples=50,
                                   progress=counting(calls, stop_at=3))  # fmt: skip
-    assert calls[-1] == (3, 50)
+    assert calls[-1] == (3, 100)  # two groups × 50 resample pairs
     with pytest.raises(lk.Cancelled):
         lk.mapper.graph(wide, lens="loss", progress=counting([], stop_at=2))

@@ -91,7 +91,11 @@ def plot_null(result, *, ax=None, label: str | None = None, title: str | None = 
             bins=30,
             color=PALETTE[5],
             alpha=0.8,
-            label=f"null ({result.n_permutations} re-splits)",
+            label=(
+                f"null ({len(result.null)} resample pairs)"
+                if result.method == "bootstrap"
+                else f"null ({result.n_resamples} re-splits)"
+            ),
         )
         ax.axvline(
             result.distance,

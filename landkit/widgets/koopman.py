@@ -26,7 +26,7 @@ class SpectrumExplorer(Explorer):
     run_label = "Compare"
     title = "Koopman spectra: are these runs equivalent?"
 
-    def __init__(self, groups, *, group_by: str | None = None, delays: int = 4, n_permutations: int = 100,
+    def __init__(self, groups, *, group_by: str | None = None, delays: int = 4, n_resamples: int = 100,
                  pca: int = 0, rank: int = 0):  # fmt: skip
         if hasattr(groups, "groupby"):
             if group_by is None:
@@ -46,7 +46,7 @@ class SpectrumExplorer(Explorer):
         self.pca = W.IntSlider(value=pca, min=0, max=30, description="PCA (0 = off)")
         self.params = W.Text(value="", placeholder="e.g. fc2.*", description="params")
         self.n_perm = W.IntSlider(
-            value=n_permutations, min=0, max=1000, step=10, description="permutations"
+            value=n_resamples, min=0, max=1000, step=10, description="resamples"
         )
         for w in (self.pick, self.delays, self.rank, self.pca, self.params, self.n_perm):
             w.style.description_width = "100px"
@@ -87,11 +87,12 @@ class SpectrumExplorer(Explorer):
             if self.n_perm.value and not self.stopping:
                 self.progress(0.3, f"permutation test {a} vs {b}…")
                 self.result = koopman.conjugacy_test(
-                    self.groups[a], self.groups[b], n_permutations=self.n_perm.value,
-                    progress=self.hook(0.3, 0.95, "permutations"), **opts
+                    self.groups[a], self.groups[b], n_resamples=self.n_perm.value,
+                    progress=self.hook(0.3, 0.95, "resamples"), **opts
                 )  # fmt: skip
-                text = (f"<b>{a}</b> vs <b>{b}</b>: W = {self.result.distance:.4g}, p = {self.result.p_value:.3g} "
-                        f"({self.result.n_permutations} permutations); within-group spread ≈ {self.result.within:.4g}")  # fmt: skip
+                text = (
+                    f"<b>{a}</b> vs <b>{b}</b>: <b>{self.result.verdict}</b> — {self.result.reason}"
+                )
             else:
                 text = f"W({a}, {b}) = {dist[0, 1]:.4g}"
         else:
