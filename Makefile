@@ -61,6 +61,7 @@ $(VENV)/.installed-bench: $(VENV)/.installed pyproject.toml constraints.txt
 bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/capture_overhead.py
 	$(PY) benchmarks/koopman_scale.py
+	$(PY) benchmarks/koopman_dmd.py
 	$(PY) benchmarks/landscape.py
 	$(PY) benchmarks/grid_backend.py
 	$(PY) benchmarks/hessian.py

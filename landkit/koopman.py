@@ -343,24 +343,27 @@ def _check_rank(rank, X_shape):
 
 
 def _fit_pairs(X, Y, rank, delays, n_traj, n_obs, n_pairs=None) -> KoopmanSpectrum:
-    """pydmd on (small) snapshot pairs ``Y ≈ A X`` (columns), truncated to ``rank``."""
-    import warnings
+    """Exact DMD of snapshot pairs ``Y ≈ A X`` (columns), truncated to ``rank``, with one SVD.
 
-    from pydmd import DMD
-
+    X = U Σ Vᴴ (thin), Ã = Uᵣᴴ Y Vᵣ Σᵣ⁻¹ is A projected on the leading r left singular vectors, its
+    eigenvalues are the DMD eigenvalues and Uᵣ W the (projected) modes — pydmd's ``DMD(exact=False)``
+    computed without its condition-number checks (each an SVD of its own); ``tests/test_koopman.py``
+    compares the two. Directions with a numerically zero singular value (below 1e-13 of the largest)
+    carry no data: the operator is 0 there (eigenvalue 0), where pydmd divides rounding noise by them.
+    """
     _check_rank(rank, X.shape)
-    with warnings.catch_warnings():
-        warnings.simplefilter(
-            "ignore"
-        )  # pydmd's condition-number warning: residuals are reported instead
-        # Python ints: pydmd silently ignores numpy integers as svd_rank
-        dmd = DMD(svd_rank=int(rank) if rank is not None else -1).fit(X, Y)
-    eig = np.asarray(dmd.eigs)
+    U, s, Vh = np.linalg.svd(X, full_matrices=False)
+    r = len(s) if rank is None else int(rank)
+    # directions of (numerically) zero singular value: no snapshot moves along them, so the operator
+    # there is 0 — eigenvalue 0 — rather than the rounding noise divided by ~1e-16 that a plain
+    # pseudo-inverse gives (for the bisection example, an eigenvalue of −1.23, outside the circle)
+    live = min(r, int(np.count_nonzero(s > s[0] * 1e-13))) if len(s) and s[0] > 0 else 0
+    Ur, sr, Vr = U[:, :r], s[:live], Vh[:live].conj().T
+    atilde = np.zeros((r, r), dtype=np.result_type(X, Y, float))
+    atilde[:, :live] = (Ur.conj().T @ Y @ Vr) / sr
+    eig, W = np.linalg.eig(atilde)
     order = np.lexsort((-eig.imag, -np.abs(eig)))
-    atilde = np.asarray(dmd.operator.as_numpy_array)
-    U, s, _ = np.linalg.svd(X, full_matrices=False)
-    Ur = U[:, : atilde.shape[0]]
-    pred = Ur @ (atilde @ (Ur.T @ X))
+    pred = Ur @ (atilde @ (Ur.conj().T @ X))
     residual = float(np.linalg.norm(Y - pred) / max(np.linalg.norm(Y), 1e-300))
     return KoopmanSpectrum(
         eigenvalues=eig[order],
@@ -372,7 +375,7 @@ def _fit_pairs(X, Y, rank, delays, n_traj, n_obs, n_pairs=None) -> KoopmanSpectr
         n_trajectories=n_traj,
         n_pairs=n_pairs or X.shape[1],
         n_observables=n_obs,
-        modes=np.asarray(dmd.modes)[:, order],
+        modes=(Ur @ W)[:, order],
     )
 
 
