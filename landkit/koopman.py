@@ -204,6 +204,22 @@ def _columns(traj, params):
     return idx
 
 
+def _check_spacing(traj):
+    """DMD fits one operator per step: the snapshots must be evenly spaced in training steps."""
+    steps = np.asarray(traj.steps)
+    gaps = np.unique(np.diff(steps))
+    if len(gaps) > 1:
+        k = traj.schedule_period
+        how = (f"traj.every({k}) (its every({k}) part)" if k else
+               "traj.every(k) for a k that divides the steps you want (record with an every(k) schedule)")  # fmt: skip
+        raise InvalidArgument(
+            f"{traj.path.name if getattr(traj, 'path', None) else 'a run'} was recorded at unevenly "
+            f"spaced steps ({len(gaps)} different gaps, {int(gaps.min())} to {int(gaps.max())}): DMD "
+            f"needs even spacing. Select evenly spaced snapshots with {how}, or "
+            "lk.koopman.uniform_groups(runs, every=k)"
+        )
+
+
 def _as_list(runs, params=None) -> list[np.ndarray]:
     """Trajectories (objects, a RunSet, a (runs, T, D) or (T, D) array, or a list of 2-D arrays) as a
     list of float64 (T_i, D) arrays."""
@@ -225,6 +241,7 @@ def _as_list(runs, params=None) -> list[np.ndarray]:
         out = []
         for t in items:
             if _is_traj(t):
+                _check_spacing(t)
                 cols = _columns(t, params)
                 out.append(
                     np.asarray(t.weights[:, cols])
@@ -391,6 +408,7 @@ def _streamed_spectrum(items, delays: int, rank: int, params=None, *, oversample
     m = int(rank) + int(oversample)
     runs = []
     for t in items:
+        _check_spacing(t)
         cols = _columns(t, params)
         T = len(t)
         n = T - delays

@@ -150,6 +150,15 @@ def _probe(model, x):
     return first, max(acts[0], 1) / max(len(x), 1)
 
 
+def _shared_elsewhere(model, module_name: str) -> bool:
+    """Whether a parameter of ``module_name`` is also used by another module (tied weights)."""
+    owners: dict[int, set] = {}
+    for n, p in model.named_parameters(remove_duplicate=False):
+        owners.setdefault(id(p), set()).add(n.rsplit(".", 1)[0] if "." in n else "")
+    mod = model.get_submodule(module_name)
+    return any(len(owners.get(id(p), ())) > 1 for p in mod.parameters(recurse=False))
+
+
 _INPLACE_ACTIVATIONS = {
     nn.ReLU: lambda h: h.clamp_min_(0),
     nn.Tanh: torch.Tensor.tanh_,
@@ -273,6 +282,8 @@ class _GridEvaluator:
             first = (
                 None  # the objective differentiates the model in its inputs: no precomputed layer
             )
+        if first is not None and _shared_elsewhere(model, first):
+            first = None  # tied weights (an output layer sharing the embedding): no shortcut
         self.first = first
         # keep only the parameters that the evaluated module still owns
         keep, self.names, self.shapes, first_params, i = [], [], [], {}, 0

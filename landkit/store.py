@@ -618,6 +618,27 @@ class Trajectory:
 
         return from_config(self.config)
 
+    def every(self, k: int) -> np.ndarray:
+        """The snapshots at the recorded steps that are multiples of ``k``, as a (T, P) array: evenly
+        spaced, what DMD needs. Raises when those steps are not evenly spaced (a gap in the record).
+
+        Example
+        -------
+        >>> W = traj.every(traj.schedule_period)
+        >>> W.shape[1] == traj.weights.shape[1]
+        True
+        """
+        from .validate import integer
+
+        k = integer("k", k, minimum=1)
+        rows = np.flatnonzero(np.asarray(self.steps) % k == 0)
+        if len(rows) > 1 and len(np.unique(np.diff(np.asarray(self.steps)[rows]))) > 1:
+            raise InvalidArgument(
+                f"the recorded multiples of {k} are not evenly spaced: some were not recorded; "
+                "choose a k that the schedule records every time"
+            )
+        return np.asarray(self.weights[rows])
+
     def at_step(self, step: int) -> int:
         """The snapshot index of training step ``step``."""
         hit = np.flatnonzero(self.steps == step)

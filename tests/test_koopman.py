@@ -296,3 +296,21 @@ def test_one_svd_dmd_equals_pydmd(rank):
         ref_mode = np.asarray(ref.modes)[:, j]
         cos = abs(np.vdot(mode, ref_mode)) / (np.linalg.norm(mode) * np.linalg.norm(ref_mode))
         assert cos == pytest.approx(1.0, abs=1e-8)
+
+
+def test_uneven_snapshots_are_refused_with_the_way_out(tmp_path):
+    """Notebook 07's own schedule, geometric | every: DMD on all snapshots would mix step sizes."""
+    task = lk.tasks.digits(seed=0, n_train=200)
+    model = lk.models.mlp(64, [4], 10, seed=0)
+    sched = lk.schedules.geometric(1, 200, 12) | lk.schedules.every(20)
+    rec = lk.Recorder(tmp_path / "r", schedule=sched, evaluate=False)
+    lk.train(model, task, steps=200, lr=0.1, batch_size=32, recorder=rec, progress=False)
+    traj = lk.load(tmp_path / "r")
+    with pytest.raises(ValueError, match=r"unevenly spaced.*traj.every\(20\)"):
+        K.spectrum(traj, delays=1)
+    with pytest.raises(ValueError, match="unevenly spaced"):
+        K.spectrum([traj], delays=1, rank=3, method="streamed")
+    W = traj.every(20)
+    rows = np.flatnonzero(traj.steps % 20 == 0)
+    np.testing.assert_array_equal(W, np.asarray(traj.weights[rows]))
+    assert len(K.spectrum(W, delays=1).eigenvalues) > 0

@@ -1,0 +1,80 @@
+"""Models users bring: tied weights (an output layer sharing the embedding), checked against hand
+evaluation of the same parameter points."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import landkit as lk
+
+
+class TiedLM(nn.Module):
+    """nanoGPT-style: embedding → MLP → an output layer whose weight *is* the embedding."""
+
+    def __init__(self, vocab=11, d=8):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, d)
+        self.mlp = nn.Sequential(nn.Linear(d, d), nn.Tanh())
+        self.out = nn.Linear(d, vocab, bias=False)
+        self.out.weight = self.emb.weight  # tied
+
+    def forward(self, x):  # x: (n,) token ids -> logits of the next token
+        return self.out(self.mlp(self.emb(x)))
+
+
+def _hand_loss(model, flat, x, y):
+    m = copy.deepcopy(model)
+    torch.nn.utils.vector_to_parameters(torch.as_tensor(flat, dtype=torch.float32), m.parameters())
+    with torch.no_grad():
+        return float(nn.functional.cross_entropy(m.eval()(x), y))
+
+
+@pytest.fixture
+def tied():
+    torch.manual_seed(0)
+    model = TiedLM()
+    x = torch.randint(0, 11, (64,))
+    y = (x + 1) % 11
+    assert model.out.weight is model.emb.weight
+    return model, x, y
+
+
+def test_plane_on_a_tied_model_equals_hand_evaluation(tied):
+    model, x, y = tied
+    surf = lk.landscape.plane(model, (x, y), resolution=5, span=1.0, progress=False)
+    assert surf.info["first_layer"] is None  # the shortcut is exact only for an untied first layer
+    for i, j in [(0, 0), (1, 3), (4, 2)]:
+        flat = surf.center + surf.alpha[i] * surf.directions[0] + surf.beta[j] * surf.directions[1]
+        assert surf.loss[i, j] == pytest.approx(_hand_loss(model, flat, x, y), rel=1e-5)
+
+
+def test_line_between_tied_models_equals_hand_evaluation(tied):
+    model, x, y = tied
+    other = TiedLM()
+    ln = lk.landscape.line(model, other, (x, y), steps=5)
+    a = lk.layout.flat_parameters(model).numpy()
+    b = lk.layout.flat_parameters(other).numpy()
+    for t, loss in zip(ln.t, ln.loss):
+        assert loss == pytest.approx(_hand_loss(model, (1 - t) * a + t * b, x, y), rel=1e-5)
+
+
+def test_untied_first_layer_keeps_the_shortcut_and_agrees(tied):
+    _, x, y = tied
+    untied = TiedLM()
+    untied.out.weight = nn.Parameter(untied.emb.weight.detach().clone())
+    surf = lk.landscape.plane(untied, (x, y), resolution=3, progress=False)
+    assert surf.info["first_layer"] == "emb"
+    flat = surf.center + surf.alpha[2] * surf.directions[0] + surf.beta[0] * surf.directions[1]
+    assert surf.loss[2, 0] == pytest.approx(_hand_loss(untied, flat, x, y), rel=1e-5)
+
+
+def test_hessian_of_a_tied_model_matches_the_dense_hessian(tied):
+    model, x, y = tied
+    op = lk.hessian.HessianOperator(model, (x, y), dtype=torch.float64)
+    assert op.size == sum(p.numel() for p in model.parameters())  # the shared matrix once
+    dense = op.dense().numpy()
+    top = lk.hessian.top_eigenvalues(op, k=2, tol=1e-8)
+    np.testing.assert_allclose(top.eigenvalues, np.linalg.eigvalsh(dense)[::-1][:2], rtol=1e-6)
