@@ -266,9 +266,11 @@ class _GridEvaluator:
     """Loss (and accuracy) of ``model`` at the parameter points ``center + c @ dirs`` for rows c of a
     coordinate array, as fast as the device allows (see :func:`plane`)."""
 
-    def __init__(self, model, data, center, dirs, *, max_memory, strategy="auto"):
+    def __init__(self, model, data, center, dirs, *, max_memory, strategy="auto", buffer_line=None):
         choice("backend", strategy, ("auto", *BACKENDS))
         self.data, self.strategy = data, strategy
+        # (buffers at t = 0, their change to t = 1): normalisation statistics along a line
+        self.buffer_line = buffer_line
         self.device, self.dtype = center.device, center.dtype
         named = list(model.named_parameters())
         x0, _ = next(data.batches(self.device, 64))
@@ -361,6 +363,10 @@ class _GridEvaluator:
         if Z is not None:
             self.injected.Z, self.injected.c = Z, c
         params = self._params(flat)
+        if self.buffer_line is not None:
+            t = c[0]
+            base, delta = self.buffer_line
+            params = {**params, **{n: base[n] + t * delta[n] for n in base}}
         if self.data.objective is not None:
             f = lambda inp: functional_call(self.work, params, (inp,))  # noqa: E731
             return self.data.objective(f, xb, yb), torch.zeros((), dtype=self.dtype)
@@ -745,9 +751,15 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
 
 def line(model_a, model_b, task, steps: int = 41, *, data: str = "train", n_samples=None,
          loss_fn=None, extend: float = 0.0, backend: str = "auto", max_memory: float = 2 * 2**30,
-         progress: bool = False) -> Line:  # fmt: skip
+         norm_stats: Literal["interpolate", "a"] = "interpolate", progress=False) -> Line:  # fmt: skip
     """The loss along the straight line from ``model_a`` (t = 0) to ``model_b`` (t = 1), ``steps`` points
     (``extend`` adds that much on either side). Same data and backend options as :func:`plane`.
+
+    Models are evaluated in eval mode, so normalisation layers (BatchNorm) use running statistics.
+    ``norm_stats="interpolate"`` (default) moves those buffers along the line with the parameters,
+    (1 − t)·a + t·b, so that L(0) and L(1) are each model's own loss; ``"a"`` keeps model a's at every
+    t (what a plane does around its centre). :func:`landkit.similarity.mode_connectivity` instead
+    recomputes the statistics at each t on the training data.
 
     Example
     -------
@@ -762,13 +774,28 @@ def line(model_a, model_b, task, steps: int = 41, *, data: str = "train", n_samp
             "same architecture needed"
         )
     steps = integer("steps", steps, minimum=2)
+    choice("norm_stats", norm_stats, ("interpolate", "a"))
     dat = resolve(task, loss_fn, data=data, n_samples=n_samples)
     t = np.linspace(-extend, 1 + extend, steps)
     ev = _GridEvaluator(model_a, dat, a, (b - a)[None].to(a.device), max_memory=max_memory,
-                        strategy=backend)  # fmt: skip
+                        strategy=backend,
+                        buffer_line=_buffer_line(model_a, model_b) if norm_stats == "interpolate" else None)  # fmt: skip
     loss, acc, info = _evaluate(ev, t[:, None], progress=progress, desc="line")
     return with_params(Line(t, loss, acc if dat.classify else None), steps=steps, extend=extend,
-                       data=data, n_samples=n_samples, backend=info["backend"])  # fmt: skip
+                       data=data, n_samples=n_samples, backend=info["backend"],
+                       norm_stats=norm_stats)  # fmt: skip
+
+
+def _buffer_line(model_a, model_b):
+    """(a's floating buffers, b − a) for the buffers that differ between the models, or None."""
+    ba, bb = dict(model_a.named_buffers()), dict(model_b.named_buffers())
+    if set(ba) != set(bb):
+        raise InvalidArgument("the two models have different buffers: same architecture needed")
+    base, delta = {}, {}
+    for n, x in ba.items():
+        if x.is_floating_point() and not torch.equal(x, bb[n]):
+            base[n], delta[n] = x.detach(), (bb[n].detach().to(x.device) - x.detach())
+    return (base, delta) if base else None
 
 
 @dataclasses.dataclass(frozen=True, eq=False, repr=False)

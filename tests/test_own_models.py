@@ -78,3 +78,32 @@ def test_hessian_of_a_tied_model_matches_the_dense_hessian(tied):
     dense = op.dense().numpy()
     top = lk.hessian.top_eigenvalues(op, k=2, tol=1e-8)
     np.testing.assert_allclose(top.eigenvalues, np.linalg.eigvalsh(dense)[::-1][:2], rtol=1e-6)
+
+
+def _bn_model(seed):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(64, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 10))
+
+
+def test_line_between_batchnorm_models_ends_at_each_models_own_loss():
+    """The issue's reproducer: Linear–BatchNorm1d–ReLU–Linear, two trained copies in eval mode."""
+    task = lk.tasks.digits(seed=0, n_train=400)
+    a, b = _bn_model(0), _bn_model(1)
+    for m, seed in ((a, 0), (b, 1)):
+        lk.train(m, task, steps=150, lr=0.1, batch_size=32, seed=seed, progress=False)
+    la, lb = task.evaluate(a)["train_loss"], task.evaluate(b)["train_loss"]
+    ln = lk.landscape.line(a, b, task, steps=5)
+    assert ln.loss[0] == pytest.approx(la, rel=1e-5) and ln.loss[-1] == pytest.approx(lb, rel=1e-5)
+    # the midpoint is the model whose parameters and running statistics are both halfway
+    mid = copy.deepcopy(a)
+    with torch.no_grad():
+        for pm, pb in zip(mid.parameters(), b.parameters()):
+            pm.mul_(0.5).add_(0.5 * pb)
+        for bm, bb in zip(mid.buffers(), b.buffers()):
+            if bm.is_floating_point():
+                bm.mul_(0.5).add_(0.5 * bb)
+    assert ln.loss[2] == pytest.approx(task.evaluate(mid)["train_loss"], rel=1e-5)
+    # the old behaviour, on request: a's statistics everywhere — the far end is not b's loss
+    frozen = lk.landscape.line(a, b, task, steps=5, norm_stats="a")
+    assert frozen.loss[0] == pytest.approx(la, rel=1e-5)
+    assert abs(frozen.loss[-1] - lb) > 1e-3
