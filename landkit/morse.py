@@ -383,7 +383,9 @@ def compare_groups(m: MorseGraph, runs, task=None, *, step: int | None = None) -
     if m.coords is None:
         raise InvalidArgument("this Morse graph was not built from runs (no weight coordinates)")
     basin = m.basin_of(states(runs, m.coords, step))
-    task = task or runs[0].task()
+    from .tasks import as_task
+
+    task = runs[0].task() if task is None else as_task(task)
     stats = []
     for t in runs:
         model = t.model().eval()

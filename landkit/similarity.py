@@ -106,6 +106,9 @@ def model_cka(model_a, model_b, task, *, mixup: float | None = 16, n: int = 640,
     >>> 0 < lk.similarity.model_cka(model, model_b, task, n=128) <= 1
     True
     """
+    from .tasks import as_task
+
+    task = as_task(task)
     g = torch.Generator().manual_seed(seed)
     x = task.x_train
     idx = torch.randperm(len(x), generator=g)[: min(n, len(x))]
@@ -239,8 +242,10 @@ def mode_connectivity(model_a, model_b, task, *, curve: Literal["bezier", "line"
     >>> len(mc.t), bool(np.isfinite(mc.value))
     (7, True)
     """
+    from .tasks import as_task
     from .training import train
 
+    task = as_task(task)
     choice("curve", curve, ("bezier", "line"))
     sa = [(n, p.shape) for n, p in model_a.named_parameters()]
     sb = [(n, p.shape) for n, p in model_b.named_parameters()]

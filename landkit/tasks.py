@@ -25,6 +25,7 @@ from .errors import InvalidArgument
 
 __all__ = [
     "Task",
+    "as_task",
     "convection",
     "digits",
     "from_config",
@@ -543,3 +544,33 @@ def from_config(config: dict) -> Task:
     else:
         task = globals()[name](**info)
     return subset(task, sub, seed=sub_seed) if sub is not None else task
+
+
+def as_task(data, loss_fn=None, *, test=None, name: str = "data") -> Task:
+    """A landkit :class:`Task` from what a user has: a Task (returned as it is), an ``(inputs,
+    targets)`` pair of tensors, or a DataLoader of such pairs (read once). Integer targets make a
+    classification task (cross-entropy, accuracy), float targets a regression (MSE); ``loss_fn``
+    overrides the loss. ``test`` is another such source for the test split (default: the training
+    data itself, so test metrics then repeat the training ones).
+
+    Example
+    -------
+    >>> t = lk.tasks.as_task((torch.randn(20, 3), torch.randint(0, 4, (20,))))
+    >>> t.kind, t.n_classes, t.n_train
+    ('classification', 4, 20)
+    """
+    from .data import resolve
+
+    if isinstance(data, Task):
+        return data
+    d = resolve(data, loss_fn)
+    x, y = d.tensors()
+    xt, yt = (x, y) if test is None else resolve(test, loss_fn).tensors()
+    classify = d.classify
+    n_classes = int(max(int(y.max()), int(yt.max())) + 1) if classify else None
+    out = n_classes if classify else (y.shape[1] if y.dim() > 1 else 1)
+    return Task(name=name, x_train=x, y_train=y, x_test=xt, y_test=yt, loss_fn=d.loss_fn,
+                kind="classification" if classify else "regression",
+                in_features=int(np.prod(x.shape[1:])), input_shape=tuple(x.shape[1:]),
+                out_features=int(out), n_classes=n_classes,
+                metrics={"acc": _accuracy} if classify else {})  # fmt: skip

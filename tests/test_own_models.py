@@ -107,3 +107,18 @@ def test_line_between_batchnorm_models_ends_at_each_models_own_loss():
     frozen = lk.landscape.line(a, b, task, steps=5, norm_stats="a")
     assert frozen.loss[0] == pytest.approx(la, rel=1e-5)
     assert abs(frozen.loss[-1] - lb) > 1e-3
+
+
+def test_similarity_lenses_take_tensors_and_loaders_like_every_other_lens():
+    task = lk.tasks.digits(seed=0, n_train=300)
+    a, b = lk.models.mlp(64, [8], 10, seed=0), lk.models.mlp(64, [8], 10, seed=1)
+    pair = (task.x_train, task.y_train)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*pair), batch_size=50)
+    ref = lk.similarity.model_cka(a, b, task, n=200)
+    assert lk.similarity.model_cka(a, b, pair, n=200) == pytest.approx(ref, rel=1e-12)
+    assert lk.similarity.model_cka(a, b, loader, n=200) == pytest.approx(ref, rel=1e-12)
+    mc_task = lk.similarity.mode_connectivity(a, b, task, curve="line", n_points=5)
+    mc_pair = lk.similarity.mode_connectivity(a, b, pair, curve="line", n_points=5)
+    np.testing.assert_allclose(mc_pair.loss, mc_task.loss, rtol=1e-6)
+    t = lk.tasks.as_task(pair)
+    assert t.kind == "classification" and t.n_classes == 10 and t.in_features == 64
