@@ -216,7 +216,7 @@ def global_section(runs: RunSet) -> Section | None:
         figures.append(("morse_graph", mfig, f"Conley–Morse graph of {big}'s training map, step {start} → "
                         "end, on its two most spread weights (GP surrogate, subdivision 12)."))  # fmt: skip
         paragraphs.append(f"{big}: {len(m.morse_sets)} Morse sets, {len(m.attractors)} attractor(s); "
-                          f"surrogate R² {', '.join(f'{r:.3f}' for r in m.info['surrogate_r2'])}.")  # fmt: skip
+                          f"surrogate held-out R² {', '.join(f'{r:.3f}' for r in m.info['surrogate_r2'])}.")  # fmt: skip
     else:
         paragraphs.append(f"Conley–Morse graph skipped: it needs an ensemble of at least 5 runs of one model "
                           f"(the largest group, {html.escape(big)}, has {len(ens)}).")  # fmt: skip

@@ -94,3 +94,21 @@ def test_bad_pairs():
         morse.from_pairs(np.full((8, 2), np.nan), np.zeros((8, 2)))
     with pytest.raises(ValueError, match="subdiv"):
         morse.from_map(bistable, [-1, -1], [1, 1], subdiv=1)
+
+
+def test_small_ensembles_report_a_heldout_fit_and_warn():
+    """5 runs: the in-sample R² of a GP is ≈ 1 whatever the map; the held-out one says how much the
+    surrogate can be trusted, and the user is told the ensemble is too small."""
+    runs = list(lk.examples.example_runs("digits-widths").where(width=8))
+    with pytest.warns(UserWarning, match="not reliable"):
+        m = lk.morse.from_runs(runs, start_step=10, subdiv=8)
+    train, held = m.info["surrogate_r2_train"], m.info["surrogate_r2"]
+    assert min(train) > 0.99 and all(h < t for h, t in zip(held, train))
+    # a well-sampled smooth map: held-out ≈ 1 and no warning
+    X0 = np.random.default_rng(0).uniform(-1, 1, (60, 2))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = lk.morse.from_pairs(X0, 0.5 * X0, subdiv=8)
+    assert min(m.info["surrogate_r2"]) > 0.99

@@ -117,6 +117,14 @@ class MorseExplorer(Explorer):
         plots.plot_morse_graph(m, ax=axes[1])
         self.show_figure(fig)
         basins = m.basin_of(morse.states(self.runs, m.coords, self.end_step.value))
-        counts = ", ".join(f"attractor {a}: {int(np.sum(basins == a))} runs" for a in m.attractors)
+        held_runs = {a: int(np.sum(basins == a)) for a in m.attractors}
+        counts = ", ".join(f"attractor {a}: {k} runs" for a, k in held_runs.items() if k)
+        empty = sum(1 for k in held_runs.values() if not k)
+        if empty:  # an attractor no run reaches is a property of the surrogate, not of the runs
+            counts += f"; {empty} attractor(s) of the surrogate reached by no run"
+        held = m.info.get("surrogate_r2", [])
+        trust = ("" if len(self.runs) >= 10 * len(m.coords) and min(held, default=1) >= 0.5 else
+                 f" <span style='color:#D55E00'>— {len(self.runs)} runs: too few for a reliable graph"
+                 f" (surrogate held-out R² {', '.join(f'{r:.2f}' for r in held)})</span>")  # fmt: skip
         self.progress(1.0, f"weights {m.coords}: {len(m.morse_sets)} Morse sets, {len(m.attractors)} "
-                           f"attractor(s) ({counts}); {m.info['seconds']:.1f} s")  # fmt: skip
+                           f"attractor(s) ({counts}); {m.info['seconds']:.1f} s{trust}")  # fmt: skip
