@@ -622,13 +622,19 @@ def _group_observables(arrs, delays, pca):
     return arrs
 
 
-def _check_groups(a, b, name_a="runs_a", name_b="runs_b"):
-    for name, g in ((name_a, a), (name_b, b)):
+def _test_inputs(runs_a, runs_b, delays, n_resamples, alpha, params):
+    """The checked arguments of a two-group test, and the groups as lists of (T, D) arrays."""
+    delays = _check_delays(delays)
+    n_resamples = integer("n_resamples", n_resamples, minimum=1)
+    alpha = number("alpha", alpha, minimum=0, maximum=1, strict=True)
+    a, b = _as_list(runs_a, params), _as_list(runs_b, params)
+    for name, g in (("runs_a", a), ("runs_b", b)):
         if len(g) < 2:
             raise InvalidArgument(
                 f"{name} holds {len(g)} trajectory: a test needs at least 2 per group (5 or more "
                 "for a null worth the name) — record more seeds"
             )
+    return delays, n_resamples, alpha, a, b
 
 
 def conjugacy_test(
@@ -684,12 +690,10 @@ def conjugacy_test(
     >>> lk.koopman.conjugacy_test(d["ogd"], d["bisection"], n_resamples=50).verdict
     'not conjugate'
     """
-    delays = _check_delays(delays)
-    n_resamples = integer("n_resamples", n_resamples, minimum=1)
-    alpha = number("alpha", alpha, minimum=0, maximum=1, strict=True)
+    delays, n_resamples, alpha, a, b = _test_inputs(
+        runs_a, runs_b, delays, n_resamples, alpha, params
+    )
     margin = number("margin", margin, minimum=0)
-    a, b = _as_list(runs_a, params), _as_list(runs_b, params)
-    _check_groups(a, b)
     if a[0].shape[1] != b[0].shape[1] and pca is None:
         raise InvalidArgument(
             f"the groups have different numbers of observables: {a[0].shape[1]} vs {b[0].shape[1]} "
@@ -750,11 +754,9 @@ def permutation_test(
     >>> lk.koopman.permutation_test(d["omd"], d["ogd"], n_resamples=50).p_value < 0.05
     True
     """
-    delays = _check_delays(delays)
-    n_resamples = integer("n_resamples", n_resamples, minimum=1)
-    alpha = number("alpha", alpha, minimum=0, maximum=1, strict=True)
-    a, b = _as_list(runs_a, params), _as_list(runs_b, params)
-    _check_groups(a, b)
+    delays, n_resamples, alpha, a, b = _test_inputs(
+        runs_a, runs_b, delays, n_resamples, alpha, params
+    )
     if a[0].shape[1] != b[0].shape[1]:
         raise InvalidArgument(
             f"the groups have different numbers of observables: {a[0].shape[1]} vs {b[0].shape[1]}: "
