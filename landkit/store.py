@@ -4,11 +4,15 @@ A run is a zarr (v3) group::
 
     RUN/zarr.json            group metadata; attribute "landkit" holds the run's metadata (JSON):
                              schema_version, n_snapshots, status, config, seed, params (names, shapes,
-                             offsets), sketch, versions, scalar names
+                             offsets), tied (other names of shared parameters), buffers (names),
+                             sketch, versions, scalar names
     RUN/weights/             (capacity, D) float array, chunked along time (full rows per chunk),
                              uncompressed; rows >= n_snapshots are not valid
     RUN/steps/               (capacity,) int64 training steps of the snapshots
     RUN/scalars/NAME/        (capacity,) float64 per recorded scalar (loss, lr, grad_norm, ...)
+    RUN/buffers.npz          the model's persistent buffers (BatchNorm statistics, ...) at every
+                             snapshot: ``steps`` and one (T, *shape) array ``b/NAME`` per buffer;
+                             rewritten atomically after the rows it covers (no pickle)
 
 Rows are written before ``n_snapshots`` is advanced, and zarr writes each file atomically, so a run
 killed at any moment opens with every snapshot flushed before the kill. Sweeps keep a small JSON
@@ -361,6 +365,30 @@ class StoreWriter:
         self.meta.update(changes)
         self._write_meta()
 
+    def write_buffers(self, steps: np.ndarray, buffers: dict[str, np.ndarray]) -> None:
+        """Replace ``RUN/buffers.npz``: the model's buffers (normalisation statistics, ...) at the
+        recorded ``steps``, one (len(steps), *shape) array per buffer name. Atomic; no pickle."""
+        tmp = self.path / "buffers.tmp.npz"
+        arrays = {f"b/{n}": a for n, a in buffers.items()}
+        np.savez(tmp, steps=np.asarray(steps, dtype=np.int64), **arrays)
+        os.replace(tmp, self.path / "buffers.npz")
+
+
+def read_buffers(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
+    """(steps, {name: (T, *shape) array}) of a run's recorded buffers, or None when it has none."""
+    f = Path(path) / "buffers.npz"
+    if not f.exists():
+        return None
+    try:
+        with np.load(f, allow_pickle=False) as z:
+            steps = z["steps"]
+            arrays = {k[2:]: z[k] for k in z.files if k.startswith("b/")}
+    except (OSError, ValueError, KeyError) as e:
+        raise StoreError(f"{f}: damaged buffers file ({e})") from e
+    if any(len(a) != len(steps) for a in arrays.values()):
+        raise StoreError(f"{f}: buffers recorded for a different number of steps than it lists")
+    return steps, arrays
+
 
 def _chunk_file(array_dir: Path, shape: tuple, c: int) -> Path:
     return array_dir / "c" / (f"{c}/0" if len(shape) == 2 else f"{c}")
@@ -405,6 +433,8 @@ def remove_store(path: str | os.PathLike) -> None:
         shutil.rmtree(path / name, ignore_errors=True)
     with contextlib.suppress(OSError):
         (path / "zarr.json").unlink()
+    with contextlib.suppress(OSError):
+        (path / "buffers.npz").unlink()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -587,10 +617,40 @@ class Trajectory:
         return {p.name: v[p.slice].reshape(p.shape).clone() for p in self.params}
 
     def state_dict(self, index: int = -1) -> dict:
-        """The recorded parameters at snapshot ``index`` as tensors, ready for
-        ``model.load_state_dict(..., strict=False)`` (``strict=True`` works when every parameter was
-        recorded and the model has no buffers)."""
-        return self.unflatten(self.weights[index])
+        """The model's state at snapshot ``index``: the recorded parameters, every other name of a
+        tied parameter (``out.weight`` sharing ``emb.weight``), and the buffers (BatchNorm running
+        statistics, ...) recorded at that step — so ``model.load_state_dict(traj.state_dict(i))``
+        restores the model exactly (strict) when every parameter was recorded.
+
+        Example
+        -------
+        >>> net = traj.model()                       # the architecture, rebuilt
+        >>> net.load_state_dict(traj.state_dict(-1))  # strict: nothing missing, nothing extra
+        <All keys matched successfully>
+        """
+        import torch
+
+        state = self.unflatten(self.weights[index])
+        for alias, source in self.meta.get("tied", {}).items():
+            if source in state:
+                state[alias] = state[source]
+        buffers = self.buffers(index)
+        if buffers:
+            state.update({n: torch.as_tensor(a) for n, a in buffers.items()})
+        return state
+
+    def buffers(self, index: int = -1) -> dict | None:
+        """The model's buffers recorded at snapshot ``index`` as arrays, or None (a run recorded
+        before buffers were kept, a model without buffers, or a step whose buffers were not written)."""
+        rec = read_buffers(self.path) if self.path is not None else None
+        if rec is None:
+            return None
+        steps, arrays = rec
+        step = int(np.asarray(self.steps)[index])
+        hit = np.flatnonzero(steps == step)
+        if not len(hit):
+            return None
+        return {n: a[hit[-1]] for n, a in arrays.items()}
 
     def model(self, index: int = -1):
         """The model at snapshot ``index``, rebuilt from the recorded zoo spec (``lk.models.*``) with
@@ -609,7 +669,18 @@ class Trajectory:
             raise InvalidArgument(
                 f"the run did not record every parameter (missing {sorted(missing)})"
             )
-        model.load_state_dict(self.state_dict(index), strict=False)
+        state = self.state_dict(index)
+        lacking = set(model.state_dict()) - set(state)
+        if lacking:
+            import warnings
+
+            warnings.warn(
+                f"this run recorded no {sorted(lacking)[:3]}{' ...' if len(lacking) > 3 else ''} for "
+                f"snapshot {index}: the rebuilt model keeps their initial values (record with this "
+                "version of landkit to keep buffers such as BatchNorm statistics)",
+                stacklevel=2,
+            )
+        model.load_state_dict(state, strict=not lacking)
         return model
 
     def task(self):

@@ -152,6 +152,24 @@ class Recorder:
         named = [(n, p) for n, p in model.named_parameters()]
         if not named:
             raise InvalidArgument("the model has no parameters to record")
+        # tied parameters are recorded once, under their first name; the other names are kept so
+        # that a restore fills them; buffers (BatchNorm statistics, ...) are kept at every snapshot
+        first_name: dict[int, str] = {}
+        tied = {}
+        for n, p in model.named_parameters(remove_duplicate=False):
+            if id(p) in first_name:
+                tied[n] = first_name[id(p)]
+            else:
+                first_name[id(p)] = n
+        persistent = set(model.state_dict(keep_vars=True))
+        self._buffer_tensors = [(n, b) for n, b in model.named_buffers() if n in persistent]
+        self._buffer_steps: list[int] = []
+        self._buffer_rows: dict[str, list] = {n: [] for n, _ in self._buffer_tensors}
+        if self.resume:
+            prev = _store.read_buffers(self.path) if _store.is_store(self.path) else None
+            if prev is not None and set(prev[1]) == set(self._buffer_rows):
+                self._buffer_steps = [int(s) for s in prev[0]]
+                self._buffer_rows = {n: list(a) for n, a in prev[1].items()}
         names = _store.select_names([n for n, _ in named], self.params)
         chosen = dict(named)
         self._tensors = [chosen[n] for n in names]
@@ -173,6 +191,8 @@ class Recorder:
             "config": {**self.config, **(config or {})},
             "seed": seed,
             "params": [p.to_json() for p in self._layout],
+            "tied": tied,
+            "buffers": [n for n, _ in self._buffer_tensors],
             "n_params_total": sum(p.numel() for p in model.parameters()),
             "sketch": self._sketch.to_json() if self._sketch else None,
             "schedule": self.schedule.to_json(),
@@ -266,6 +286,10 @@ class Recorder:
         for col in self._scalars.values():
             if len(col) <= r:
                 col.append(np.nan)
+        if self._buffer_tensors:
+            for n, b in self._buffer_tensors:
+                self._buffer_rows[n].append(b.detach().to("cpu", copy=True).numpy())
+            self._buffer_steps.append(int(step))
         self._steps.append(int(step))
         self._rows += 1
         self._last_step = int(step)
@@ -287,6 +311,7 @@ class Recorder:
             block,
             np.asarray(self._steps[lo:hi], dtype=np.int64),
             {k: np.asarray(v[lo:hi], dtype=np.float64) for k, v in self._scalars.items()},
+            self._buffers_payload(),
             self._buf_full if full else None,  # returned to the pool once written
         )
         self._queue.put(item)
@@ -307,15 +332,24 @@ class Recorder:
             try:
                 if item is None:
                     return
-                *block, recycle = item
+                *block, buffers, recycle = item
                 if self._error is None:
                     self._writer.write(*block)
+                    if buffers is not None:  # after the rows they belong to
+                        self._writer.write_buffers(*buffers)
                 if recycle is not None:
                     self._free.put(recycle)
             except BaseException as e:  # surfaced in the training thread
                 self._error = e
             finally:
                 self._queue.task_done()
+
+    def _buffers_payload(self):
+        """(steps, {name: stacked array}) of every buffer snapshot so far, or None."""
+        if not self._buffer_tensors or not self._buffer_steps:
+            return None
+        return (np.asarray(self._buffer_steps, dtype=np.int64),
+                {n: np.stack(rows) for n, rows in self._buffer_rows.items()})  # fmt: skip
 
     def _raise_writer_error(self):
         if self._writer is not None and self._error is not None:
