@@ -40,6 +40,7 @@ class Data:
     objective: Callable | None = (
         None  # a Task's (f, x, y) -> loss, evaluated on all the data at once
     )
+    output: Callable | None = None  # the model's output -> what loss_fn takes (structured outputs)
 
     def batches(self, device=None, batch_size: int | None = None):
         """Yield ``(x, y)`` batches on ``device`` (tensors split by ``batch_size``; a loader as it is)."""
@@ -72,7 +73,7 @@ def _pair(batch):
 
 
 def resolve(task, loss_fn=None, *, data: Literal["train", "test"] = "train", n_samples: int | None = None,
-            seed: int = 0) -> Data:  # fmt: skip
+            seed: int = 0, output: Callable | None = None) -> Data:  # fmt: skip
     """Resolve ``task`` into :class:`Data`.
 
     ``task``: a landkit Task (``data="train"`` or ``"test"`` picks the split), an ``(inputs, targets)``
@@ -89,7 +90,7 @@ def resolve(task, loss_fn=None, *, data: Literal["train", "test"] = "train", n_s
     from .tasks import Task
 
     if isinstance(task, Data):  # already resolved: unchanged (its objective kept)
-        if loss_fn is not None or n_samples is not None or data != "train":
+        if loss_fn is not None or n_samples is not None or data != "train" or output is not None:
             raise InvalidArgument(
                 "the data is already resolved (a landkit Data): pass loss_fn=, n_samples= and data= "
                 "to the first resolve, not again"
@@ -140,4 +141,10 @@ def resolve(task, loss_fn=None, *, data: Literal["train", "test"] = "train", n_s
             raise InvalidArgument(f"n_samples must be >= 1, got {n_samples}")
         idx = torch.randperm(out.n, generator=torch.Generator().manual_seed(seed))[:n_samples]
         out.x, out.y, out.n = out.x[idx], out.y[idx], n_samples
+    if output is not None:
+        if not callable(output):
+            raise InvalidType(
+                f"output must be a function of the model's output, got {type(output).__name__}"
+            )
+        out.output = output
     return out

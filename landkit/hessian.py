@@ -184,7 +184,8 @@ class _ModelOperator:
         }
         resolved = resolve(data, loss_fn, n_samples=n_samples, seed=seed)
         x, y = resolved.tensors()
-        self.loss_fn, self.objective, self.output = resolved.loss_fn, resolved.objective, output
+        self.loss_fn, self.objective = resolved.loss_fn, resolved.objective
+        self.output = output if output is not None else resolved.output
         self.x = x.to(self.device, self.dtype if x.is_floating_point() else x.dtype)
         self.y = y.to(self.device, self.dtype if y.is_floating_point() else y.dtype)
         if batch_size is not None:

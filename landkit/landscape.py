@@ -328,7 +328,8 @@ class _GridEvaluator:
         else:
             self.batch_size = None
         self._cache = None
-        mlp = x0.dim() == 2 and data.objective is None and _MLPPlan.applies(self.work, self.names)
+        mlp = (x0.dim() == 2 and data.objective is None and data.output is None
+               and _MLPPlan.applies(self.work, self.names))  # fmt: skip
         self.plan = _MLPPlan(self.work, self.names) if mlp else None
         if strategy == "batched" and self.plan is None:
             raise InvalidArgument(
@@ -371,6 +372,8 @@ class _GridEvaluator:
             f = lambda inp: functional_call(self.work, params, (inp,))  # noqa: E731
             return self.data.objective(f, xb, yb), torch.zeros((), dtype=self.dtype)
         out = functional_call(self.work, params, (xb,))
+        if self.data.output is not None:
+            out = self.data.output(out)
         loss = self.data.loss_fn(out, yb)
         acc = (out.argmax(-1) == yb).float().mean() if self.data.classify else torch.zeros(())
         return loss, acc
@@ -642,7 +645,7 @@ _random_directions = directions  # plane() takes a keyword of the same name
 def plane(model, task, *, directions="filter", span: float = 1.0, resolution: int = 51, seed: int = 0,
           trajectory=None, data: str = "train", n_samples: int | None = None, loss_fn=None,
           keep_1d: bool = False, backend: str = "auto", max_memory: float = 2 * 2**30,
-          resume=None, progress=True) -> Surface:  # fmt: skip
+          resume=None, output=None, progress=True) -> Surface:  # fmt: skip
     """The loss on the plane ``center + α·d1 + β·d2``, α, β in [−span, span] (``resolution`` points each).
 
     Parameters
@@ -659,6 +662,8 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
         ``"auto"`` (time both on the first points and keep the faster: on a CPU the loop often wins for
         wide layers, vmap for small ones and on a GPU).
     max_memory : bytes the evaluation may use for activations (sets the data batch and points per call).
+    output : a function from the model's output to what ``loss_fn`` takes, for models that return a
+        structure (``output=lambda o: o.logits`` for a Hugging Face model).
     resume : a file path (``.npz``): the partial grid is saved there every few seconds and a rerun
         with the same model, directions, grid and data continues from it.
     progress : True for a bar, False for none, or a callable ``(points done, total)``; raising
@@ -680,7 +685,7 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
     resolution = integer("resolution", resolution, minimum=2)
     if not np.isfinite(span) or span <= 0:
         raise InvalidArgument(f"span must be a positive number, got {span!r}")
-    dat = resolve(task, loss_fn, data=data, n_samples=n_samples, seed=seed)
+    dat = resolve(task, loss_fn, data=data, n_samples=n_samples, seed=seed, output=output)
     center = flat_parameters(model)
     P = center.numel()
     path = path_steps = None
@@ -751,7 +756,8 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
 
 def line(model_a, model_b, task, steps: int = 41, *, data: str = "train", n_samples=None,
          loss_fn=None, extend: float = 0.0, backend: str = "auto", max_memory: float = 2 * 2**30,
-         norm_stats: Literal["interpolate", "a"] = "interpolate", progress=False) -> Line:  # fmt: skip
+         norm_stats: Literal["interpolate", "a"] = "interpolate", output=None,
+         progress=False) -> Line:  # fmt: skip
     """The loss along the straight line from ``model_a`` (t = 0) to ``model_b`` (t = 1), ``steps`` points
     (``extend`` adds that much on either side). Same data and backend options as :func:`plane`.
 
@@ -775,7 +781,7 @@ def line(model_a, model_b, task, steps: int = 41, *, data: str = "train", n_samp
         )
     steps = integer("steps", steps, minimum=2)
     choice("norm_stats", norm_stats, ("interpolate", "a"))
-    dat = resolve(task, loss_fn, data=data, n_samples=n_samples)
+    dat = resolve(task, loss_fn, data=data, n_samples=n_samples, output=output)
     t = np.linspace(-extend, 1 + extend, steps)
     ev = _GridEvaluator(model_a, dat, a, (b - a)[None].to(a.device), max_memory=max_memory,
                         strategy=backend,

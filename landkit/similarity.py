@@ -77,12 +77,14 @@ def _device(model) -> torch.device:
     return p.device if p is not None else torch.device("cpu")
 
 
-def _features(model, x, layer):
+def _features(model, x, layer, output=None):
     model = model.eval()
     x = x.to(_device(model))
     if layer is None:
         with torch.no_grad():
-            return model(x).reshape(len(x), -1).double().cpu().numpy()
+            out = model(x)
+            out = out if output is None else output(out)
+            return out.reshape(len(x), -1).double().cpu().numpy()
     grabbed = {}
     handle = model.get_submodule(layer).register_forward_hook(
         lambda m, a, out: grabbed.update(out=out)
@@ -96,10 +98,12 @@ def _features(model, x, layer):
 
 
 def model_cka(model_a, model_b, task, *, mixup: float | None = 16, n: int = 640, seed: int = 0,
-              layer: str | None = None, debiased: bool = False) -> float:  # fmt: skip
+              layer: str | None = None, debiased: bool = False, output=None) -> float:  # fmt: skip
     """CKA between two models' outputs (or the outputs of submodule ``layer``) on the same ``n``
     training inputs. With ``mixup`` (the paper's choice) the inputs are x̃ = λx + (1 − λ)x_perm,
     λ ~ Beta(mixup, mixup), so that models that fit the training set do not agree trivially.
+    ``output`` maps a model's output to the features compared (``lambda o: o.logits`` for a model
+    that returns a structure); ``task`` may be a Task, ``(x, y)`` tensors or a DataLoader.
 
     Example
     -------
@@ -118,7 +122,8 @@ def model_cka(model_a, model_b, task, *, mixup: float | None = 16, n: int = 640,
         lam = torch.as_tensor(rng.beta(mixup, mixup, len(x)), dtype=x.dtype)
         lam = lam.view(-1, *([1] * (x.dim() - 1)))
         x = lam * x + (1 - lam) * x[torch.randperm(len(x), generator=g)]
-    return cka(_features(model_a, x, layer), _features(model_b, x, layer), debiased=debiased)
+    return cka(_features(model_a, x, layer, output), _features(model_b, x, layer, output),
+               debiased=debiased)  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True, eq=False, repr=False)

@@ -161,3 +161,38 @@ def test_recorded_runs_restore_batchnorm_and_tied_models_strictly(tmp_path):
     other.load_state_dict(traj.state_dict(-1))  # strict: out.weight is filled too
     assert torch.equal(other.out.weight, other.emb.weight)
     assert traj.meta["tied"] == {"out.weight": "emb.weight"}
+
+
+class Structured(nn.Module):
+    """A model that returns a structure, like Hugging Face's CausalLMOutput."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))
+
+    def forward(self, x):
+        return {"logits": self.net(x), "hidden": x}
+
+
+def test_structured_outputs_through_output_hook():
+    task = lk.tasks.digits(seed=0, n_train=200)
+    s = Structured()
+    plain = s.net  # the same parameters as a plain model
+    logits = lambda o: o["logits"]  # noqa: E731
+    a = lk.landscape.plane(s, task, resolution=3, output=logits, progress=False)
+    b = lk.landscape.plane(plain, task, resolution=3, progress=False)
+    np.testing.assert_allclose(a.loss, b.loss, rtol=1e-5)
+    np.testing.assert_allclose(a.accuracy, b.accuracy)
+    other = Structured()
+    ln = lk.landscape.line(s, other, task, steps=3, output=logits)
+    np.testing.assert_allclose(ln.loss, lk.landscape.line(plain, other.net, task, steps=3).loss,
+                               rtol=1e-5)  # fmt: skip
+    assert lk.similarity.model_cka(s, other, task, output=logits) == pytest.approx(
+        lk.similarity.model_cka(plain, other.net, task), rel=1e-12
+    )
+    op = lk.hessian.HessianOperator(s, task, output=logits, dtype=torch.float64)
+    ref = lk.hessian.HessianOperator(plain, task, dtype=torch.float64)
+    v = torch.randn(op.size, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    np.testing.assert_allclose(op.matvec(v).numpy(), ref.matvec(v).numpy(), rtol=1e-8)
+    with pytest.raises(lk.InvalidType, match="output must be a function"):
+        lk.landscape.plane(s, task, resolution=3, output="logits")
