@@ -14,7 +14,8 @@ class LandscapeExplorer(Explorer):
     """A loss surface around ``model`` and its topology.
 
     ``trajectory`` (a recorded run of this model, all parameters) enables the PCA plane with the
-    training path drawn over it.
+    training path drawn over it. ``task``: a Task, ``(x, y)`` tensors or a DataLoader, with
+    ``loss_fn`` and ``output`` as in :func:`landkit.landscape.plane`.
 
     Example
     -------
@@ -27,8 +28,9 @@ class LandscapeExplorer(Explorer):
     title = "Loss landscape: what does the surface look like, and how rough is it?"
 
     def __init__(self, model, task, *, trajectory=None, resolution: int = 25, span: float = 1.0,
-                 directions: str | None = None):  # fmt: skip
+                 directions: str | None = None, loss_fn=None, output=None):  # fmt: skip
         self.model, self.task, self.trajectory = model, task, trajectory
+        self.loss_fn, self.output = loss_fn, output
         options = ["filter", "layer", "hessian"] + (["pca"] if trajectory is not None else [])
         self.directions = W.Dropdown(options=options, description="directions",
                                      value=directions or ("pca" if trajectory is not None else "filter"))  # fmt: skip
@@ -78,7 +80,8 @@ class LandscapeExplorer(Explorer):
         try:
             surf = landscape.plane(self.model, self.task, directions=kind, span=span or 1.0,
                                    resolution=res, trajectory=self.trajectory if kind == "pca" else None,
-                                   n_samples=self.subset.value or None, progress=tick)  # fmt: skip
+                                   n_samples=self.subset.value or None, progress=tick,
+                                   loss_fn=self.loss_fn, output=self.output)  # fmt: skip
         except Cancelled:
             self.progress(0.0, "stopped")
             return
