@@ -29,7 +29,13 @@ __all__ = ["choice", "integer", "number", "seed"]
 
 
 def integer(name: str, value, *, minimum: int | None = None, maximum: int | None = None) -> int:
-    """``value`` as a Python int (a bool is refused), within ``[minimum, maximum]`` when given."""
+    """``value`` as a Python int (a bool is refused), within ``[minimum, maximum]`` when given.
+
+    Example
+    -------
+    >>> integer("k", 3, minimum=1), integer("k", np.int64(2))
+    (3, 2)
+    """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise InvalidType(f"{name} must be an int, got {type(value).__name__} {value!r}")
     value = int(value)
@@ -42,7 +48,13 @@ def integer(name: str, value, *, minimum: int | None = None, maximum: int | None
 
 def number(name: str, value, *, minimum: float | None = None, maximum: float | None = None,
            strict: bool = False) -> float:  # fmt: skip
-    """``value`` as a finite float within the bounds (``strict=True``: ``minimum`` itself refused)."""
+    """``value`` as a finite float within the bounds (``strict=True``: ``minimum`` itself refused).
+
+    Example
+    -------
+    >>> number("tol", 1e-3, minimum=0, strict=True)
+    0.001
+    """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise InvalidType(f"{name} must be a number, got {type(value).__name__} {value!r}")
     value = float(value)
@@ -56,7 +68,13 @@ def number(name: str, value, *, minimum: float | None = None, maximum: float | N
 
 
 def choice(name: str, value, options: Sequence):
-    """``value`` if it is one of ``options``; the error lists them."""
+    """``value`` if it is one of ``options``; the error lists them.
+
+    Example
+    -------
+    >>> choice("which", "largest", ("largest", "smallest"))
+    'largest'
+    """
     if value not in options:
         allowed = ", ".join(repr(o) for o in options)
         raise InvalidArgument(f"{name} must be one of {allowed}; got {value!r}")
@@ -64,5 +82,11 @@ def choice(name: str, value, options: Sequence):
 
 
 def seed(value) -> int:
-    """A random seed: any int."""
+    """A random seed: any int.
+
+    Example
+    -------
+    >>> seed(7)
+    7
+    """
     return integer("seed", value)
