@@ -349,7 +349,9 @@ def _example_width_run(width: int, seed: int, run_dir: str):
                  progress=False)  # fmt: skip
 
 
-def make_example_data(root, sets=EXAMPLE_SETS, *, max_workers: int | None = 1) -> Path:
+def make_example_data(
+    root, sets=EXAMPLE_SETS, *, max_workers: int | None = 1, progress=False
+) -> Path:
     """Record the example runs that ship in ``data/`` (deterministic: same seeds, same schedules):
 
     - ``digits-widths/``: digits MLPs of widths 8 and 32, 5 seeds each, 1000 SGD steps (batch 32,
@@ -374,7 +376,8 @@ def make_example_data(root, sets=EXAMPLE_SETS, *, max_workers: int | None = 1) -
     if "digits-widths" in sets:
         g = grid(width=[8, 32], seed=list(range(5)))
         with ThreadPoolExecutor(1) as ex:  # in-process and in order: deterministic
-            res = sweep(_example_width_run, g, root / "digits-widths", executor=ex, progress=False)
+            res = sweep(_example_width_run, g, root / "digits-widths", executor=ex,
+                        progress=progress)  # fmt: skip
         if res.failed:
             raise RuntimeError(res.failed[0]["error"])
     if "omd-ogd" in sets:
@@ -423,7 +426,15 @@ def example_runs(name: str = "digits-widths"):
     root = data_dir()
     target = root / (name + ".npz" if name == "omd-ogd" else name)
     if not target.exists():
-        make_example_data(root, sets=(name,))
+        import warnings
+
+        warnings.warn(
+            f"landkit: the example runs {name!r} are not installed with this copy of landkit (a "
+            f"source checkout ships them in data/); recording them once into {root} — a few minutes "
+            "on a laptop CPU, with a progress bar. Set LANDKIT_DATA to use a copy you already have.",
+            stacklevel=2,
+        )
+        make_example_data(root, sets=(name,), progress=True)
     if name == "omd-ogd":
         with np.load(target, allow_pickle=False) as f:
             return {k: f[k] for k in f.files}

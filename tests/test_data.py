@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import landkit as lk
 
@@ -38,3 +39,12 @@ def test_example_runs_load_from_the_repository():
     assert sorted({c["width"] for c in runs.configs}) == [8, 32] and len(runs) == 10
     assert "grad_noise" in runs[0].scalars and "test_acc" in runs[0].scalars
     assert set(lk.examples.example_runs("omd-ogd")) == {"omd", "ogd", "bisection"}
+
+
+def test_example_runs_outside_a_checkout_say_what_they_do(tmp_path, monkeypatch):
+    """Installed from a wheel (no data/ folder), the first use records the runs: it must say so."""
+    monkeypatch.setenv("LANDKIT_DATA", str(tmp_path / "cache"))
+    with pytest.warns(UserWarning, match="recording them once into"):
+        d = lk.examples.example_runs("omd-ogd")
+    assert set(d) == {"omd", "ogd", "bisection"}
+    assert (tmp_path / "cache" / "omd-ogd.npz").exists()
