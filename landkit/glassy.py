@@ -31,6 +31,7 @@ import warnings
 import numpy as np
 
 from .errors import InvalidArgument
+from .linalg import displacement_gram
 from .progress import Progress
 from .results import Result
 
@@ -119,42 +120,6 @@ def _as_runs(data, weights):
     for t in runs:
         out.append((np.asarray(t.steps), t.weights, t.scalars, t))
     return out
-
-
-def _gram(W, w0, max_memory, tick=None):
-    """Gram matrix of the displacements d_i = w_i − w0 (float64), and w0·d_i.
-
-    When the float32 weights fit in ``max_memory`` they are read from the store once and multiplied in
-    float64 column blocks of 65,536 (cache-sized); otherwise each column block is read from the store
-    in its own pass."""
-    T, P = W.shape
-    chunks = getattr(W, "iter_chunks", None)
-    if T * P * 4 + T * 65536 * 8 <= max_memory:
-        if chunks is not None:
-            full = np.empty((T, P), dtype=np.float32)
-            for start, rows in W.iter_chunks():
-                full[start : start + len(rows)] = rows
-            W, chunks = full, None
-        block = 65536
-    else:
-        block = int(max(1, min(P, max_memory // (8 * max(T, 1)))))
-    G = np.zeros((T, T))
-    w0d = np.zeros(T)
-    for c0 in range(0, P, block):
-        c1 = min(P, c0 + block)
-        D = np.empty((T, c1 - c0))
-        if chunks is not None:
-            for start, rows in W.iter_chunks():
-                D[start : start + len(rows)] = np.asarray(rows)[:, c0:c1]
-        else:
-            D[:] = W[:, c0:c1]
-        base = np.asarray(w0[c0:c1], dtype=np.float64)
-        D -= base
-        G += D @ D.T
-        w0d += D @ base
-        if tick is not None:
-            tick((c1 - c0) / P)
-    return G, w0d
 
 
 def _grid(steps, pair, waiting_idx, lags):
@@ -256,7 +221,7 @@ def two_time(runs, weights=None, *, waiting_times=None, lags=None, per_layer: bo
         if not np.isfinite(w0).all():
             raise InvalidArgument("the weights contain NaN or inf (a diverged run?)")
         try:
-            G, w0d = _gram(W, w0, max_memory, tick)
+            G, w0d = displacement_gram(W, w0, max_memory, tick)
         except BaseException:
             tracker.close()
             raise

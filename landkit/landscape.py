@@ -33,6 +33,7 @@ from torch.func import functional_call, vmap
 from .data import resolve
 from .errors import InvalidArgument
 from .layout import flat_parameters
+from .linalg import displacement_gram, project_displacements
 from .progress import Progress
 from .results import Result, with_params
 from .validate import choice, integer
@@ -698,16 +699,27 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
                 raise InvalidArgument(
                     "directions='pca' needs trajectory= (a recorded run of this model)"
                 )
-            W = np.asarray(trajectory.weights, dtype=np.float64)
+            W = trajectory.weights  # read chunk by chunk: never a (T, P) float64 copy
             if W.shape[1] != P:
                 raise InvalidArgument(
                     f"the trajectory records {W.shape[1]} values but the model has {P} parameters "
                     "(record all parameters, no sketch, to project a path)"
                 )
-            D = W - center.cpu().numpy().astype(np.float64)
-            _, _, vt = np.linalg.svd(D, full_matrices=False)
-            d1, d2 = (torch.as_tensor(v, dtype=center.dtype) for v in vt[:2])
-            path = D @ vt[:2].T
+            # the top-2 principal directions of the displacements D = W − centre, from the T × T Gram
+            # matrix D Dᵀ = U Σ² Uᵀ: directions Dᵀ u / σ, path coordinates u σ (an SVD of D, streamed)
+            c = center.detach().cpu().numpy().astype(np.float64)
+            G, _ = displacement_gram(W, c, max_memory)
+            lam, U = np.linalg.eigh(G)
+            lam, U = lam[::-1][:2], U[:, ::-1][:, :2]
+            if len(lam) < 2 or lam[1] <= 1e-24 * max(lam[0], 1e-300):
+                raise InvalidArgument(
+                    "the trajectory moves along fewer than two directions around the model: "
+                    "no PCA plane (record more snapshots, or use directions='filter')"
+                )
+            sigma = np.sqrt(lam)
+            V = project_displacements(W, c, U / sigma)
+            d1, d2 = (torch.as_tensor(v, dtype=center.dtype) for v in V.T)
+            path = U * sigma
             path_steps = np.asarray(trajectory.steps)
             if span == 1.0:  # default: frame the path
                 span = float(np.abs(path).max() * 1.2) or 1.0

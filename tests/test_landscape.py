@@ -52,6 +52,14 @@ def test_pca_plane_contains_the_path(trained):
     assert surf.path.shape == (len(traj), 2)
     np.testing.assert_allclose(surf.path[-1], 0, atol=1e-5)  # the final model is the centre
     assert np.abs(surf.path).max() <= surf.alpha.max()
+    # the streamed Gram route equals a dense SVD of the displacements (directions up to sign)
+    D = np.asarray(traj.weights[:], dtype=np.float64) - surf.center.astype(np.float64)
+    *_, vt = np.linalg.svd(D, full_matrices=False)
+    for k in range(2):
+        sign = np.sign(vt[k] @ surf.directions[k])
+        np.testing.assert_allclose(sign * surf.directions[k], vt[k], atol=1e-5)
+        np.testing.assert_allclose(sign * surf.path[:, k], D @ vt[k], rtol=1e-5, atol=1e-6)
+    assert np.linalg.norm(surf.directions[0]) == pytest.approx(1.0, rel=1e-5)
 
 
 def test_line_endpoints(trained):
