@@ -66,6 +66,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/grid_backend.py
 	$(PY) benchmarks/hessian.py
 	$(PY) benchmarks/lanczos_memory.py
+	$(PY) benchmarks/pca_plane_memory.py
 	$(PY) benchmarks/global.py
 	$(PY) benchmarks/glassy.py
 	$(PY) benchmarks/taxonomy.py
