@@ -542,6 +542,15 @@ def spectrum(
                     f"these runs hold {nbytes / 2**30:.1f} GiB of observables (over max_memory): pass "
                     "rank= for the streamed randomized DMD, pca= to reduce first, or params= to select layers"
                 )
+            # the range finder holds a (D·(delays + 1)) × (rank + 10) float64 basis and one product
+            # of the same size: refuse rather than overrun max_memory
+            basis = 2 * 8 * dim * (delays + 1) * (int(rank) + 10)
+            if basis > max_memory:
+                raise InvalidArgument(
+                    f"streamed DMD of {dim:,} observables with delays={delays} and rank={rank} holds "
+                    f"{basis / 2**30:.1f} GiB of basis vectors, over max_memory={max_memory / 2**30:.1f} "
+                    "GiB: select layers with params=, lower delays or rank, or raise max_memory"
+                )
             spec = _streamed_spectrum(items, delays, rank, params, seed=seed, progress=progress)
             return spec if modes else dataclasses.replace(spec, modes=None)
     elif method == "streamed":

@@ -235,6 +235,9 @@ def test_streamed_spectrum_matches_exact_on_stored_runs(tmp_path):
     assert K.wasserstein(exact, np.linalg.eigvals(A)) < 1e-3
     with pytest.raises(ValueError, match="pass rank="):
         K.spectrum(trajs, delays=1, max_memory=1000)
+    # the streamed basis (3000 × 2 × 16 float64, twice = 1.5 MB) must fit max_memory too
+    with pytest.raises(ValueError, match=r"holds 0\.0 GiB of basis vectors, over max_memory"):
+        K.spectrum(trajs, delays=1, rank=6, method="streamed", max_memory=1_000_000)
 
 
 @pytest.mark.slow
