@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["displacement_gram", "project_displacements"]
+__all__ = ["displacement_gram", "joint_gram", "project_displacements"]
 
 
 def displacement_gram(W, w0, max_memory: float = 2**30, tick=None):
@@ -72,3 +72,38 @@ def project_displacements(W, w0, coefficients) -> np.ndarray:
         d = np.asarray(rows, dtype=np.float64) - base
         out += d.T @ c[start : start + len(d)]
     return out
+
+
+def joint_gram(sources, rows, w0, max_memory: float = 2**30) -> np.ndarray:
+    """Gram matrix of the displacements from ``w0`` of the selected ``rows`` (a list of index arrays,
+    one per source) of several runs together, float64, reading one storage chunk at a time and one
+    block of columns per pass: memory ≈ N × block, not N × P.
+
+    Example
+    -------
+    >>> A, B = np.arange(12.0).reshape(3, 4), np.ones((2, 4))
+    >>> G = lk.linalg.joint_gram([A, B], [np.arange(3), np.arange(2)], np.zeros(4))
+    >>> bool(np.allclose(G, np.vstack([A, B]) @ np.vstack([A, B]).T))
+    True
+    """
+    P = sources[0].shape[1]
+    N = sum(len(r) for r in rows)
+    block = int(max(1, min(P, max_memory // (16 * max(N, 1)))))
+    G = np.zeros((N, N))
+    for c0 in range(0, P, block):
+        c1 = min(P, c0 + block)
+        D = np.empty((N, c1 - c0))
+        at = 0
+        for W, idx in zip(sources, rows):
+            chunks = getattr(W, "iter_chunks", None)
+            blocks = chunks() if chunks is not None else [(0, W)]
+            want = np.asarray(idx)
+            for start, part in blocks:
+                hit = want[(want >= start) & (want < start + len(part))]
+                if len(hit):
+                    pos = at + np.searchsorted(want, hit)
+                    D[pos] = np.asarray(part)[hit - start, c0:c1]
+            at += len(want)
+        D -= np.asarray(w0[c0:c1], dtype=np.float64)
+        G += D @ D.T
+    return G

@@ -178,7 +178,7 @@ def _auto_eps(X: np.ndarray, min_samples: int) -> float:
     return eps if eps > 0 else 1e-9
 
 
-def _trajectory_points(runs, pca, max_snapshots, bar=None):
+def _trajectory_points(runs, pca, max_snapshots, bar=None, max_memory=2 * 2**30):
     runs = list(runs)
     if not runs:
         raise InvalidArgument("no runs given")
@@ -187,11 +187,17 @@ def _trajectory_points(runs, pca, max_snapshots, bar=None):
         raise InvalidArgument(
             f"the runs record different numbers of values {sorted(dims)}: one model needed"
         )
-    W, members, values = [], [], {"step": [], "loss": []}
-    for r, t in enumerate(runs):
+    picks = []
+    for t in runs:
         idx = np.arange(len(t))
         if max_snapshots and len(idx) > max_snapshots:
             idx = np.unique(np.linspace(0, len(t) - 1, max_snapshots).round().astype(int))
+        picks.append(idx)
+    P = runs[0].weights.shape[1]
+    if pca and pca < P and 8 * P * sum(map(len, picks)) > max_memory:
+        return _streamed_points(runs, picks, pca, bar, max_memory)
+    W, members, values = [], [], {"step": [], "loss": []}
+    for r, (t, idx) in enumerate(zip(runs, picks)):
         W.append(np.asarray(t.weights[idx], dtype=np.float64))
         members.append(np.stack([np.full(len(idx), r), t.steps[idx]], 1))
         values["step"].append(t.steps[idx].astype(float))
@@ -216,9 +222,46 @@ def _trajectory_points(runs, pca, max_snapshots, bar=None):
     return W, members, values
 
 
+def _streamed_points(runs, picks, pca, bar, max_memory):
+    """The same points as the in-memory path when the snapshots do not fit ``max_memory``: PCA
+    scores from the centred joint Gram matrix of all snapshots (read chunk by chunk), distances to
+    each run's end from the same matrix. Components agree with scikit-learn's up to sign."""
+    from .linalg import joint_gram
+
+    w0 = np.asarray(runs[0].weights[0], dtype=np.float64)
+    G = joint_gram([t.weights for t in runs], picks, w0, max_memory)
+    members, values = [], {"step": [], "loss": []}
+    ends = []
+    at = 0
+    for r, (t, idx) in enumerate(zip(runs, picks)):
+        members.append(np.stack([np.full(len(idx), r), t.steps[idx]], 1))
+        values["step"].append(t.steps[idx].astype(float))
+        loss = t.scalars.get("loss")
+        values["loss"].append(
+            np.asarray(loss)[idx] if loss is not None else np.full(len(idx), np.nan)
+        )
+        ends.append(np.full(len(idx), at + len(idx) - 1))
+        at += len(idx)
+        if bar is not None:
+            bar.update()
+    members = np.vstack(members)
+    values = {k: np.concatenate(v) for k, v in values.items()}
+    if np.isnan(values["loss"]).all():
+        values.pop("loss")
+    end = np.concatenate(ends)
+    n = np.diag(G)
+    i = np.arange(len(G))
+    values["distance_to_end"] = np.sqrt(np.maximum(n + n[end] - 2 * G[i, end], 0))
+    J = np.eye(len(G)) - 1.0 / len(G)
+    lam, U = np.linalg.eigh(J @ G @ J)
+    lam, U = lam[::-1][:pca], U[:, ::-1][:, :pca]
+    return U * np.sqrt(np.maximum(lam, 0)), members, values
+
+
 def graph(source, /, lens="loss", *, n_cubes: int = 12, overlap: float = 0.3, clusterer=None,
           eps: float | None = None, min_samples: int = 2, pca: int | None = 10,
-          max_snapshots: int | None = None, progress=False) -> MapperGraph:  # fmt: skip
+          max_snapshots: int | None = None, max_memory: float = 2 * 2**30,
+          progress=False) -> MapperGraph:  # fmt: skip
     """A Mapper graph of trajectories, a landscape surface, or a point cloud.
 
     ``source``: runs (a list of Trajectories or a RunSet: every snapshot of every run, jointly PCA-reduced to
@@ -229,7 +272,8 @@ def graph(source, /, lens="loss", *, n_cubes: int = 12, overlap: float = 0.3, cl
     ``lens``: ``"loss"``, ``"step"`` (log step), ``"pca0"``/``"pca1"`` (a principal component),
     ``"distance"`` (to the run's final point), or an array of per-point values. ``clusterer``: any
     scikit-learn clusterer; default DBSCAN with ``eps`` from the data (:func:`_auto_eps`) and
-    ``min_samples``. ``progress``: True for a bar, or a callable ``(done, total)`` over the runs read
+    ``min_samples``. Snapshots larger than ``max_memory`` bytes (float64) are never stacked: their PCA
+    comes from the joint Gram matrix, read chunk by chunk. ``progress``: True for a bar, or a callable ``(done, total)`` over the runs read
     (raise :class:`landkit.Cancelled` to stop).
 
     Example
@@ -266,7 +310,7 @@ def graph(source, /, lens="loss", *, n_cubes: int = 12, overlap: float = 0.3, cl
     else:
         runs = list(source)
         with Progress(progress, len(runs), "reading runs", unit="run") as bar:
-            X, members, values = _trajectory_points(runs, pca, max_snapshots, bar)
+            X, members, values = _trajectory_points(runs, pca, max_snapshots, bar, max_memory)
         if isinstance(lens, str):
             named = {"loss": values.get("loss"), "step": np.log10(1 + values["step"]),
                      "distance": values["distance_to_end"], "pca0": X[:, 0],

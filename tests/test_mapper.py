@@ -72,3 +72,22 @@ def test_surface_and_bad_input():
         mapper.graph(np.full((5, 2), np.nan), lens=np.zeros(5))
     with pytest.raises(ValueError, match="lens must be one of"):
         mapper.graph(_runs_that_split(), lens="accuracy")
+
+
+def test_streamed_points_equal_the_in_memory_ones():
+    """Runs too large to stack: the Gram route gives the same PCA coordinates (up to sign per
+    component), distances to the end and graph."""
+    from landkit.mapper import _trajectory_points
+
+    runs = list(lk.examples.example_runs("digits-widths").where(width=32))
+    X, members, values = _trajectory_points(runs, 5, None)
+    Xs, members_s, values_s = _trajectory_points(runs, 5, None, max_memory=1e5)  # forces streaming
+    np.testing.assert_array_equal(members, members_s)
+    np.testing.assert_allclose(values_s["distance_to_end"], values["distance_to_end"], rtol=1e-6,
+                               atol=1e-9)  # fmt: skip
+    for k in range(5):
+        sign = np.sign(X[:, k] @ Xs[:, k])
+        np.testing.assert_allclose(sign * Xs[:, k], X[:, k], rtol=1e-5, atol=1e-6)
+    a = lk.mapper.graph(runs, lens="loss", n_cubes=6, pca=5)
+    b = lk.mapper.graph(runs, lens="loss", n_cubes=6, pca=5, max_memory=1e5)
+    assert (len(a.nodes), len(a.links)) == (len(b.nodes), len(b.links))
