@@ -74,6 +74,8 @@ class KoopmanSpectrum(Result):
         ``pca`` was used); ``None`` otherwise
     """
 
+    _headline = ("svd_rank", "delays", "rank", "residual", "n_trajectories")
+
     eigenvalues: np.ndarray
     delays: int
     rank: int | None
@@ -117,6 +119,8 @@ class ConjugacyResult(Result):
     sets of trajectories alike in one coordinate system? — with a null from re-splitting the pooled
     trajectories.
     """
+
+    _headline = ("verdict", "distance", "p_value", "within", "margin", "reason")
 
     distance: float
     p_value: float

@@ -109,7 +109,10 @@ class Result:
                     f"<td style='text-align:left'>{esc(v)}</td></tr>"
                 )
 
-        section("headline", [(n, _fmt(v)) for n, v in self._headline_items()])
+        section(
+            "headline",
+            [(n, v if isinstance(v, str) else _fmt(v)) for n, v in self._headline_items()],
+        )
         section(
             "sizes",
             [
