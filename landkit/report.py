@@ -120,10 +120,12 @@ def koopman_section(runs: RunSet) -> Section | None:
     spectra = {label: koopman.spectrum(v, **opts) for label, v in groups.items()}
     fig = plots.plot_eigenvalues(spectra, zoom=True)
     rows = koopman.compare(groups, n_resamples=50, **opts) if len(groups) > 1 else None
-    text = (f"Time-delay DMD (delays=2, rank 6) on a joint 8-component PCA of all weights, using the "
-            f"snapshots every {k} steps ({len(uniform[0])} per run). W is the 1-Wasserstein distance between "
-            "eigenvalue sets; the permutation test (50 re-splits) pools the runs; <em>within</em> compares random "
-            "halves of one group (seed-to-seed spread).")  # fmt: skip
+    text = (f"Time-delay DMD (delays=2, rank 6) on each group's own 8-component PCA of its weights, using "
+            f"the snapshots every {k} steps ({len(uniform[0])} per run). W is the 1-Wasserstein distance "
+            "between eigenvalue sets; p compares it with W between two bootstrap resamples of one group "
+            "(50 of each), and the verdict also asks whether W exceeds the margin 0.05 "
+            "(<code>lk.koopman.conjugacy_test</code>); <em>within</em> is the median of that null for each "
+            "group (its seed-to-seed spread).")  # fmt: skip
     return Section(
         "Koopman spectra",
         [text],
