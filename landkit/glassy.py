@@ -213,51 +213,47 @@ def two_time(runs, weights=None, *, waiting_times=None, lags=None, per_layer: bo
     def tick(fraction):
         done[0] += 1000 * fraction
         step = int(done[0]) - tracker.done
-        if step > 0 and (progress is True or callable(progress)):
+        if step > 0:
             tracker.update(step)
 
-    for _, W, scalars, traj in runs:
-        w0 = np.asarray(W[0], dtype=np.float64)
-        if not np.isfinite(w0).all():
-            raise InvalidArgument("the weights contain NaN or inf (a diverged run?)")
-        try:
+    with tracker:  # closed however the loop ends
+        for _, W, scalars, traj in runs:
+            w0 = np.asarray(W[0], dtype=np.float64)
+            if not np.isfinite(w0).all():
+                raise InvalidArgument("the weights contain NaN or inf (a diverged run?)")
             G, w0d = displacement_gram(W, w0, max_memory, tick)
-        except BaseException:
-            tracker.close()
-            raise
-        if not np.isfinite(G).all():
-            raise InvalidArgument("the weights contain NaN or inf (a diverged run?)")
-        P = W.shape[1]
-        n = np.diag(G)
-        pair = np.maximum(n[:, None] + n[None] - 2 * G, 0) / P
-        msds.append(pair)
-        raw = float(w0 @ w0) + w0d[:, None] + w0d[None] + G
-        norm_raw = np.sqrt(np.maximum(np.diag(raw), 1e-300))
-        cors.append(raw / norm_raw[:, None] / norm_raw[None])
-        cor0s.append(
-            G / np.sqrt(np.maximum(n, 1e-300))[:, None] / np.sqrt(np.maximum(n, 1e-300))[None]
-        )
-        if per_layer and traj is not None and traj.params:
-            per = {}
-            for p in traj.params:
-                Wl = np.asarray(traj.weights[:, p.slice], dtype=np.float64)
-                d = Wl - Wl[0]
-                g = d @ d.T
-                nl = np.diag(g)
-                per[p.name] = np.maximum(nl[:, None] + nl[None] - 2 * g, 0) / Wl.shape[1]
-            layers.append(per)
-        if "grad_noise" in scalars and "lr" in scalars:
-            noises.append(np.asarray(scalars["lr"])[waiting_idx] ** 2
-                          * np.asarray(scalars["grad_noise"])[waiting_idx] / P)  # fmt: skip
-        if "loss" in scalars:
-            losses.append(np.asarray(scalars["loss"]))
+            if not np.isfinite(G).all():
+                raise InvalidArgument("the weights contain NaN or inf (a diverged run?)")
+            P = W.shape[1]
+            n = np.diag(G)
+            pair = np.maximum(n[:, None] + n[None] - 2 * G, 0) / P
+            msds.append(pair)
+            raw = float(w0 @ w0) + w0d[:, None] + w0d[None] + G
+            norm_raw = np.sqrt(np.maximum(np.diag(raw), 1e-300))
+            cors.append(raw / norm_raw[:, None] / norm_raw[None])
+            cor0s.append(
+                G / np.sqrt(np.maximum(n, 1e-300))[:, None] / np.sqrt(np.maximum(n, 1e-300))[None]
+            )
+            if per_layer and traj is not None and traj.params:
+                per = {}
+                for p in traj.params:
+                    Wl = np.asarray(traj.weights[:, p.slice], dtype=np.float64)
+                    d = Wl - Wl[0]
+                    g = d @ d.T
+                    nl = np.diag(g)
+                    per[p.name] = np.maximum(nl[:, None] + nl[None] - 2 * g, 0) / Wl.shape[1]
+                layers.append(per)
+            if "grad_noise" in scalars and "lr" in scalars:
+                noises.append(np.asarray(scalars["lr"])[waiting_idx] ** 2
+                              * np.asarray(scalars["grad_noise"])[waiting_idx] / P)  # fmt: skip
+            if "loss" in scalars:
+                losses.append(np.asarray(scalars["loss"]))
     pair = np.mean(msds, 0)
     grids = np.stack([_grid(steps, m, waiting_idx, lags) for m in msds])
     with warnings.catch_warnings():  # lags beyond a waiting time's last pair are NaN in every seed
         warnings.simplefilter("ignore", RuntimeWarning)
         msd = np.nanmean(grids, 0) if len(grids) > 1 else grids[0]
         msd_std = np.nanstd(grids, 0) if len(grids) > 1 else None
-    tracker.close()
     per_layer_out = {}
     if layers:
         for name in layers[0]:

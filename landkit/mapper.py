@@ -193,28 +193,29 @@ def _trajectory_points(runs, pca, max_snapshots, bar=None, max_memory=2 * 2**30)
         if max_snapshots and len(idx) > max_snapshots:
             idx = np.unique(np.linspace(0, len(t) - 1, max_snapshots).round().astype(int))
         picks.append(idx)
+    members, values, end = _point_labels(runs, picks)
     P = runs[0].weights.shape[1]
-    if pca and pca < P and 8 * P * sum(map(len, picks)) > max_memory:
-        return _streamed_points(runs, picks, pca, bar, max_memory)
-    W, members, values = [], [], {"step": [], "loss": []}
-    for r, (t, idx) in enumerate(zip(runs, picks)):
+    if pca and pca < P and 8 * P * len(members) > max_memory:
+        # too large to stack: PCA scores and distances from the joint Gram matrix, chunk by chunk
+        from .linalg import joint_gram
+
+        w0 = np.asarray(runs[0].weights[0], dtype=np.float64)
+        G = joint_gram([t.weights for t in runs], picks, w0, max_memory)
+        if bar is not None:
+            bar.update(len(runs))
+        n, i = np.diag(G), np.arange(len(G))
+        values["distance_to_end"] = np.sqrt(np.maximum(n + n[end] - 2 * G[i, end], 0))
+        J = np.eye(len(G)) - 1.0 / len(G)
+        lam, U = np.linalg.eigh(J @ G @ J)  # the centred Gram matrix: scikit-learn's PCA up to sign
+        lam, U = lam[::-1][:pca], U[:, ::-1][:, :pca]
+        return U * np.sqrt(np.maximum(lam, 0)), members, values
+    W = []
+    for t, idx in zip(runs, picks):
         W.append(np.asarray(t.weights[idx], dtype=np.float64))
-        members.append(np.stack([np.full(len(idx), r), t.steps[idx]], 1))
-        values["step"].append(t.steps[idx].astype(float))
-        loss = t.scalars.get("loss")
-        values["loss"].append(
-            np.asarray(loss)[idx] if loss is not None else np.full(len(idx), np.nan)
-        )
         if bar is not None:
             bar.update()
     W = np.vstack(W)
-    members = np.vstack(members)
-    values = {k: np.concatenate(v) for k, v in values.items()}
-    if np.isnan(values["loss"]).all():
-        values.pop("loss")
-    finals = np.vstack([w[-1] for w in np.split(W, np.cumsum([np.sum(members[:, 0] == r)
-                                                               for r in range(len(runs))])[:-1])])  # fmt: skip
-    values["distance_to_end"] = np.linalg.norm(W - finals[members[:, 0]], axis=1)
+    values["distance_to_end"] = np.linalg.norm(W - W[end], axis=1)
     if pca and pca < W.shape[1]:
         from sklearn.decomposition import PCA
 
@@ -222,17 +223,9 @@ def _trajectory_points(runs, pca, max_snapshots, bar=None, max_memory=2 * 2**30)
     return W, members, values
 
 
-def _streamed_points(runs, picks, pca, bar, max_memory):
-    """The same points as the in-memory path when the snapshots do not fit ``max_memory``: PCA
-    scores from the centred joint Gram matrix of all snapshots (read chunk by chunk), distances to
-    each run's end from the same matrix. Components agree with scikit-learn's up to sign."""
-    from .linalg import joint_gram
-
-    w0 = np.asarray(runs[0].weights[0], dtype=np.float64)
-    G = joint_gram([t.weights for t in runs], picks, w0, max_memory)
-    members, values = [], {"step": [], "loss": []}
-    ends = []
-    at = 0
+def _point_labels(runs, picks):
+    """(run, step) of every selected snapshot, its step and loss, and the row of its run's last one."""
+    members, values, ends, at = [], {"step": [], "loss": []}, [], 0
     for r, (t, idx) in enumerate(zip(runs, picks)):
         members.append(np.stack([np.full(len(idx), r), t.steps[idx]], 1))
         values["step"].append(t.steps[idx].astype(float))
@@ -242,20 +235,10 @@ def _streamed_points(runs, picks, pca, bar, max_memory):
         )
         ends.append(np.full(len(idx), at + len(idx) - 1))
         at += len(idx)
-        if bar is not None:
-            bar.update()
-    members = np.vstack(members)
     values = {k: np.concatenate(v) for k, v in values.items()}
     if np.isnan(values["loss"]).all():
         values.pop("loss")
-    end = np.concatenate(ends)
-    n = np.diag(G)
-    i = np.arange(len(G))
-    values["distance_to_end"] = np.sqrt(np.maximum(n + n[end] - 2 * G[i, end], 0))
-    J = np.eye(len(G)) - 1.0 / len(G)
-    lam, U = np.linalg.eigh(J @ G @ J)
-    lam, U = lam[::-1][:pca], U[:, ::-1][:, :pca]
-    return U * np.sqrt(np.maximum(lam, 0)), members, values
+    return np.vstack(members), values, np.concatenate(ends)
 
 
 def graph(source, /, lens="loss", *, n_cubes: int = 12, overlap: float = 0.3, clusterer=None,

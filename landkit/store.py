@@ -639,10 +639,21 @@ class Trajectory:
             state.update({n: torch.as_tensor(a) for n, a in buffers.items()})
         return state
 
+    def _recorded_buffers(self):
+        """read_buffers, read again only when the file changed (a run may still be recording)."""
+        if self.path is None:
+            return None
+        f = self.path / "buffers.npz"
+        stamp = (f.stat().st_mtime_ns, f.stat().st_size) if f.exists() else None
+        cached = self.__dict__.get("_buffers_cache")
+        if cached is None or cached[0] != stamp:
+            self.__dict__["_buffers_cache"] = cached = (stamp, read_buffers(self.path))
+        return cached[1]
+
     def buffers(self, index: int = -1) -> dict | None:
         """The model's buffers recorded at snapshot ``index`` as arrays, or None (a run recorded
         before buffers were kept, a model without buffers, or a step whose buffers were not written)."""
-        rec = read_buffers(self.path) if self.path is not None else None
+        rec = self._recorded_buffers()
         if rec is None:
             return None
         steps, arrays = rec

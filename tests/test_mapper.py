@@ -81,7 +81,7 @@ def test_streamed_points_equal_the_in_memory_ones():
 
     runs = list(lk.examples.example_runs("digits-widths").where(width=32))
     X, members, values = _trajectory_points(runs, 5, None)
-    Xs, members_s, values_s = _trajectory_points(runs, 5, None, max_memory=1e5)  # forces streaming
+    Xs, members_s, values_s = _trajectory_points(runs, 5, None, max_memory=1e5)  # streams
     np.testing.assert_array_equal(members, members_s)
     np.testing.assert_allclose(values_s["distance_to_end"], values["distance_to_end"], rtol=1e-6,
                                atol=1e-9)  # fmt: skip
