@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _memory import peak_gib
 
 
 def make_data(root: Path, runs: int, snapshots: int, params: int, seed: int = 0):
@@ -86,7 +86,9 @@ def child(method: str, root: str, rank: int, delays: int, out: str):
             dmd = DMD(svd_rank=rank).fit(X, Y)
         result["seconds"] = time.perf_counter() - t0
         eigs = np.asarray(dmd.eigs)
-    result["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    result["peak_rss_gib"] = (
+        peak_gib()
+    )  # VmHWM: this process's own peak (ru_maxrss would carry the parent's)
     result["eigenvalues"] = [[z.real, z.imag] for z in np.asarray(eigs, dtype=complex)]
     Path(out).write_text(json.dumps(result))
 

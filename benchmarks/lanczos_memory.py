@@ -3,7 +3,7 @@
 A diagonal operator of P = 100k, 1M and 11M (ResNet-18 size) entries, float32, whose top eigenvalue
 Lanczos finds in a few products: the basis grows with the products actually run, so the peak should
 be a few vectors, not the 100 × P of a pre-allocated basis. Each size runs in a fresh process
-(``ru_maxrss`` is a high-water mark).
+(the peak is ``VmHWM``, reset before the call: see ``_memory.py``).
 
     python benchmarks/lanczos_memory.py
 
@@ -13,12 +13,14 @@ Results: ``benchmarks/out/lanczos_memory.json``.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 CHILD = r"""
-import resource, sys, torch
+import sys, torch
+from _memory import start, peak_gib
 import landkit as lk
 P = int(sys.argv[1])
 class Diag:
@@ -28,17 +30,18 @@ class Diag:
     def matvec(self, v):
         return self.d * v
 op = Diag()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = start()
 top = lk.hessian.top_eigenvalues(op, k=1)
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(after - before, top.iterations)
+print(int((peak_gib() - before) * 2**20), top.iterations)
 """
+
+ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
 
 
 def main():
     rows = []
     for P in (100_000, 1_000_000, 11_000_000):
-        out = subprocess.run([sys.executable, "-c", CHILD, str(P)], capture_output=True, text=True,
+        out = subprocess.run([sys.executable, "-c", CHILD, str(P)], capture_output=True, text=True, env=ENV,
                              check=True).stdout.split()  # fmt: skip
         peak_kib, hvps = int(out[0]), int(out[1])
         vec_kib = P * 4 / 1024

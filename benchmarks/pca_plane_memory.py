@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 CHILD = r"""
-import resource, sys, time, numpy as np, torch, landkit as lk
+import sys, time, numpy as np, torch, landkit as lk
+from _memory import start, peak_gib
 from landkit.linalg import displacement_gram, project_displacements
 traj = lk.load(sys.argv[2])
 center = np.asarray(traj.weights[-1], dtype=np.float64)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = start()
 t0 = time.perf_counter()
 if sys.argv[1] == "dense":
     D = np.asarray(traj.weights, dtype=np.float64) - center
@@ -32,9 +34,10 @@ else:
     lam, U = np.linalg.eigh(G)
     lam, U = lam[::-1][:2], U[:, ::-1][:, :2]
     d = project_displacements(traj.weights, center, U / np.sqrt(lam)).T
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print((after - before) / 1024, time.perf_counter() - t0)
+print((peak_gib() - before) * 1024, time.perf_counter() - t0)
 """
+
+ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
 
 
 def main():
@@ -59,7 +62,7 @@ def main():
         rec.close()
     rows = []
     for method in ("streamed", "dense"):
-        out = subprocess.run([sys.executable, "-c", CHILD, method, str(path)], capture_output=True,
+        out = subprocess.run([sys.executable, "-c", CHILD, method, str(path)], capture_output=True, env=ENV,
                              text=True, check=True).stdout.split()  # fmt: skip
         rows.append({"method": method, "params": args.params, "snapshots": args.snapshots,
                      "peak_mib": round(float(out[0])), "seconds": round(float(out[1]), 1)})  # fmt: skip

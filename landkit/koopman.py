@@ -284,6 +284,8 @@ def observables(
     >>> len(obs), obs[0].shape[1]
     (5, 3)
     """
+    if pca is not None and center and _lazy_items(runs) is not None:
+        return _reduced(runs, params, 0, pca)
     arrs = _as_list(runs, params)
     if pca is None:
         return arrs
@@ -315,14 +317,92 @@ def _span_coordinates(arrs: list[np.ndarray], center: bool = False, basis: bool 
         B = vt[keep].T
         C = W @ B
     else:
-        K = W @ W.T
-        lam, V = np.linalg.eigh(K)
-        lam, V = lam[::-1], V[:, ::-1]
-        keep = lam > max(lam[0], 0) * 1e-12 if lam[0] > 0 else np.zeros(len(lam), bool)
-        C = V[:, keep] * np.sqrt(lam[keep])
-        B = (W.T @ V[:, keep]) / np.sqrt(lam[keep]) if basis else None
+        C, V, lam = _gram_coordinates(W @ W.T)
+        B = (W.T @ V) / np.sqrt(lam) if basis else None
     parts = np.split(C, np.cumsum(lengths)[:-1])
     return (parts, B) if basis else parts
+
+
+def _gram_coordinates(K):
+    """Coordinates C with C Cᵀ = K (K a Gram matrix of snapshots), principal directions first, zero
+    directions dropped; also the eigenvectors and eigenvalues kept."""
+    lam, V = np.linalg.eigh(K)
+    lam, V = lam[::-1], V[:, ::-1]
+    keep = lam > max(lam[0], 0) * 1e-12 if lam[0] > 0 else np.zeros(len(lam), bool)
+    return V[:, keep] * np.sqrt(lam[keep]), V[:, keep], lam[keep]
+
+
+def _lazy_items(runs):
+    """``runs`` as a list of recorded (lazy) trajectories, or None when it holds arrays."""
+    if _is_traj(runs):
+        return [runs]
+    if isinstance(runs, (list, tuple)) or hasattr(runs, "groupby"):
+        items = list(runs)
+        if items and all(_is_traj(t) for t in items):
+            return items
+    return None
+
+
+def _lazy_dim(items, params) -> int:
+    dims = set()
+    for t in items:
+        cols = _columns(t, params)
+        dims.add(t.weights.shape[1] if isinstance(cols, slice) else len(cols))
+    if len(dims) != 1:
+        raise InvalidArgument(f"trajectories have different numbers of observables: {sorted(dims)}")
+    return dims.pop()
+
+
+def _streamed_coordinates(items, params, *, center: bool, max_memory: float = 2**30):
+    """:func:`_span_coordinates` of recorded trajectories without reading them into memory: their
+    joint Gram matrix streamed over the stores' chunks (N × N for N snapshots, plus one block of
+    columns), then its eigendecomposition. Exact; the centred version gives principal coordinates."""
+    from .linalg import joint_gram
+
+    for t in items:
+        _check_spacing(t)
+    P = _lazy_dim(items, params)
+    cols = _columns(items[0], params)
+    lengths = [len(t) for t in items]
+    G = joint_gram([t.weights for t in items], [np.arange(n) for n in lengths], np.zeros(P),
+                   max_memory=max_memory, columns=None if isinstance(cols, slice) else cols)  # fmt: skip
+    bad = ~np.isfinite(np.diag(G))
+    if bad.any():
+        i = int(np.searchsorted(np.cumsum(lengths), np.flatnonzero(bad)[0], side="right"))
+        raise InvalidArgument(
+            f"trajectory {i} has non-finite values ({int(bad.sum())} snapshots): a diverged run?"
+        )
+    if center:
+        r = G.mean(axis=0)
+        G = G - r[None, :] - r[:, None] + r.mean()
+    C = _gram_coordinates(G)[0]
+    return np.split(C, np.cumsum(lengths)[:-1])
+
+
+def _reduced(runs, params, delays: int, pca: int | None, max_memory: float = 2**30):
+    """What DMD needs of ``runs``: their observables, or — when the delay embedding would be wider
+    than the data — exact coordinates in the span of their snapshots (every inner product kept, so
+    every DMD eigenvalue kept), or with ``pca`` their top principal coordinates (joint PCA of these
+    runs, centred). Recorded runs are reduced from a streamed Gram matrix, never read whole."""
+    items = _lazy_items(runs)
+    if items is not None:
+        P, N = _lazy_dim(items, params), sum(len(t) for t in items)
+        if pca is not None:
+            pca = integer("pca", pca, minimum=1)
+            if pca > min(N, P):
+                raise InvalidArgument(
+                    f"pca={pca} exceeds what the data supports: {N} snapshots of {P} observables"
+                )
+        if pca is not None or P * (delays + 1) > N:
+            coords = _streamed_coordinates(items, params, center=pca is not None,
+                                           max_memory=max_memory)  # fmt: skip
+            return coords if pca is None else [c[:, :pca] for c in coords]
+    arrs = _as_list(runs, params)
+    if pca is not None:
+        return observables(arrs, pca=pca)
+    if arrs[0].shape[1] * (delays + 1) > sum(len(a) for a in arrs):
+        return _span_coordinates(arrs)
+    return arrs
 
 
 # --------------------------------------------------------------------------------------------------
@@ -438,6 +518,7 @@ def _streamed_spectrum(items, delays: int, rank: int, params=None, *, oversample
     k1 = delays + 1
     N = sum(n - 1 for *_, n in runs)
     _check_rank(rank, (D * k1, N))
+    m = min(m, N, D * k1)  # a basis never wider than the data (few pairs: the range is all of it)
     rng = np.random.default_rng(seed)
     tracker = Progress(progress, (2 + 2 * power_iterations) * len(runs), "streaming DMD",
                        unit="run-pass")  # fmt: skip
@@ -531,20 +612,20 @@ def spectrum(
     """
     delays = _check_delays(delays)
     choice("method", method, ("auto", "exact", "streamed"))
-    items = (
-        [runs]
-        if _is_traj(runs)
-        else (list(runs) if isinstance(runs, (list, tuple)) or hasattr(runs, "groupby") else None)
-    )
-    lazy = items is not None and items and all(_is_traj(t) for t in items)
-    if lazy and pca is None:
-        dim = items[0].weights.shape[1] if params is None else len(_columns(items[0], params))
-        nbytes = 8 * dim * sum(len(t) for t in items)
-        if method == "streamed" or (method == "auto" and nbytes > max_memory):
+    items = _lazy_items(runs)
+    if items is not None and pca is None:
+        dim, N = _lazy_dim(items, params), sum(len(t) for t in items)
+        nbytes = 8 * dim * N
+        # the exact reduction streams an N × N Gram matrix: it fits unless there are very many snapshots
+        gram_fits = 24 * N**2 <= max_memory
+        if method == "streamed" or (
+            method == "auto" and nbytes > max_memory and (modes or not gram_fits)
+        ):
             if rank is None:
                 raise InvalidArgument(
-                    f"these runs hold {nbytes / 2**30:.1f} GiB of observables (over max_memory): pass "
-                    "rank= for the streamed randomized DMD, pca= to reduce first, or params= to select layers"
+                    f"these runs hold {nbytes / 2**30:.1f} GiB of observables in {N:,} snapshots "
+                    "(over max_memory): pass rank= for the streamed randomized DMD, pca= to reduce "
+                    "first, params= to select layers, or fewer snapshots (traj.every(k))"
                 )
             # the range finder holds a (D·(delays + 1)) × (rank + 10) float64 basis and one product
             # of the same size: refuse rather than overrun max_memory
@@ -561,17 +642,14 @@ def spectrum(
         raise InvalidArgument(
             "method='streamed' needs recorded trajectories (lk.load(...)) and pca=None"
         )
+    if not modes:
+        spec = _dmd(_reduced(runs, params, delays, pca, max_memory), delays, rank)
+        return dataclasses.replace(spec, modes=None)
     arrs = observables(runs, params=params, pca=pca)
     B = None
     if pca is None and arrs[0].shape[1] * (delays + 1) > sum(len(a) for a in arrs):
-        # exact reduction: pydmd sees the small problem only
-        if modes:
-            arrs, B = _span_coordinates(arrs, basis=True)
-        else:
-            arrs = _span_coordinates(arrs)
+        arrs, B = _span_coordinates(arrs, basis=True)  # exact: pydmd sees the small problem only
     spec = _dmd(arrs, delays, rank)
-    if not modes:
-        return dataclasses.replace(spec, modes=None)
     if B is not None:  # lift from span coordinates, delay block by delay block
         r = B.shape[1]
         phi = spec.modes.reshape(delays + 1, r, -1)
@@ -625,29 +703,30 @@ def wasserstein(a, b) -> float:
 # the test
 
 
-def _group_observables(arrs, delays, pca):
-    """One group's observables in its own coordinates: its own PCA (``pca``), or an exact rotation
-    onto the span of its snapshots when the delay embedding would be wider than the data."""
-    if pca is not None:
-        return observables(arrs, pca=pca)
-    if arrs[0].shape[1] * (delays + 1) > sum(len(x) for x in arrs):
-        return _span_coordinates(arrs)
-    return arrs
+def _group(runs, params):
+    """A group of runs as recorded trajectories (left lazy) or a list of (T, D) arrays, and its
+    number of observables."""
+    items = _lazy_items(runs)
+    if items is not None:
+        return items, _lazy_dim(items, params)
+    arrs = _as_list(runs, params)
+    return arrs, arrs[0].shape[1]
 
 
 def _test_inputs(runs_a, runs_b, delays, n_resamples, alpha, params):
-    """The checked arguments of a two-group test, and the groups as lists of (T, D) arrays."""
+    """The checked arguments of a two-group test, and the groups (lazy trajectories or arrays) with
+    their numbers of observables."""
     delays = _check_delays(delays)
     n_resamples = integer("n_resamples", n_resamples, minimum=1)
     alpha = number("alpha", alpha, minimum=0, maximum=1, strict=True)
-    a, b = _as_list(runs_a, params), _as_list(runs_b, params)
+    (a, da), (b, db) = _group(runs_a, params), _group(runs_b, params)
     for name, g in (("runs_a", a), ("runs_b", b)):
         if len(g) < 2:
             raise InvalidArgument(
                 f"{name} holds {len(g)} trajectory: a test needs at least 2 per group (5 or more "
                 "for a null worth the name) — record more seeds"
             )
-    return delays, n_resamples, alpha, a, b
+    return delays, n_resamples, alpha, a, b, da, db
 
 
 def conjugacy_test(
@@ -703,17 +782,17 @@ def conjugacy_test(
     >>> lk.koopman.conjugacy_test(d["ogd"], d["bisection"], n_resamples=50).verdict
     'not conjugate'
     """
-    delays, n_resamples, alpha, a, b = _test_inputs(
+    delays, n_resamples, alpha, a, b, da, db = _test_inputs(
         runs_a, runs_b, delays, n_resamples, alpha, params
     )
     margin = number("margin", margin, minimum=0)
-    if a[0].shape[1] != b[0].shape[1] and pca is None:
+    if da != db and pca is None:
         raise InvalidArgument(
-            f"the groups have different numbers of observables: {a[0].shape[1]} vs {b[0].shape[1]} "
+            f"the groups have different numbers of observables: {da} vs {db} "
             "(e.g. networks of different widths); pass pca=k to project each group on its own k "
             "principal components"
         )
-    a, b = _group_observables(a, delays, pca), _group_observables(b, delays, pca)
+    a, b = _reduced(a, params, delays, pca), _reduced(b, params, delays, pca)  # own coordinates
     spec_a, spec_b = _dmd(a, delays, rank), _dmd(b, delays, rank)
     observed = wasserstein(spec_a, spec_b)
     rng = np.random.default_rng(seed)
@@ -767,19 +846,19 @@ def permutation_test(
     >>> lk.koopman.permutation_test(d["omd"], d["ogd"], n_resamples=50).p_value < 0.05
     True
     """
-    delays, n_resamples, alpha, a, b = _test_inputs(
+    delays, n_resamples, alpha, a, b, da, db = _test_inputs(
         runs_a, runs_b, delays, n_resamples, alpha, params
     )
-    if a[0].shape[1] != b[0].shape[1]:
+    if da != db:
         raise InvalidArgument(
-            f"the groups have different numbers of observables: {a[0].shape[1]} vs {b[0].shape[1]}: "
+            f"the groups have different numbers of observables: {da} vs {db}: "
             "a pooled permutation needs one coordinate system; use conjugacy_test(..., pca=k)"
         )
-    pooled = a + b
-    if pca is not None:
-        pooled = observables(pooled, pca=pca)
-    elif pooled[0].shape[1] * (delays + 1) > sum(len(x) for x in pooled):
-        pooled = _span_coordinates(pooled)
+    lazy = _lazy_items(a) is not None and _lazy_items(b) is not None
+    if not lazy:  # one in memory: both in memory
+        a = a if _lazy_items(a) is None else _as_list(a, params)
+        b = b if _lazy_items(b) is None else _as_list(b, params)
+    pooled = _reduced(list(a) + list(b), params, delays, pca)
     na = len(a)
     spec_a, spec_b = _dmd(pooled[:na], delays, rank), _dmd(pooled[na:], delays, rank)
     observed = wasserstein(spec_a, spec_b)
@@ -824,7 +903,7 @@ def windowed(runs, *, window: int = 100, stride: int = 50, delays: int = 4, rank
     (4, 4)
     """
     delays = _check_delays(delays)
-    arrs = observables(runs, params=params, pca=pca)
+    arrs = _reduced(runs, params, delays, pca)  # windows of exact span coordinates: same spectra
     T = min(len(x) for x in arrs)
     if window > T or window < delays + 2:
         raise InvalidArgument(
@@ -832,8 +911,6 @@ def windowed(runs, *, window: int = 100, stride: int = 50, delays: int = 4, rank
         )
     if stride < 1:
         raise InvalidArgument(f"stride must be >= 1, got {stride}")
-    if pca is None and arrs[0].shape[1] * (delays + 1) > sum(len(a) for a in arrs):
-        arrs = _span_coordinates(arrs)
     starts = np.arange(0, T - window + 1, stride)
     spectra = tuple(_dmd([x[s : s + window] for x in arrs], delays, rank) for s in starts)
     n = len(spectra)
@@ -871,9 +948,10 @@ def compare(groups: dict, *, delays: int = 4, rank: int | None = None, n_resampl
 
 def uniform_groups(runs, by: str | None = None, every: int | None = None) -> dict:
     """Runs grouped by a config key (``by``; all in one group when None), each run reduced to its
-    snapshots every ``every`` steps — DMD needs uniform sampling. ``every`` defaults to the period of an
-    ``every(k)`` part of the recorded schedule. Returns ``{"by=value": [ (T, D) arrays ]}``, what
-    :func:`spectrum`, :func:`compare` and ``lk.widgets.SpectrumExplorer`` take.
+    snapshots every ``every`` steps (``traj.every``) — DMD needs uniform sampling. ``every`` defaults to
+    the period of an ``every(k)`` part of the recorded schedule. Returns ``{"by=value": [lazy
+    Trajectories]}`` (nothing read yet), what :func:`spectrum`, :func:`compare` and
+    ``lk.widgets.SpectrumExplorer`` take.
 
     Example
     -------
@@ -892,6 +970,5 @@ def uniform_groups(runs, by: str | None = None, every: int | None = None) -> dic
     groups: dict = {}
     for t, c in zip(runs_list, configs):
         label = f"{by}={c.get(by)}" if by else "all"
-        rows = np.flatnonzero(np.asarray(t.steps) % every == 0)
-        groups.setdefault(label, []).append(np.asarray(t.weights[rows]))
+        groups.setdefault(label, []).append(t.every(every) if _is_traj(t) else t)
     return groups

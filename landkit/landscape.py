@@ -267,11 +267,24 @@ class _GridEvaluator:
     """Loss (and accuracy) of ``model`` at the parameter points ``center + c @ dirs`` for rows c of a
     coordinate array, as fast as the device allows (see :func:`plane`)."""
 
-    def __init__(self, model, data, center, dirs, *, max_memory, strategy="auto", buffer_line=None):
+    def __init__(self, model, data, center, dirs, *, max_memory, strategy="auto", buffer_line=None,
+                 recompute_stats=False):  # fmt: skip
         choice("backend", strategy, ("auto", *BACKENDS))
+        # normalisation layers whose running statistics are re-estimated at every point
+        self.norms = [(n, m) for n, m in model.named_modules()
+                      if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.track_running_stats
+                      ] if recompute_stats else []  # fmt: skip
+        if self.norms:
+            if strategy not in ("auto", "loop"):
+                raise InvalidArgument(
+                    f"norm_stats='recompute' evaluates one point at a time: backend={strategy!r} "
+                    "cannot be used with it (leave backend='auto')"
+                )
+            strategy = "loop"
         self.data, self.strategy = data, strategy
         # (buffers at t = 0, their change to t = 1): normalisation statistics along a line
         self.buffer_line = buffer_line
+        self._stats = None
         self.device, self.dtype = center.device, center.dtype
         named = list(model.named_parameters())
         x0, _ = next(data.batches(self.device, 64))
@@ -287,6 +300,8 @@ class _GridEvaluator:
             )
         if first is not None and _shared_elsewhere(model, first):
             first = None  # tied weights (an output layer sharing the embedding): no shortcut
+        if self.norms:
+            first = None  # the statistics pass runs the whole model in training mode
         self.first = first
         # keep only the parameters that the evaluated module still owns
         keep, self.names, self.shapes, first_params, i = [], [], [], {}, 0
@@ -361,10 +376,37 @@ class _GridEvaluator:
         parts = torch.split(flat, self.sizes)
         return {n: p.view(s) for n, p, s in zip(self.names, parts, self.shapes)}
 
+    @torch.no_grad()
+    def _recompute(self, params):
+        """Running statistics of every BatchNorm layer re-estimated at these parameters: one pass over
+        the evaluation data in training mode, as a cumulative average (momentum None), starting from
+        reset statistics — what ``torch.optim.swa_utils.update_bn`` does, on a copy of the buffers."""
+        stats = {}
+        for n, m in self.norms:
+            pre = f"{n}." if n else ""
+            stats[pre + "running_mean"] = torch.zeros_like(m.running_mean)
+            stats[pre + "running_var"] = torch.ones_like(m.running_var)
+            stats[pre + "num_batches_tracked"] = torch.zeros_like(m.num_batches_tracked)
+        saved = [(m, m.momentum) for _, m in self.norms]
+        was = self.work.training
+        try:
+            for m, _ in saved:
+                m.momentum = None
+            self.work.train()
+            for xb, _, _ in self._batches():
+                functional_call(self.work, {**params, **stats}, (xb,))
+        finally:
+            for m, mom in saved:
+                m.momentum = mom
+            self.work.train(was)
+        return stats
+
     def _point(self, flat, c, xb, yb, Z):
         if Z is not None:
             self.injected.Z, self.injected.c = Z, c
         params = self._params(flat)
+        if self._stats is not None:
+            params = {**params, **self._stats}
         if self.buffer_line is not None:
             t = c[0]
             base, delta = self.buffer_line
@@ -394,11 +436,16 @@ class _GridEvaluator:
             flat = self.center
             for ck, dk in zip(c, self.dirs):
                 flat = torch.add(flat, dk, alpha=ck)
+            self._stats = self._recompute(self._params(flat)) if self.norms else None
+            was = self.work.training
+            self.work.eval()
             for xb, yb, Z in batches if batches is not None else self._batches():
                 lb, ab = self._point(flat, c, xb, yb, Z)
                 w = len(xb) / n
                 loss[i] += lb * w
                 acc[i] += ab * w
+            self.work.train(was)
+        self._stats = None
         return loss, acc
 
     @torch.no_grad()
@@ -646,7 +693,8 @@ _random_directions = directions  # plane() takes a keyword of the same name
 def plane(model, task, *, directions="filter", span: float = 1.0, resolution: int = 51, seed: int = 0,
           trajectory=None, data: str = "train", n_samples: int | None = None, loss_fn=None,
           keep_1d: bool = False, backend: str = "auto", max_memory: float = 2 * 2**30,
-          resume=None, output=None, progress=True) -> Surface:  # fmt: skip
+          norm_stats: Literal["center", "recompute"] = "center", resume=None, output=None,
+          progress=True) -> Surface:  # fmt: skip
     """The loss on the plane ``center + α·d1 + β·d2``, α, β in [−span, span] (``resolution`` points each).
 
     Parameters
@@ -663,6 +711,12 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
         ``"auto"`` (time both on the first points and keep the faster: on a CPU the loop often wins for
         wide layers, vmap for small ones and on a GPU).
     max_memory : bytes the evaluation may use for activations (sets the data batch and points per call).
+    norm_stats : what BatchNorm's running statistics are at each point. ``"center"`` (default, fast):
+        the centre model's, at every point — a slice of the eval-mode function with the statistics
+        frozen, which is not the loss of a network trained to that point. ``"recompute"``: re-estimated
+        at every point on the evaluation data (one extra pass in training mode, as
+        ``torch.optim.swa_utils.update_bn`` and :func:`landkit.similarity.mode_connectivity` do);
+        about twice the time, one point at a time. Models without BatchNorm: no difference.
     output : a function from the model's output to what ``loss_fn`` takes, for models that return a
         structure (``output=lambda o: o.logits`` for a Hugging Face model).
     resume : a file path (``.npz``): the partial grid is saved there every few seconds and a rerun
@@ -671,7 +725,7 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
         :class:`landkit.Cancelled` (or any exception) from it stops the grid (a ``resume`` file keeps
         what was done).
 
-    The model is evaluated in eval mode: batch norm uses its running statistics (not batch statistics).
+    The model is evaluated in eval mode: batch norm uses running statistics (see ``norm_stats``).
     When the first parameterised layer (Linear, Conv or Embedding) sees the input directly, its output
     is linear in the grid coordinates and is computed once per direction, not once per point.
     ``surf.info`` says which backend ran and how long it took.
@@ -684,6 +738,7 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
     >>> fig = lk.plots.plot_surface(surf)
     """
     resolution = integer("resolution", resolution, minimum=2)
+    choice("norm_stats", norm_stats, ("center", "recompute"))
     if not np.isfinite(span) or span <= 0:
         raise InvalidArgument(f"span must be a positive number, got {span!r}")
     dat = resolve(task, loss_fn, data=data, n_samples=n_samples, seed=seed, output=output)
@@ -750,7 +805,8 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
     alpha = np.linspace(-span, span, resolution)
     beta = np.linspace(-span, span, resolution)
     coords = np.stack(np.meshgrid(alpha, beta, indexing="ij"), -1).reshape(-1, 2)
-    ev = _GridEvaluator(model, dat, center, dirs, max_memory=max_memory, strategy=backend)
+    ev = _GridEvaluator(model, dat, center, dirs, max_memory=max_memory, strategy=backend,
+                        recompute_stats=norm_stats == "recompute")  # fmt: skip
     loss, acc, info = _evaluate(ev, coords, progress=progress, resume=resume)
     loss = loss.reshape(resolution, resolution)
     if not np.isfinite(loss).all():
@@ -763,12 +819,13 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
                    dirs.cpu().numpy(), center.cpu().numpy(), method, path, path_steps,
                    span=float(span), data=dat.name, info=info)  # fmt: skip
     return with_params(surf, directions=method, span=float(span), resolution=resolution, seed=seed,
-                       data=data, n_samples=n_samples, keep_1d=keep_1d, backend=info["backend"])  # fmt: skip
+                       data=data, n_samples=n_samples, keep_1d=keep_1d, backend=info["backend"],
+                       norm_stats=norm_stats)  # fmt: skip
 
 
 def line(model_a, model_b, task, steps: int = 41, *, data: str = "train", n_samples=None,
          loss_fn=None, extend: float = 0.0, backend: str = "auto", max_memory: float = 2 * 2**30,
-         norm_stats: Literal["interpolate", "a"] = "interpolate", output=None,
+         norm_stats: Literal["interpolate", "a", "recompute"] = "interpolate", output=None,
          progress=False) -> Line:  # fmt: skip
     """The loss along the straight line from ``model_a`` (t = 0) to ``model_b`` (t = 1), ``steps`` points
     (``extend`` adds that much on either side). Same data and backend options as :func:`plane`.
@@ -776,8 +833,9 @@ def line(model_a, model_b, task, steps: int = 41, *, data: str = "train", n_samp
     Models are evaluated in eval mode, so normalisation layers (BatchNorm) use running statistics.
     ``norm_stats="interpolate"`` (default) moves those buffers along the line with the parameters,
     (1 − t)·a + t·b, so that L(0) and L(1) are each model's own loss; ``"a"`` keeps model a's at every
-    t (what a plane does around its centre). :func:`landkit.similarity.mode_connectivity` instead
-    recomputes the statistics at each t on the training data.
+    t (what a plane does around its centre by default); ``"recompute"`` re-estimates them at every t
+    on the evaluation data, as :func:`landkit.similarity.mode_connectivity` does (then L(0) and L(1)
+    are the end models' losses with re-estimated statistics, not with their own).
 
     Example
     -------
@@ -792,11 +850,11 @@ def line(model_a, model_b, task, steps: int = 41, *, data: str = "train", n_samp
             "same architecture needed"
         )
     steps = integer("steps", steps, minimum=2)
-    choice("norm_stats", norm_stats, ("interpolate", "a"))
+    choice("norm_stats", norm_stats, ("interpolate", "a", "recompute"))
     dat = resolve(task, loss_fn, data=data, n_samples=n_samples, output=output)
     t = np.linspace(-extend, 1 + extend, steps)
     ev = _GridEvaluator(model_a, dat, a, (b - a)[None].to(a.device), max_memory=max_memory,
-                        strategy=backend,
+                        strategy=backend, recompute_stats=norm_stats == "recompute",
                         buffer_line=_buffer_line(model_a, model_b) if norm_stats == "interpolate" else None)  # fmt: skip
     loss, acc, info = _evaluate(ev, t[:, None], progress=progress, desc="line")
     return with_params(Line(t, loss, acc if dat.classify else None), steps=steps, extend=extend,

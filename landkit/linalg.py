@@ -74,10 +74,11 @@ def project_displacements(W, w0, coefficients) -> np.ndarray:
     return out
 
 
-def joint_gram(sources, rows, w0, max_memory: float = 2**30) -> np.ndarray:
+def joint_gram(sources, rows, w0, max_memory: float = 2**30, columns=None, tick=None) -> np.ndarray:
     """Gram matrix of the displacements from ``w0`` of the selected ``rows`` (a list of index arrays,
     one per source) of several runs together, float64, reading one storage chunk at a time and one
-    block of columns per pass: memory ≈ N × block, not N × P.
+    block of columns per pass: memory ≈ N × block, not N × P. ``columns`` (an index array) restricts
+    the observables (``w0`` then has ``len(columns)`` entries); ``tick(fraction)`` reports progress.
 
     Example
     -------
@@ -86,12 +87,13 @@ def joint_gram(sources, rows, w0, max_memory: float = 2**30) -> np.ndarray:
     >>> bool(np.allclose(G, np.vstack([A, B]) @ np.vstack([A, B]).T))
     True
     """
-    P = sources[0].shape[1]
+    P = sources[0].shape[1] if columns is None else len(columns)
     N = sum(len(r) for r in rows)
     block = int(max(1, min(P, max_memory // (16 * max(N, 1)))))
     G = np.zeros((N, N))
     for c0 in range(0, P, block):
         c1 = min(P, c0 + block)
+        cols = slice(c0, c1) if columns is None else np.asarray(columns)[c0:c1]
         D = np.empty((N, c1 - c0))
         at = 0
         for W, idx in zip(sources, rows):
@@ -102,8 +104,10 @@ def joint_gram(sources, rows, w0, max_memory: float = 2**30) -> np.ndarray:
                 hit = want[(want >= start) & (want < start + len(part))]
                 if len(hit):
                     pos = at + np.searchsorted(want, hit)
-                    D[pos] = np.asarray(part)[hit - start, c0:c1]
+                    D[pos] = np.asarray(part)[hit - start][:, cols]
             at += len(want)
         D -= np.asarray(w0[c0:c1], dtype=np.float64)
         G += D @ D.T
+        if tick is not None:
+            tick((c1 - c0) / P)
     return G

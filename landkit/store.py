@@ -448,9 +448,11 @@ class WeightsArray:
     ``np.asarray(w)`` (reads everything) and :meth:`iter_chunks` (stream the whole matrix block by block).
     """
 
-    def __init__(self, array, n: int, path: Path | None = None):
+    def __init__(self, array, n: int, path: Path | None = None, rows=None):
         self._array = array
-        self._n = int(n)
+        # a selection of the stored rows (Trajectory.select / every): logical row i is stored row rows[i]
+        self._map = None if rows is None else np.asarray(rows, dtype=np.int64)
+        self._n = int(n) if rows is None else len(self._map)
         self._path = path
 
     @property
@@ -463,7 +465,32 @@ class WeightsArray:
 
     @property
     def chunk_rows(self) -> int:
-        return int(getattr(self._array, "chunks", (self._n or 1,))[0])
+        chunks = getattr(self._array, "chunks", None) or (max(self._array.shape[0], 1),)
+        return int(chunks[0])
+
+    def take(self, rows) -> WeightsArray:
+        """The selected snapshots (an index array, a slice or a boolean mask) as a lazy WeightsArray."""
+        idx = self._rows(rows)
+        idx = np.arange(self._n)[idx] if isinstance(idx, slice) else np.atleast_1d(idx)
+        stored = idx if self._map is None else self._map[idx]
+        return WeightsArray(self._array, len(stored), self._path, rows=stored)
+
+    def _read(self, stored: np.ndarray, cols):
+        """Stored rows ``stored`` (ascending or not), reading each storage chunk they touch once."""
+        if isinstance(self._array, np.ndarray):
+            return self._array[stored][:, cols]
+        if not len(stored):
+            return np.empty((0, self.shape[1]), self.dtype)[:, cols]
+        c = self.chunk_rows
+        out = None
+        for chunk in np.unique(stored // c):
+            at = np.flatnonzero(stored // c == chunk)
+            lo, hi = int(stored[at].min()), int(stored[at].max()) + 1
+            block = np.asarray(self._array[lo:hi])[stored[at] - lo][:, cols]
+            if out is None:
+                out = np.empty((len(stored),) + block.shape[1:], block.dtype)
+            out[at] = block
+        return out
 
     @property
     def nbytes(self) -> int:
@@ -503,14 +530,12 @@ class WeightsArray:
             key, cols = key
         rows = self._rows(key)
         try:
+            if self._map is not None:  # a selection: map to the stored rows
+                if isinstance(rows, (int, np.integer)):
+                    return np.asarray(self._array[int(self._map[rows]), cols])
+                return self._read(self._map[rows], cols)
             if isinstance(rows, np.ndarray):
-                if isinstance(self._array, np.ndarray):
-                    return self._array[rows][:, cols]
-                return (
-                    np.stack([np.asarray(self._array[int(r)])[cols] for r in rows])
-                    if len(rows)
-                    else np.empty((0, self.shape[1]), self.dtype)[:, cols]
-                )
+                return self._read(rows, cols)
             if isinstance(rows, slice) and rows.step != 1:
                 return np.asarray(self._array[rows.start : rows.stop])[:: rows.step][:, cols]
             return np.asarray(self._array[rows, cols])
@@ -524,8 +549,16 @@ class WeightsArray:
     def iter_chunks(self, rows: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(start, block)`` covering all snapshots, aligned to the storage chunks."""
         step = rows or self.chunk_rows
-        for start in range(0, self._n, step):
-            yield start, self[start : min(start + step, self._n)]
+        if self._map is None or rows:
+            for start in range(0, self._n, step):
+                yield start, self[start : min(start + step, self._n)]
+            return
+        # a selection: one block per run of selected rows in one storage chunk
+        chunk = self._map // step
+        cuts = np.flatnonzero(np.diff(chunk)) + 1
+        for start, stop in zip(np.r_[0, cuts], np.r_[cuts, self._n]):
+            if stop > start:
+                yield int(start), self[int(start) : int(stop)]
 
 
 class Trajectory:
@@ -700,14 +733,35 @@ class Trajectory:
 
         return from_config(self.config)
 
-    def every(self, k: int) -> np.ndarray:
-        """The snapshots at the recorded steps that are multiples of ``k``, as a (T, P) array: evenly
-        spaced, what DMD needs. Raises when those steps are not evenly spaced (a gap in the record).
+    def select(self, rows) -> Trajectory:
+        """The run restricted to some snapshots (an index array, a slice or a boolean mask over
+        snapshots), still lazy: nothing is read until used. Steps, scalars and buffers follow.
 
         Example
         -------
-        >>> W = traj.every(traj.schedule_period)
-        >>> W.shape[1] == traj.weights.shape[1]
+        >>> late = traj.select(slice(-5, None))          # the last five snapshots
+        >>> len(late), bool(late.steps[-1] == traj.steps[-1])
+        (5, True)
+        """
+        idx = np.atleast_1d(np.arange(len(self))[rows])
+        w = self.weights.take(idx)
+        sub = Trajectory(self.steps[idx], w, {k: np.asarray(v)[idx] for k, v in self.scalars.items()},
+                         self.meta, self.path)  # fmt: skip
+        if "_buffers_cache" in self.__dict__:
+            sub.__dict__["_buffers_cache"] = self.__dict__["_buffers_cache"]
+        return sub
+
+    def every(self, k: int) -> Trajectory:
+        """The snapshots at the recorded steps that are multiples of ``k``, as a lazy
+        :class:`Trajectory` (nothing read yet): evenly spaced, what DMD needs. Raises when those steps
+        are not evenly spaced (a gap in the record).
+
+        Example
+        -------
+        >>> even = traj.every(traj.schedule_period)
+        >>> len(np.unique(np.diff(even.steps)))          # one step size
+        1
+        >>> lk.koopman.spectrum(even, delays=2, rank=4).n_pairs > 0
         True
         """
         from .validate import integer
@@ -719,7 +773,7 @@ class Trajectory:
                 f"the recorded multiples of {k} are not evenly spaced: some were not recorded; "
                 "choose a k that the schedule records every time"
             )
-        return np.asarray(self.weights[rows])
+        return self.select(rows)
 
     def at_step(self, step: int) -> int:
         """The snapshot index of training step ``step``."""

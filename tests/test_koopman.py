@@ -313,7 +313,62 @@ def test_uneven_snapshots_are_refused_with_the_way_out(tmp_path):
         K.spectrum(traj, delays=1)
     with pytest.raises(ValueError, match="unevenly spaced"):
         K.spectrum([traj], delays=1, rank=3, method="streamed")
-    W = traj.every(20)
+    even = traj.every(20)  # lazy: a Trajectory of the selected snapshots
     rows = np.flatnonzero(traj.steps % 20 == 0)
-    np.testing.assert_array_equal(W, np.asarray(traj.weights[rows]))
-    assert len(K.spectrum(W, delays=1).eigenvalues) > 0
+    W = np.asarray(traj.weights[rows])
+    np.testing.assert_array_equal(np.asarray(even.weights), W)
+    np.testing.assert_array_equal(even.steps, traj.steps[rows])
+    ref = K.spectrum(W, delays=1).eigenvalues
+    np.testing.assert_allclose(np.sort_complex(K.spectrum(even, delays=1).eigenvalues), np.sort_complex(ref), atol=1e-9)
+    # the step selection streams too
+    streamed = K.spectrum(even, delays=1, rank=3, method="streamed").eigenvalues
+    assert len(streamed) == 3
+
+
+def _recorded_group(tmp_path, n, seed0=0, steps=120, width=6):
+    task = lk.tasks.digits(seed=0, n_train=200)
+    out = []
+    for s in range(seed0, seed0 + n):
+        model = lk.models.mlp(64, [width], 10, seed=s)
+        sched = lk.schedules.geometric(1, steps, 6) | lk.schedules.every(10)
+        rec = lk.Recorder(tmp_path / f"r{s}", schedule=sched, evaluate=False, chunk_mb=0.01)
+        lk.train(model, task, steps=steps, lr=0.1, batch_size=32, recorder=rec, progress=False, seed=s)
+        out.append(lk.load(tmp_path / f"r{s}").every(10))
+    return out
+
+
+def test_recorded_runs_are_reduced_from_a_streamed_gram_exactly(tmp_path, monkeypatch):
+    """Spectra, PCA observables and both tests of recorded runs never read a run whole (the Gram
+    matrix is streamed over chunks) and equal the in-memory computation."""
+    group = _recorded_group(tmp_path, 4)
+    arrays = [np.asarray(t.weights, dtype=np.float64) for t in group]
+    assert arrays[0].shape[1] * 3 > sum(len(a) for a in arrays)  # wide: the reduction applies
+    chunk = group[0].weights.chunk_rows
+    assert chunk < len(group[0])  # several storage chunks per run
+    read = []
+    orig = type(group[0].weights).__getitem__
+
+    def spy(self, key):
+        out = orig(self, key)
+        read.append(len(np.atleast_2d(out)))
+        return out
+
+    monkeypatch.setattr(type(group[0].weights), "__getitem__", spy)
+    lazy = K.spectrum(group, delays=2, rank=6, max_memory=2**16).eigenvalues
+    pcs = K.observables(group, pca=3)
+    test = K.conjugacy_test(group[:2], group[2:], delays=2, n_resamples=10, pca=3)
+    perm = K.permutation_test(group[:2], group[2:], delays=2, n_resamples=10)
+    assert read and max(read) <= chunk  # read one storage chunk at a time, never a run whole
+    monkeypatch.undo()
+    np.testing.assert_allclose(np.sort_complex(lazy),
+                               np.sort_complex(K.spectrum(arrays, delays=2, rank=6).eigenvalues), atol=1e-8)  # fmt: skip
+    # principal coordinates agree up to the sign of each component
+    ref = K.observables(arrays, pca=3)
+    for p, r in zip(pcs, ref):
+        np.testing.assert_allclose(np.abs(p), np.abs(r), atol=1e-8)
+    ref_test = K.conjugacy_test(arrays[:2], arrays[2:], delays=2, n_resamples=10, pca=3)
+    assert test.distance == pytest.approx(ref_test.distance, abs=1e-8)
+    np.testing.assert_allclose(test.null, ref_test.null, atol=1e-8)
+    ref_perm = K.permutation_test(arrays[:2], arrays[2:], delays=2, n_resamples=10)
+    assert perm.distance == pytest.approx(ref_perm.distance, abs=1e-8)
+    assert perm.p_value == ref_perm.p_value

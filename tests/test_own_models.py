@@ -109,6 +109,48 @@ def test_line_between_batchnorm_models_ends_at_each_models_own_loss():
     assert abs(frozen.loss[-1] - lb) > 1e-3
 
 
+def _update_bn_loss(model, flat, x, y, batch_size):
+    """Independent reference: parameters set by hand, statistics re-estimated by PyTorch's own
+    ``torch.optim.swa_utils.update_bn`` on the same batches, then the eval-mode loss."""
+    m = copy.deepcopy(model)
+    torch.nn.utils.vector_to_parameters(torch.as_tensor(flat, dtype=torch.float32), m.parameters())
+    loader = [x[i : i + batch_size] for i in range(0, len(x), batch_size)]
+    torch.optim.swa_utils.update_bn(loader, m)
+    with torch.no_grad():
+        return float(nn.functional.cross_entropy(m.eval()(x), y))
+
+
+@pytest.mark.parametrize("batch", [None, 37])
+def test_recomputed_batchnorm_statistics_equal_update_bn_at_every_point(batch):
+    task = lk.tasks.digits(seed=0, n_train=200)
+    a, b = _bn_model(0), _bn_model(1)
+    for m, seed in ((a, 0), (b, 1)):
+        lk.train(m, task, steps=100, lr=0.1, batch_size=32, seed=seed, progress=False)
+    x, y = task.x_train, task.y_train
+    a.train()
+    before = {n: t.clone() for n, t in a.state_dict().items()}
+    kw = {} if batch is None else {"max_memory": batch * 3 * 4 * (64 + 16 * 3 + 10 * 3) * 2}
+    surf = lk.landscape.plane(a, task, resolution=3, norm_stats="recompute", progress=False, **kw)
+    bs = surf.info["data_batch"]
+    if batch is not None:
+        assert bs < len(x)  # several batches: a cumulative average, not the last batch's
+    d1, d2 = surf.directions
+    for i, al in enumerate(surf.alpha):
+        for j, be in enumerate(surf.beta):
+            ref = _update_bn_loss(a, surf.center + al * d1 + be * d2, x, y, bs)
+            assert surf.loss[i, j] == pytest.approx(ref, rel=1e-4)
+    # the default keeps the centre's statistics: it differs away from the centre
+    frozen = lk.landscape.plane(a, task, resolution=3, progress=False, **kw)
+    assert abs(frozen.loss[0, 0] - surf.loss[0, 0]) > 1e-3
+    ln = lk.landscape.line(a, b, task, steps=3, norm_stats="recompute")
+    fa, fb = (torch.nn.utils.parameters_to_vector(m.parameters()).detach().numpy() for m in (a, b))
+    for t, value in zip(ln.t, ln.loss):
+        assert value == pytest.approx(_update_bn_loss(a, (1 - t) * fa + t * fb, x, y, len(x)), rel=1e-4)
+    # the user's model is left as it was: its mode, its statistics, its momentum
+    assert a.training and a[1].momentum == 0.1
+    assert all(torch.equal(before[n], t) for n, t in a.state_dict().items())
+
+
 def test_similarity_lenses_take_tensors_and_loaders_like_every_other_lens():
     task = lk.tasks.digits(seed=0, n_train=300)
     a, b = lk.models.mlp(64, [8], 10, seed=0), lk.models.mlp(64, [8], 10, seed=1)
