@@ -488,7 +488,7 @@ class WeightsArray:
             lo, hi = int(stored[at].min()), int(stored[at].max()) + 1
             block = np.asarray(self._array[lo:hi])[stored[at] - lo][:, cols]
             if out is None:
-                out = np.empty((len(stored),) + block.shape[1:], block.dtype)
+                out = np.empty((len(stored), *block.shape[1:]), block.dtype)
             out[at] = block
         return out
 

@@ -319,7 +319,9 @@ def test_uneven_snapshots_are_refused_with_the_way_out(tmp_path):
     np.testing.assert_array_equal(np.asarray(even.weights), W)
     np.testing.assert_array_equal(even.steps, traj.steps[rows])
     ref = K.spectrum(W, delays=1).eigenvalues
-    np.testing.assert_allclose(np.sort_complex(K.spectrum(even, delays=1).eigenvalues), np.sort_complex(ref), atol=1e-9)
+    np.testing.assert_allclose(
+        np.sort_complex(K.spectrum(even, delays=1).eigenvalues), np.sort_complex(ref), atol=1e-9
+    )
     # the step selection streams too
     streamed = K.spectrum(even, delays=1, rank=3, method="streamed").eigenvalues
     assert len(streamed) == 3
@@ -332,7 +334,9 @@ def _recorded_group(tmp_path, n, seed0=0, steps=120, width=6):
         model = lk.models.mlp(64, [width], 10, seed=s)
         sched = lk.schedules.geometric(1, steps, 6) | lk.schedules.every(10)
         rec = lk.Recorder(tmp_path / f"r{s}", schedule=sched, evaluate=False, chunk_mb=0.01)
-        lk.train(model, task, steps=steps, lr=0.1, batch_size=32, recorder=rec, progress=False, seed=s)
+        lk.train(
+            model, task, steps=steps, lr=0.1, batch_size=32, recorder=rec, progress=False, seed=s
+        )
         out.append(lk.load(tmp_path / f"r{s}").every(10))
     return out
 

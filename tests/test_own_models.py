@@ -145,7 +145,9 @@ def test_recomputed_batchnorm_statistics_equal_update_bn_at_every_point(batch):
     ln = lk.landscape.line(a, b, task, steps=3, norm_stats="recompute")
     fa, fb = (torch.nn.utils.parameters_to_vector(m.parameters()).detach().numpy() for m in (a, b))
     for t, value in zip(ln.t, ln.loss):
-        assert value == pytest.approx(_update_bn_loss(a, (1 - t) * fa + t * fb, x, y, len(x)), rel=1e-4)
+        assert value == pytest.approx(
+            _update_bn_loss(a, (1 - t) * fa + t * fb, x, y, len(x)), rel=1e-4
+        )
     # the user's model is left as it was: its mode, its statistics, its momentum
     assert a.training and a[1].momentum == 0.1
     assert all(torch.equal(before[n], t) for n, t in a.state_dict().items())
