@@ -64,6 +64,7 @@ _META_KEY = "landkit"
 RUN_RECORD = "landkit-run.json"
 DONE_MARKER = "landkit-done.json"
 ERROR_RECORD = "landkit-error.json"
+LOCK_FILE = "landkit.lock"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -74,10 +75,11 @@ def write_json_atomic(path: str | os.PathLike, obj) -> None:
     """Write JSON to ``path`` atomically (temporary file in the same folder, then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(_finite(jsonable(obj)), indent=1, allow_nan=False)  # standard JSON: no NaN
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1, default=_json_default)
+            f.write(text)
             f.flush()
         os.replace(tmp, path)
     except BaseException:
@@ -110,6 +112,88 @@ def _json_default(o):
     if dataclasses.is_dataclass(o):
         return dataclasses.asdict(o)
     return repr(o)
+
+
+def _finite(obj):
+    """NaN and ±inf as null (JSON has no such numbers), recursively."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+# -- one writer per run ------------------------------------------------------------------------
+
+
+def _alive(owner: dict) -> bool:
+    """Whether the process that wrote a lock still runs (on another host: assumed alive)."""
+    import socket
+
+    if owner.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(owner.get("pid", -1)), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError, TypeError, OverflowError):
+        return True
+    return True
+
+
+def lock_owner(path: str | os.PathLike) -> dict | None:
+    """The live process recording into run directory ``path`` (``{"pid", "host", "since"}``), or None."""
+    f = Path(path) / LOCK_FILE
+    try:
+        owner = json.loads(f.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(owner, dict) or not _alive(owner):
+        return None
+    return owner
+
+
+def acquire_lock(path: str | os.PathLike) -> None:
+    """Take the run directory ``path`` for this process: an exclusive lock file naming the pid and
+    host. A lock left by a process that no longer runs is taken over; one held by a live process
+    raises :class:`RunExistsError` naming it (a second writer would mix two runs in one store)."""
+    import socket
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    f = path / LOCK_FILE
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "since": now()}
+    for _ in range(3):
+        try:
+            fd = os.open(f, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            owner = lock_owner(path)
+            if owner is not None and (owner.get("pid"), owner.get("host")) != (
+                me["pid"],
+                me["host"],
+            ):
+                raise RunExistsError(
+                    f"{path} is being recorded by process {owner.get('pid')} on {owner.get('host')} "
+                    f"(since {owner.get('since')}): two writers would mix their runs. Wait for it, stop "
+                    f"it, or record elsewhere (if that process is gone, delete {f})"
+                ) from None
+            with contextlib.suppress(OSError):  # stale (or this process's own): take it over
+                f.unlink()
+            continue
+        with os.fdopen(fd, "w") as out:
+            json.dump(me, out)
+        return
+    raise RunExistsError(f"could not take the lock {f}: another process keeps taking it")
+
+
+def release_lock(path: str | os.PathLike) -> None:
+    """Drop this process's lock on ``path`` (a lock held by another process is left alone)."""
+    f = Path(path) / LOCK_FILE
+    with contextlib.suppress(OSError, ValueError):
+        if json.loads(f.read_text()).get("pid") == os.getpid():
+            f.unlink()
 
 
 def jsonable(obj):
@@ -264,6 +348,18 @@ class StoreWriter:
         resume: bool = False,
     ):
         self.path = Path(path)
+        acquire_lock(self.path)  # before anything is read or removed: one writer per run
+        try:
+            self._open(dim, meta, capacity, dtype, chunk_bytes, overwrite, resume)
+        except BaseException:
+            release_lock(self.path)
+            raise
+
+    def release(self) -> None:
+        """Give the run directory back (the Recorder calls this when it closes)."""
+        release_lock(self.path)
+
+    def _open(self, dim, meta, capacity, dtype, chunk_bytes, overwrite, resume):
         if is_store(self.path):
             if resume:
                 self._reopen(meta, dim)
@@ -370,8 +466,13 @@ class StoreWriter:
         recorded ``steps``, one (len(steps), *shape) array per buffer name. Atomic; no pickle."""
         tmp = self.path / "buffers.tmp.npz"
         arrays = {f"b/{n}": a for n, a in buffers.items()}
-        np.savez(tmp, steps=np.asarray(steps, dtype=np.int64), **arrays)
-        os.replace(tmp, self.path / "buffers.npz")
+        try:
+            np.savez(tmp, steps=np.asarray(steps, dtype=np.int64), **arrays)
+            os.replace(tmp, self.path / "buffers.npz")
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
 
 
 def read_buffers(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
@@ -420,9 +521,14 @@ def _write_rows(arr: _Array, start: int, values: np.ndarray) -> None:
             data[lo - c * rows : hi - c * rows] = piece
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            f.write(np.ascontiguousarray(data).data)
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "wb") as f:
+                f.write(np.ascontiguousarray(data).data)
+            os.replace(tmp, path)
+        except BaseException:  # disk full, ...: no temporary file left behind
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
         c += 1
 
 
@@ -510,7 +616,9 @@ class WeightsArray:
                 raise IndexError(f"snapshot index {i} out of range for a run of {n} snapshots")
             return i % n
         if isinstance(key, slice):
-            return slice(*key.indices(n))
+            sl = slice(*key.indices(n))
+            # contiguous: one read; any other step (negative ones included) as numpy orders it
+            return sl if sl.step == 1 else np.arange(n)[key]
         idx = np.asarray(key)
         if idx.dtype == bool:
             if idx.shape != (n,):
@@ -536,8 +644,6 @@ class WeightsArray:
                 return self._read(self._map[rows], cols)
             if isinstance(rows, np.ndarray):
                 return self._read(rows, cols)
-            if isinstance(rows, slice) and rows.step != 1:
-                return np.asarray(self._array[rows.start : rows.stop])[:: rows.step][:, cols]
             return np.asarray(self._array[rows, cols])
         except (ValueError, OSError, RuntimeError) as e:
             raise StoreError(f"could not read weights {key!r} from {self._path}: {e}") from e

@@ -7,6 +7,8 @@ import sys
 import textwrap
 import time
 
+import hypothesis
+import hypothesis.strategies as st
 import numpy as np
 import pytest
 import torch
@@ -345,3 +347,148 @@ def test_run_metadata_as_objects():
     assert k is not None and all(s % k == 0 for s in runs[0].steps if s % k == 0)
     assert lk.store.schedule_period({"union": [{"geometric": [1, 10, 5]}, {"every": 7}]}) == 7
     assert lk.store.schedule_period({"at": [1, 2]}) is None
+
+
+@pytest.fixture(scope="module")
+def chunked_run(tmp_path_factory):
+    """A 31-snapshot run stored in chunks of a few rows, and its weights as a numpy array."""
+    path = tmp_path_factory.mktemp("chunked") / "r"
+    model = torch.nn.Linear(6, 3)
+    rec = lk.Recorder(
+        path, schedule=lk.schedules.every(1), evaluate=False, chunk_mb=4 * 21 * 4 / 2**20
+    )
+    with torch.no_grad():
+        for step in range(31):
+            model.weight.add_(0.1)
+            rec.capture(step, model)
+    rec.close()
+    traj = lk.load(path)
+    assert 1 < traj.weights.chunk_rows < 31
+    return traj, np.asarray(traj.weights)
+
+
+_bound = st.one_of(st.none(), st.integers(-40, 40))
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(
+    start=_bound, stop=_bound, step=st.one_of(st.none(), st.integers(-7, 7).filter(bool))
+)
+def test_weights_slices_match_numpy_for_every_slice(chunked_run, start, stop, step):
+    traj, W = chunked_run
+    key = slice(start, stop, step)
+    np.testing.assert_array_equal(traj.weights[key], W[key])
+    np.testing.assert_array_equal(traj.weights[key, 2:5], W[key, 2:5])
+    # a lazy selection (every other snapshot) indexes like the numpy array of its rows
+    sel = traj.select(slice(1, None, 2))
+    np.testing.assert_array_equal(sel.weights[key], W[1::2][key])
+
+
+@hypothesis.settings(max_examples=100, deadline=None)
+@hypothesis.given(idx=st.lists(st.integers(-31, 30), max_size=12))
+def test_weights_index_arrays_match_numpy(chunked_run, idx):
+    traj, W = chunked_run
+    np.testing.assert_array_equal(
+        traj.weights[np.array(idx, dtype=int)], W[np.array(idx, dtype=int)]
+    )
+
+
+def _record(path, n, *, fail_at=None, **kw):
+    """Record n snapshots of a small model; the fail_at-th chunk write raises ENOSPC once."""
+    import errno
+
+    import landkit.store as store
+
+    real, calls = store._write_rows, {"n": 0}
+
+    def flaky(arr, start, values):
+        if arr.path.name == "weights":
+            calls["n"] += 1
+            if calls["n"] == fail_at:
+                raise OSError(errno.ENOSPC, "No space left on device (injected)")
+        return real(arr, start, values)
+
+    model = torch.nn.Linear(6, 3)
+    rec = lk.Recorder(path, schedule=lk.schedules.every(1), evaluate=False,
+                      chunk_mb=4 * 21 * 4 / 2**20, **kw)  # fmt: skip
+    raised = []
+    store._write_rows = flaky
+    try:
+        with torch.no_grad():
+            for step in range(n):
+                model.weight.add_(0.1)
+                try:
+                    rec.capture(step, model)
+                except StoreError as e:
+                    raised.append(e)
+                    break
+        try:
+            rec.close()
+        except StoreError as e:
+            raised.append(e)
+    finally:
+        store._write_rows = real
+    return raised
+
+
+@pytest.mark.parametrize("fail_at", [1, 3])
+def test_a_failed_write_stops_the_run_and_is_never_called_finished(tmp_path, fail_at):
+    """A transient ENOSPC on one chunk: recording stops, the error is a landkit error wrapping the
+    OS error, the run is 'truncated' (or 'failed' with nothing written) at its last contiguous
+    snapshot — every stored row readable, no step -1, no NaN — and no temporary file is left."""
+    raised = _record(tmp_path / "r", 40, fail_at=fail_at)
+    assert raised and isinstance(raised[0].__cause__, OSError)
+    assert "No space left" in str(raised[0])
+    traj = lk.load(tmp_path / "r")
+    assert traj.status == ("failed" if fail_at == 1 else "truncated")
+    assert "ENOSPC" in traj.meta["summary"]["error"] or "No space" in traj.meta["summary"]["error"]
+    W = np.asarray(traj.weights)
+    assert np.isfinite(W).all() and (traj.steps >= 0).all()
+    np.testing.assert_array_equal(traj.steps, np.arange(len(traj)))
+    chunk = traj.weights.chunk_rows
+    assert len(traj) == (fail_at - 1) * chunk  # the rows before the failed chunk, nothing after
+    assert not glob.glob(str(tmp_path / "r" / "**" / "*.tmp"), recursive=True)
+
+
+def test_a_second_writer_is_refused_while_the_first_records(tmp_path):
+    path = tmp_path / "r"
+    model = torch.nn.Linear(4, 2)
+    a = lk.Recorder(path, schedule=lk.schedules.every(1), evaluate=False)
+    a.capture(0, model)
+    # another process (the owner check is per process): a writer with overwrite=True is refused
+    code = textwrap.dedent(f"""
+        import torch, landkit as lk
+        from landkit.errors import RunExistsError
+        rec = lk.Recorder({str(path)!r}, evaluate=False, overwrite=True)
+        try:
+            rec.capture(0, torch.nn.Linear(4, 2))
+        except RunExistsError as e:
+            print("REFUSED", e)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "REFUSED" in out.stdout and f"process {os.getpid()}" in out.stdout
+    a.capture(1, model)
+    a.close()
+    assert not (path / lk.store.LOCK_FILE).exists()  # released at close
+    assert len(lk.load(path)) == 2 and lk.load(path).status == "finished"
+    # a lock left by a process that died is taken over
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    import socket
+
+    (path / lk.store.LOCK_FILE).write_text(
+        json.dumps({"pid": int(dead), "host": socket.gethostname()})
+    )
+    b = lk.Recorder(path, evaluate=False, overwrite=True)
+    b.capture(0, model)
+    b.close()
+    assert len(lk.load(path)) == 1
+
+
+def test_json_records_hold_no_nan_tokens(tmp_path):
+    lk.store.write_json_atomic(
+        tmp_path / "x.json", {"loss": float("nan"), "v": [1.0, float("inf")]}
+    )
+    text = (tmp_path / "x.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"loss": None, "v": [1.0, None]}

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .. import store as _store
-from ..errors import InvalidArgument, InvalidType
+from ..errors import InvalidArgument, InvalidType, StoreError
 from ..validate import integer
 from .schedules import Schedule, every
 from .sketch import CountSketch
@@ -339,8 +339,11 @@ class Recorder:
                         self._writer.write_buffers(*buffers)
                 if recycle is not None:
                     self._free.put(recycle)
-            except BaseException as e:  # surfaced in the training thread
-                self._error = e
+            except BaseException as e:  # surfaced in the training thread; every later block is
+                if self._error is None:  # dropped, so n_snapshots never covers a hole
+                    self._error = e
+                if recycle is not None:
+                    self._free.put(recycle)
             finally:
                 self._queue.task_done()
 
@@ -352,9 +355,14 @@ class Recorder:
                 {n: np.stack(rows) for n, rows in self._buffer_rows.items()})  # fmt: skip
 
     def _raise_writer_error(self):
+        """The first failed write stops the recording for good (it is raised again on every later
+        capture): the store keeps the snapshots written before it, contiguous and readable."""
         if self._writer is not None and self._error is not None:
-            err, self._error = self._error, None
-            raise RuntimeError(f"writing the trajectory to {self.path} failed: {err}") from err
+            err = self._error
+            raise StoreError(
+                f"writing the trajectory to {self.path} failed ({type(err).__name__}: {err}); "
+                f"recording stopped: the run keeps its first {self._writer.n} snapshots"
+            ) from err
 
     def flush(self):
         """Write everything captured so far to disk and wait until it is there."""
@@ -373,15 +381,29 @@ class Recorder:
             self._closed = True
             return
         try:
-            self.flush()
+            self._submit(full=False)
+            self._queue.join()
         finally:
             self._queue.put(None)
             self._thread.join()
             self._closed = True
             _OPEN.discard(self)
-        self._writer.update_meta(
-            status=status, finished=_store.now(), summary=_store.jsonable(summary)
-        )
+        err = self._error
+        if err is not None:  # a write failed: never "finished" — "truncated" at the last good row
+            status = "truncated" if self._writer.n else "failed"
+            summary = {**summary, "error": f"{type(err).__name__}: {err}"}
+        try:
+            self._writer.update_meta(
+                status=status, finished=_store.now(), summary=_store.jsonable(summary)
+            )
+        except OSError as e:
+            raise StoreError(
+                f"could not mark the run at {self.path} {status!r} ({type(e).__name__}: {e}); "
+                f"its metadata still says 'running' with {self._writer.n} snapshots"
+            ) from (err or e)
+        finally:
+            self._writer.release()
+        self._raise_writer_error()
 
     def __enter__(self):
         return self
