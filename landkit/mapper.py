@@ -195,8 +195,9 @@ def _trajectory_points(runs, pca, max_snapshots, bar=None, max_memory=2 * 2**30)
         picks.append(idx)
     members, values, end = _point_labels(runs, picks)
     P = runs[0].weights.shape[1]
-    if pca and pca < P and 8 * P * len(members) > max_memory:
-        # too large to stack: PCA scores and distances from the joint Gram matrix, chunk by chunk
+    if pca and pca < P and (P > len(members) or 8 * P * len(members) > max_memory):
+        # wider than long (every network) or too large to stack: PCA scores and distances from the
+        # joint Gram matrix, chunk by chunk — exact, and N × N memory instead of ~3 copies of N × P
         from .linalg import joint_gram
 
         w0 = np.asarray(runs[0].weights[0], dtype=np.float64)

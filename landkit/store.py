@@ -360,9 +360,17 @@ class StoreWriter:
         release_lock(self.path)
 
     def _open(self, dim, meta, capacity, dtype, chunk_bytes, overwrite, resume):
+        if is_store(self.path) and resume:
+            try:
+                empty = int(read_json(self.path / "zarr.json")["attributes"][_META_KEY]["n_snapshots"]) == 0
+            except (OSError, KeyError, TypeError, ValueError, StoreError):
+                empty = False
+            if empty:  # the previous attempt died before its first snapshot: start it fresh
+                remove_store(self.path)
+                resume = False
         if is_store(self.path):
             if resume:
-                self._reopen(meta, dim)
+                self._reopen(meta, dim, force=resume == "force")
                 return
             if not overwrite:
                 raise RunExistsError(
@@ -398,13 +406,27 @@ class StoreWriter:
         arr.save()
         return arr
 
-    def _reopen(self, meta, dim):
+    def _reopen(self, meta, dim, force=False):
         old = load(self.path)
         if old.meta.get("params") != meta.get("params") or old.weights.shape[1] != dim:
             raise StoreError(
                 f"resume=True: the run at {self.path} recorded other parameters "
                 f"({old.weights.shape[1]} values) than this model gives ({dim}); record into a new directory"
             )
+        if not force:  # what is resumed must be the same run: same config, seed and schedule
+            was = jsonable({k: old.meta.get(k) for k in ("config", "seed", "schedule")})
+            now_ = jsonable({k: meta.get(k) for k in ("config", "seed", "schedule")})
+            diff = [f"{k}: {was['config'].get(k)!r} → {now_['config'].get(k)!r}"
+                    for k in sorted(set(was["config"] or {}) | set(now_["config"] or {}))
+                    if (was["config"] or {}).get(k) != (now_["config"] or {}).get(k)]  # fmt: skip
+            diff += [f"{k}: {was[k]!r} → {now_[k]!r}" for k in ("seed", "schedule") if was[k] != now_[k]]
+            if diff:
+                raise StoreError(
+                    f"resume=True: the run at {self.path} was recorded with other settings "
+                    f"({'; '.join(diff[:4])}{' ...' if len(diff) > 4 else ''}): continuing it would join "
+                    "two different trainings at a seam. Use the same settings, record elsewhere, or "
+                    "pass resume='force'"
+                )
         self.weights = _Array.open(self.path / "weights")
         self.steps = _Array.open(self.path / "steps")
         self.scalars = {

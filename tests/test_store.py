@@ -492,3 +492,32 @@ def test_json_records_hold_no_nan_tokens(tmp_path):
     text = (tmp_path / "x.json").read_text()
     assert "NaN" not in text and "Infinity" not in text
     assert json.loads(text) == {"loss": None, "v": [1.0, None]}
+
+
+def test_resume_checks_it_continues_the_same_run(tmp_path, digits):
+    path = tmp_path / "r"
+
+    def run(steps=40, resume=True, **kw):
+        model = lk.models.mlp(64, [8], 10, seed=0)
+        rec = lk.Recorder(path, schedule=lk.schedules.every(10), evaluate=False, resume=resume,
+                          overwrite=not resume)  # fmt: skip
+        return lk.train(model, digits, steps=steps, recorder=rec, progress=False,
+                        **{"lr": 0.1, "batch_size": 32, "seed": 0, **kw})  # fmt: skip
+
+    run(resume=False)
+    for change in ({"lr": 0.5}, {"batch_size": 64}, {"seed": 3}, {"steps": 80}):
+        with pytest.raises(StoreError, match=f"other settings.*{next(iter(change))}"):
+            run(**change)
+    assert len(lk.load(path)) == 5 and lk.load(path).meta["config"]["lr"] == 0.1
+    run(resume="force", steps=80)  # on request
+    assert lk.load(path).steps.tolist() == [0, 10, 20, 30, 40, 50, 60, 70, 80]
+    # an attempt that died before its first snapshot: resuming starts it fresh
+    empty = tmp_path / "empty"
+    rec = lk.Recorder(empty, evaluate=False)
+    rec.start(torch.nn.Linear(3, 2))
+    rec.close()
+    assert lk.load(empty).meta["n_snapshots"] == 0
+    rec = lk.Recorder(empty, evaluate=False, resume=True)
+    rec.capture(0, torch.nn.Linear(5, 2))  # another model: fine, nothing was recorded before
+    rec.close()
+    assert len(lk.load(empty)) == 1

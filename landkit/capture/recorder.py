@@ -52,7 +52,10 @@ class Recorder:
         With ``evaluate=False`` ``loss`` is the minibatch loss at that step (free).
     flush_every : seconds between flushes to disk (also flushed whenever a chunk fills, and at close).
     overwrite, resume : what to do when ``path`` already holds a run: replace it, or append after
-        its last recorded step. Neither: :class:`landkit.errors.RunExistsError`.
+        its last recorded step. Neither: :class:`landkit.errors.RunExistsError`. A resume checks that
+        the config, seed and schedule are the recorded ones (``resume="force"`` skips the check); a run
+        that died before its first snapshot starts afresh. One process records into a directory at a
+        time: a second writer (``overwrite`` included) is refused while the first one lives.
     config : JSON-serialisable dict stored with the run (hyper-parameters, notes).
     dtype : storage precision of the weights (``"float32"``; ``"float64"`` to keep double models exact).
     chunk_mb : target size of one storage chunk of whole snapshots; reading one snapshot reads one chunk.
@@ -112,7 +115,8 @@ class Recorder:
         self.grad_noise = bool(grad_noise)
         self.evaluate = bool(evaluate)
         self.flush_every = float(flush_every)
-        self.overwrite, self.resume = bool(overwrite), bool(resume)
+        self.overwrite = bool(overwrite)
+        self.resume = "force" if resume == "force" else bool(resume)
         self.config = dict(config or {})
         self.dtype = dtype
         self.chunk_mb = float(chunk_mb)
