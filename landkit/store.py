@@ -362,7 +362,10 @@ class StoreWriter:
     def _open(self, dim, meta, capacity, dtype, chunk_bytes, overwrite, resume):
         if is_store(self.path) and resume:
             try:
-                empty = int(read_json(self.path / "zarr.json")["attributes"][_META_KEY]["n_snapshots"]) == 0
+                empty = (
+                    int(read_json(self.path / "zarr.json")["attributes"][_META_KEY]["n_snapshots"])
+                    == 0
+                )
             except (OSError, KeyError, TypeError, ValueError, StoreError):
                 empty = False
             if empty:  # the previous attempt died before its first snapshot: start it fresh
@@ -419,7 +422,9 @@ class StoreWriter:
             diff = [f"{k}: {was['config'].get(k)!r} → {now_['config'].get(k)!r}"
                     for k in sorted(set(was["config"] or {}) | set(now_["config"] or {}))
                     if (was["config"] or {}).get(k) != (now_["config"] or {}).get(k)]  # fmt: skip
-            diff += [f"{k}: {was[k]!r} → {now_[k]!r}" for k in ("seed", "schedule") if was[k] != now_[k]]
+            diff += [
+                f"{k}: {was[k]!r} → {now_[k]!r}" for k in ("seed", "schedule") if was[k] != now_[k]
+            ]
             if diff:
                 raise StoreError(
                     f"resume=True: the run at {self.path} was recorded with other settings "
@@ -1085,17 +1090,29 @@ def load_runs(root: str | os.PathLike, *, include_failed: bool = False) -> RunSe
     root = Path(root)
     if not root.is_dir():
         raise StoreError(f"no runs at {root}: not a directory")
-    trajs, configs = [], []
+    trajs, configs, damaged = [], [], []
     for d in sorted(p for p in root.iterdir() if p.is_dir()):
         record = d / RUN_RECORD
-        config = read_json(record).get("config", {}) if record.exists() else None
-        if record.exists() and not (d / DONE_MARKER).exists() and not include_failed:
+        try:
+            config = read_json(record).get("config", {}) if record.exists() else None
+            if record.exists() and not (d / DONE_MARKER).exists() and not include_failed:
+                continue
+            if not is_store(d):
+                continue
+            t = load(d)
+        except (StoreError, AttributeError) as e:  # one damaged run never hides the others
+            damaged.append(f"{d.name}: {e}")
             continue
-        if not is_store(d):
-            continue
-        t = load(d)
         trajs.append(t)
         configs.append(config if config is not None else t.config)
+    if damaged:
+        import warnings
+
+        warnings.warn(
+            f"{len(damaged)} run(s) under {root} could not be opened and are left out "
+            f"(rerun the sweep to redo them): {'; '.join(damaged[:3])}{' ...' if len(damaged) > 3 else ''}",
+            stacklevel=2,
+        )
     if not trajs:
         raise StoreError(f"no recorded runs found under {root}")
     return RunSet(trajs, configs, root)

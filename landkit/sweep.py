@@ -68,8 +68,17 @@ def grid(**axes) -> list[dict]:
 
 
 def run_name(config: Mapping) -> str:
-    """A readable, filesystem-safe, deterministic directory name for a config."""
+    """A readable, filesystem-safe, deterministic directory name for a config.
+
+    >>> run_name({"width": 16, "lr": 0.1})
+    'width=16,lr=0.1'
+    """
     text = ",".join(f"{k}={v}" for k, v in config.items())
+    if re.search(r" at 0x[0-9a-fA-F]+", text):
+        raise InvalidArgument(
+            f"a config value has no stable text form ({text[:120]!r} holds a memory address): the run "
+            "would get a new directory on every call. Use names, numbers or strings as config values"
+        )
     safe = re.sub(r"[^A-Za-z0-9_.=,+-]", "_", text)
     if len(safe) > 120:
         safe = safe[:100] + "-" + hashlib.sha1(text.encode()).hexdigest()[:12]
@@ -132,14 +141,60 @@ def _accepts_run_dir(fn) -> bool:
     )
 
 
-def run_one(fn_bytes: bytes, config: dict, run_dir: str, threads: int | None = None) -> dict:
+def _completed(run_dir: Path) -> dict | None:
+    """The done record of a run that finished intact, or None. A done marker that is unreadable, or
+    that sits beside a store that does not open, is removed: the run is redone, not skipped."""
+    done = run_dir / _store.DONE_MARKER
+    if not done.exists():
+        return None
+    try:
+        record = _store.read_json(done)
+        if _store.is_store(run_dir) or (run_dir / "weights").exists():
+            _store.load(run_dir)
+        if not isinstance(record, dict):
+            raise _store.StoreError(f"{done} is not a record")
+    except (_store.StoreError, OSError, AttributeError):
+        done.unlink(missing_ok=True)
+        return None
+    return record
+
+
+def _timeout(seconds):
+    """Raise TimeoutError in this (main) thread after ``seconds``; returns a function that cancels."""
+    import signal
+    import threading
+
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def fire(signum, frame):
+        raise TimeoutError(f"the run took longer than timeout={seconds} s")
+
+    old = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, float(seconds))
+
+    def cancel():
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+    return cancel
+
+
+def run_one(fn_bytes: bytes, config: dict, run_dir: str, threads: int | None = None,
+            timeout: float | None = None) -> dict:  # fmt: skip
     """Run one config in ``run_dir`` (executed on a worker). Public so that executors can import it."""
     import cloudpickle
 
     run_dir = Path(run_dir)
     done = run_dir / _store.DONE_MARKER
-    if done.exists():
-        return {"status": "skipped", **_store.read_json(done)}
+    record = _completed(run_dir)
+    if record is not None:
+        return {"status": "skipped", **record}
+    owner = _store.lock_owner(run_dir)
+    if owner is not None and owner.get("pid") != os.getpid():
+        return {"status": "failed", "config": config,
+                "error": f"{run_dir} is being recorded by live process {owner.get('pid')} on "
+                         f"{owner.get('host')} (an earlier sweep's worker?): left alone"}  # fmt: skip
     if threads:
         import torch
 
@@ -156,12 +211,17 @@ def run_one(fn_bytes: bytes, config: dict, run_dir: str, threads: int | None = N
     _store.write_json_atomic(run_dir / _store.RUN_RECORD, record)
     fn = cloudpickle.loads(fn_bytes)
     t0 = time.perf_counter()
+    cancel = _timeout(timeout)
     try:
         kwargs = dict(config)
         if _accepts_run_dir(fn):
             kwargs["run_dir"] = str(run_dir)
         result = fn(**kwargs)
+        cancel()
+        if _store.is_store(run_dir):  # a done marker only beside a store that opens
+            _store.load(run_dir)
     except Exception:
+        cancel()
         err = {"config": config, "error": traceback.format_exc(), "failed": _store.now()}
         _store.write_json_atomic(run_dir / _store.ERROR_RECORD, err)
         return {"status": "failed", **err}
@@ -193,10 +253,32 @@ def _dump(fn) -> bytes:
             cloudpickle.unregister_pickle_by_value(mod)
 
 
-def _init_worker(threads):
+def _init_worker(threads, driver: int | None = None):
+    """A pool worker: its torch threads, and death with the sweep's driver process (Linux: the kernel
+    sends SIGKILL when the parent dies; elsewhere a watcher thread notices the new parent)."""
     import torch
 
     torch.set_num_threads(threads)
+    if driver is None:
+        return
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != driver:  # the driver died before the signal was armed
+        os._exit(1)
+
+    def watch():
+        while os.getppid() == driver:
+            time.sleep(1.0)
+        os._exit(1)
+
+    import threading
+
+    threading.Thread(target=watch, daemon=True, name="landkit-driver-watch").start()
 
 
 def sweep(
@@ -207,6 +289,7 @@ def sweep(
     executor: cf.Executor | None = None,
     max_workers: int | None = None,
     threads_per_run: int | None = None,
+    timeout: float | None = None,
     progress: bool = True,
 ) -> SweepResult:
     """Run ``fn(**config)`` for every config of ``grid``, each in its own directory under ``root``.
@@ -215,8 +298,12 @@ def sweep(
     (``lk.Recorder(run_dir, ...)``). Its return value (a :class:`TrainResult`, a dict, ...) is stored
     as JSON beside the run.
 
-    Resumable: a run whose completion marker exists is skipped on a re-run; a failed run records its
-    traceback (``landkit-error.json``), does not stop the others, and is retried on the next call.
+    Resumable: a run whose completion marker exists (beside a store that opens) is skipped on a
+    re-run; a failed run records its traceback (``landkit-error.json``), does not stop the others, and
+    is retried on the next call. A run that kills its worker process (a crash, ``os._exit``, the OOM
+    killer) fails alone: the runs that shared the broken pool are run again, each in a process of its
+    own. ``timeout`` (seconds) fails a run that takes longer. The pool's workers die with the process
+    that called ``sweep``; a rerun leaves alone a run still recorded by a live process.
 
     ``executor``: any ``concurrent.futures.Executor``; the default is a pool of
     ``max_workers`` (default: CPU count) spawned processes with ``threads_per_run`` torch threads each.
@@ -237,6 +324,12 @@ def sweep(
     configs = [dict(c) for c in grid]
     if not configs:
         raise InvalidArgument("the grid is empty: nothing to sweep")
+    if any("run_dir" in c for c in configs):
+        raise InvalidArgument(
+            "'run_dir' is reserved: sweep passes each run its directory under that name; rename the key"
+        )
+    if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
+        raise InvalidArgument(f"timeout must be a positive number of seconds, got {timeout!r}")
     if not callable(fn):
         raise InvalidType(f"fn must be callable, got {type(fn).__name__}")
     root = Path(root)
@@ -253,27 +346,16 @@ def sweep(
         n_workers = max_workers or os.cpu_count() or 1
         n_workers = min(n_workers, len(configs))
         threads = threads_per_run or max(1, (os.cpu_count() or 1) // n_workers)
-        executor = cf.ProcessPoolExecutor(
-            n_workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker,
-            initargs=(threads,),
-        )
-    results: dict[int, dict] = {}
-    try:
-        futures = {}
-        for i, (config, name) in enumerate(zip(configs, names)):
-            run_dir = root / name
-            if (run_dir / _store.DONE_MARKER).exists():
-                results[i] = {"status": "skipped", **_store.read_json(run_dir / _store.DONE_MARKER)}
-                continue
-            run_dir.mkdir(parents=True, exist_ok=True)
-            futures[executor.submit(run_one, fn_bytes, config, str(run_dir), threads_per_run)] = i
-        bar = None
-        if progress and futures:
-            from tqdm.auto import tqdm
 
-            bar = tqdm(total=len(configs), initial=len(results), desc="sweep", unit="run")
+        def pool(n):
+            return cf.ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"),
+                                          initializer=_init_worker, initargs=(threads, os.getpid()))  # fmt: skip
+
+        executor = pool(n_workers)
+    results: dict[int, dict] = {}
+    bar = None
+
+    def collect(futures, broken):
         for fut in cf.as_completed(futures):
             i = futures[fut]
             try:
@@ -281,16 +363,46 @@ def sweep(
             except (
                 Exception
             ) as e:  # the worker itself died (BrokenProcessPool, lost Dask task, ...)
-                results[i] = {
-                    "status": "failed",
-                    "config": configs[i],
-                    "error": f"worker failed: {e!r}",
-                }
+                if own and broken is not None and isinstance(e, cf.process.BrokenProcessPool):
+                    broken.append(
+                        i
+                    )  # run again alone: the pool broke, maybe not because of this run
+                    continue
+                results[i] = {"status": "failed", "config": configs[i],
+                              "error": f"worker failed: {e!r}"}  # fmt: skip
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(
                     failed=sum(r["status"] == "failed" for r in results.values()), refresh=False
                 )
+
+    try:
+        futures = {}
+        for i, (config, name) in enumerate(zip(configs, names)):
+            run_dir = root / name
+            record = _completed(run_dir)
+            if record is not None:
+                results[i] = {"status": "skipped", **record}
+                continue
+            run_dir.mkdir(parents=True, exist_ok=True)
+            fut = executor.submit(run_one, fn_bytes, config, str(run_dir), threads_per_run, timeout)
+            futures[fut] = i
+        if progress and futures:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(configs), initial=len(results), desc="sweep", unit="run")
+        broken: list[int] = []
+        collect(futures, broken)
+        if broken:  # each in a process of its own, n_workers at a time: a crashing run fails alone
+            executor.shutdown(wait=True, cancel_futures=True)
+            for k in range(0, len(broken), n_workers):
+                pools = {i: pool(1) for i in broken[k : k + n_workers]}
+                try:
+                    collect({p.submit(run_one, fn_bytes, configs[i], str(root / names[i]),
+                                      threads_per_run, timeout): i for i, p in pools.items()}, None)  # fmt: skip
+                finally:
+                    for p in pools.values():
+                        p.shutdown(wait=True, cancel_futures=True)
         if bar is not None:
             bar.close()
     finally:

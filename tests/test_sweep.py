@@ -117,3 +117,96 @@ def test_a_sweep_loads_only_its_own_runs(tmp_path):
     assert sorted(c["width"] for c in a.load().configs) == [2, 3]
     assert [c["width"] for c in b.load().configs] == [4]
     assert len(lk.load_runs(tmp_path)) == 3
+
+
+def crash_or_run(width, seed, run_dir, crash=False, hang=0.0):
+    """A cell that kills its own worker process (crash) or hangs, else a small recorded run."""
+    if crash:
+        os._exit(3)
+    if hang:
+        time.sleep(hang)
+    return small_run(width, seed, run_dir)
+
+
+def test_a_crashing_run_fails_alone_and_a_hanging_one_times_out(tmp_path):
+    grid = [
+        {"width": 4, "seed": s, "crash": s == 1, "hang": 30.0 if s == 2 else 0.0} for s in range(4)
+    ]
+    res = lk.sweep(crash_or_run, grid, tmp_path, max_workers=2, timeout=8, progress=False)
+    status = {r["config"]["seed"]: r["status"] for r in res.runs}
+    assert status == {0: "done", 1: "failed", 2: "failed", 3: "done"}
+    errors = {r["config"]["seed"]: r.get("error", "") for r in res.runs}
+    assert "timeout=8" in errors[2]
+    assert "worker" in errors[1].lower() or "terminated" in errors[1].lower()
+    assert len(lk.load_runs(tmp_path)) == 2
+
+
+def test_sweep_refuses_reserved_keys_and_unstable_names(tmp_path):
+    with pytest.raises(ValueError, match="reserved"):
+        lk.sweep(small_run, [{"width": 4, "seed": 0, "run_dir": "x"}], tmp_path, progress=False)
+    with pytest.raises(ValueError, match="memory address"):
+        run_name({"act": object()})
+
+
+def test_a_damaged_done_marker_is_redone_not_fatal(tmp_path):
+    grid = lk.grid(width=[4], seed=[0, 1])
+    lk.sweep(small_run, grid, tmp_path, max_workers=1, progress=False)
+    victim = tmp_path / run_name(grid[0])
+    (victim / lk.store.DONE_MARKER).write_text('{"config": {"wid')  # truncated
+    (tmp_path / run_name(grid[1]) / "weights" / "zarr.json").unlink()  # a store that does not open
+    with pytest.warns(UserWarning, match="could not be opened"):
+        assert len(lk.load_runs(tmp_path)) == 1  # the damaged store is left out, the other opens
+    res = lk.sweep(small_run, grid, tmp_path, max_workers=1, progress=False)
+    assert [r["status"] for r in res.runs] == ["done", "done"]
+    assert len(lk.load_runs(tmp_path)) == 2
+
+
+DRIVER = """
+import sys
+sys.path.insert(0, {tests!r})
+import landkit as lk
+from test_sweep import small_run
+lk.sweep(small_run, {grid!r}, {root!r}, max_workers=2, progress=False)
+"""
+
+
+def test_killing_the_sweep_driver_kills_its_workers_and_a_rerun_completes(tmp_path):
+    """SIGKILL the driver mid-sweep: its workers die with it (no orphans writing on), and a rerun
+    runs every run exactly once and load_runs opens them all."""
+    import subprocess
+    import sys
+
+    root, log = tmp_path / "sweep", tmp_path / "log.jsonl"
+    grid = lk.grid(width=[4], seed=range(4), sleep=[10.0], log=[str(log)])
+    code = DRIVER.format(tests=str(Path(__file__).parent), grid=grid, root=str(root))
+    driver = subprocess.Popen([sys.executable, "-c", code])
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(root.glob("*/" + lk.store.RUN_RECORD))) < 2:
+        time.sleep(0.1)
+    records = list(root.glob("*/" + lk.store.RUN_RECORD))
+    assert len(records) >= 2, "the workers never started"
+    workers = sorted({json.loads(f.read_text())["pid"] for f in records})
+    driver.kill()
+    driver.wait()
+    deadline = time.time() + 3  # well inside the runs' 10 s: they did not just finish on their own
+    alive = workers
+    while alive and time.time() < deadline:
+        alive = [p for p in workers if _alive(p)]
+        time.sleep(0.2)
+    assert not alive, f"orphan workers {alive} outlived the driver"
+    res = lk.sweep(small_run, grid, root, max_workers=2, progress=False)
+    assert [r["status"] for r in res.runs] == ["done"] * 4
+    assert sorted(json.loads(x)["seed"] for x in log.read_text().splitlines()) == [0, 1, 2, 3]
+    assert len(lk.load_runs(root)) == 4
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (dead, not yet reaped) counts as gone
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
