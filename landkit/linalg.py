@@ -89,12 +89,16 @@ def joint_gram(sources, rows, w0, max_memory: float = 2**30, columns=None, tick=
     """
     P = sources[0].shape[1] if columns is None else len(columns)
     N = sum(len(r) for r in rows)
-    block = int(max(1, min(P, max_memory // (16 * max(N, 1)))))
+    # the column block is held in the stores' own precision (float32 for recorded runs) and
+    # converted to float64 piece by piece: as few passes over the stores as max_memory allows
+    dtype = np.result_type(*[getattr(W, "dtype", np.float64) for W in sources], np.float32)
+    sub = int(max(1, min(65536, max_memory // (32 * max(N, 1)))))
+    block = int(max(sub, min(P, (max_memory - 16 * N * sub) // (dtype.itemsize * max(N, 1)))))
     G = np.zeros((N, N))
     for c0 in range(0, P, block):
         c1 = min(P, c0 + block)
         cols = slice(c0, c1) if columns is None else np.asarray(columns)[c0:c1]
-        D = np.empty((N, c1 - c0))
+        D = np.empty((N, c1 - c0), dtype=dtype)
         at = 0
         for W, idx in zip(sources, rows):
             chunks = getattr(W, "iter_chunks", None)
@@ -106,8 +110,10 @@ def joint_gram(sources, rows, w0, max_memory: float = 2**30, columns=None, tick=
                     pos = at + np.searchsorted(want, hit)
                     D[pos] = np.asarray(part)[hit - start][:, cols]
             at += len(want)
-        D -= np.asarray(w0[c0:c1], dtype=np.float64)
-        G += D @ D.T
+        for s0 in range(0, c1 - c0, sub):
+            piece = D[:, s0 : s0 + sub].astype(np.float64)
+            piece -= np.asarray(w0[c0 + s0 : c0 + s0 + piece.shape[1]], dtype=np.float64)
+            G += piece @ piece.T
         if tick is not None:
             tick((c1 - c0) / P)
     return G
