@@ -78,7 +78,8 @@ def joint_gram(sources, rows, w0, max_memory: float = 2**30, columns=None, tick=
     """Gram matrix of the displacements from ``w0`` of the selected ``rows`` (a list of index arrays,
     one per source) of several runs together, float64, reading one storage chunk at a time and one
     block of columns per pass: memory ≈ N × block, not N × P. ``columns`` (an index array) restricts
-    the observables (``w0`` then has ``len(columns)`` entries); ``tick(fraction)`` reports progress.
+    the observables (``w0`` then has ``len(columns)`` entries); ``tick(fraction)`` is called with the
+    fraction done so far after each source of each pass.
 
     Example
     -------
@@ -100,7 +101,7 @@ def joint_gram(sources, rows, w0, max_memory: float = 2**30, columns=None, tick=
         cols = slice(c0, c1) if columns is None else np.asarray(columns)[c0:c1]
         D = np.empty((N, c1 - c0), dtype=dtype)
         at = 0
-        for W, idx in zip(sources, rows):
+        for r, (W, idx) in enumerate(zip(sources, rows)):
             chunks = getattr(W, "iter_chunks", None)
             blocks = chunks() if chunks is not None else [(0, W)]
             want = np.asarray(idx)
@@ -110,10 +111,10 @@ def joint_gram(sources, rows, w0, max_memory: float = 2**30, columns=None, tick=
                     pos = at + np.searchsorted(want, hit)
                     D[pos] = np.asarray(part)[hit - start][:, cols]
             at += len(want)
+            if tick is not None:
+                tick((c0 + (c1 - c0) * (r + 1) / len(sources)) / P)
         for s0 in range(0, c1 - c0, sub):
             piece = D[:, s0 : s0 + sub].astype(np.float64)
             piece -= np.asarray(w0[c0 + s0 : c0 + s0 + piece.shape[1]], dtype=np.float64)
             G += piece @ piece.T
-        if tick is not None:
-            tick((c1 - c0) / P)
     return G

@@ -201,9 +201,14 @@ def _trajectory_points(runs, pca, max_snapshots, bar=None, max_memory=2 * 2**30)
         from .linalg import joint_gram
 
         w0 = np.asarray(runs[0].weights[0], dtype=np.float64)
-        G = joint_gram([t.weights for t in runs], picks, w0, max_memory)
-        if bar is not None:
-            bar.update(len(runs))
+        done = [0]
+
+        def tick(fraction):  # in runs read: one per run when one pass covers every column
+            if bar is not None and round(fraction * len(runs)) > done[0]:
+                bar.update(round(fraction * len(runs)) - done[0])
+                done[0] = round(fraction * len(runs))
+
+        G = joint_gram([t.weights for t in runs], picks, w0, max_memory, tick=tick)
         n, i = np.diag(G), np.arange(len(G))
         values["distance_to_end"] = np.sqrt(np.maximum(n + n[end] - 2 * G[i, end], 0))
         J = np.eye(len(G)) - 1.0 / len(G)
