@@ -46,7 +46,12 @@ $(VENV)/.installed-app: $(VENV)/.installed pyproject.toml constraints.txt
 # the tour as a web app on 127.0.0.1 (no code cells shown); the landkit template keeps it offline
 app: $(VENV)/.installed-app
 	JUPYTER_PATH=$(CURDIR)/app $(VENV)/bin/voila notebooks/00_tour.ipynb --template=landkit \
-		--Voila.ip=127.0.0.1 --port=8866 --no-browser
+		--Voila.ip=127.0.0.1 --port=8866 --no-browser $(APP_CULL)
+
+# every page view starts a kernel (~470 MB running the tour): shut down kernels that have been idle
+# for 10 minutes with no browser connected, checked every minute
+APP_CULL = --MappingKernelManager.cull_idle_timeout=600 --MappingKernelManager.cull_interval=60 \
+	--MappingKernelManager.cull_connected=False
 
 data: $(VENV)/.installed
 	$(PY) data/make_data.py
