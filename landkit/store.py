@@ -40,6 +40,8 @@ import os
 import re
 import shutil
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -290,6 +292,7 @@ class _Array:
     chunks: tuple
     dtype: str
     fill_value: float | int
+    crc: _Array | None = None  # its row checksums (CRC-32 of each row's bytes), or None
 
     def meta(self) -> dict:
         fill = self.fill_value
@@ -314,13 +317,15 @@ class _Array:
     def resize(self, rows: int):
         self.shape = (rows, *self.shape[1:])
         self.save()
+        if self.crc is not None:
+            self.crc.resize(rows)
 
     @classmethod
-    def open(cls, path: Path) -> _Array:
-        m = read_json(_need(path / "zarr.json", f"metadata of array {path.name!r}"))
-        fill = m["fill_value"]
-        return cls(path, tuple(m["shape"]), tuple(m["chunk_grid"]["configuration"]["chunk_shape"]),
-                   m["data_type"], float("nan") if fill == "NaN" else fill)  # fmt: skip
+    def open(cls, path: Path, crc: Path | None = None) -> _Array:
+        raw = _RawArray(path)
+        fill = raw.fill_value
+        return cls(path, raw.shape, raw.chunks, raw.dtype.name, fill,
+                   cls.open(crc) if crc is not None and crc.exists() else None)  # fmt: skip
 
 
 def _group_meta(attributes: dict) -> dict:
@@ -391,12 +396,14 @@ class StoreWriter:
         self.chunk_rows = int(max(1, min(1024, self.capacity, rows)))
         self.dim = int(dim)
         self.n = 0
+        write_json_atomic(self.path / "crc32" / "zarr.json", _group_meta({}))
         self.weights = _Array(
             self.path / "weights",
             (self.capacity, self.dim),
             (self.chunk_rows, self.dim),
             np.dtype(dtype).name,
             float("nan"),
+            crc=self._crc_array("weights"),
         )
         self.weights.save()
         self.steps = self._vector("steps", "int64", -1)
@@ -404,8 +411,18 @@ class StoreWriter:
         self.meta = {**meta, "schema_version": SCHEMA_VERSION, "n_snapshots": 0, "scalar_names": []}
         self._write_meta()
 
+    def _crc_array(self, name) -> _Array | None:
+        """The row checksums of array ``name`` (``RUN/crc32/NAME``), for a store that keeps them."""
+        if not (self.path / "crc32").is_dir():  # a run recorded before checksums: none added
+            return None
+        arr = _Array(self.path / "crc32" / name, (self.capacity,), (max(self.chunk_rows, 256),),
+                     "uint32", 0)  # fmt: skip
+        arr.save()
+        return arr
+
     def _vector(self, name, dtype, fill) -> _Array:
-        arr = _Array(self.path / name, (self.capacity,), (max(self.chunk_rows, 256),), dtype, fill)
+        arr = _Array(self.path / name, (self.capacity,), (max(self.chunk_rows, 256),), dtype, fill,
+                     crc=self._crc_array(name))  # fmt: skip
         arr.save()
         return arr
 
@@ -432,10 +449,12 @@ class StoreWriter:
                     "two different trainings at a seam. Use the same settings, record elsewhere, or "
                     "pass resume='force'"
                 )
-        self.weights = _Array.open(self.path / "weights")
-        self.steps = _Array.open(self.path / "steps")
+        crc = self.path / "crc32"
+        self.weights = _Array.open(self.path / "weights", crc / "weights")
+        self.steps = _Array.open(self.path / "steps", crc / "steps")
         self.scalars = {
-            k: _Array.open(self.path / "scalars" / k) for k in old.meta.get("scalar_names", [])
+            k: _Array.open(self.path / "scalars" / k, crc / "scalars" / k)
+            for k in old.meta.get("scalar_names", [])
         }
         self.capacity = self.weights.shape[0]
         self.chunk_rows = self.weights.chunks[0]
@@ -471,6 +490,8 @@ class StoreWriter:
             if name not in self.scalars:
                 if not self.scalars:
                     write_json_atomic(self.path / "scalars" / "zarr.json", _group_meta({}))
+                    if (self.path / "crc32").is_dir():
+                        write_json_atomic(self.path / "crc32/scalars/zarr.json", _group_meta({}))
                 self.scalars[name] = self._vector(f"scalars/{name}", "float64", float("nan"))
                 self.meta["scalar_names"] = [*self.meta["scalar_names"], name]
                 if start:  # earlier rows exist on disk as NaN, so every chunk below n is written
@@ -483,6 +504,21 @@ class StoreWriter:
             self._last_step = int(steps[-1])
         self.meta["n_snapshots"] = self.n
         self._write_meta()
+
+    def sync(self) -> None:
+        """Push every file of the store (and the folders naming them) to the disk (``fsync``)."""
+        for root, _dirs, files in os.walk(self.path):
+            for name in files:
+                fd = os.open(os.path.join(root, name), os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            fd = os.open(root, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def update_meta(self, **changes):
         self.meta.update(changes)
@@ -511,8 +547,8 @@ def read_buffers(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, np.ndar
         with np.load(f, allow_pickle=False) as z:
             steps = z["steps"]
             arrays = {k[2:]: z[k] for k in z.files if k.startswith("b/")}
-    except (OSError, ValueError, KeyError) as e:
-        raise StoreError(f"{f}: damaged buffers file ({e})") from e
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
+        raise StoreError(f"{f}: damaged buffers file ({type(e).__name__}: {e})") from e
     if any(len(a) != len(steps) for a in arrays.values()):
         raise StoreError(f"{f}: buffers recorded for a different number of steps than it lists")
     return steps, arrays
@@ -522,16 +558,27 @@ def _chunk_file(array_dir: Path, shape: tuple, c: int) -> Path:
     return array_dir / "c" / (f"{c}/0" if len(shape) == 2 else f"{c}")
 
 
+def _row_crcs(values: np.ndarray) -> np.ndarray:
+    """CRC-32 of each row's stored (little-endian) bytes."""
+    flat = np.ascontiguousarray(values).reshape(len(values), -1)
+    return np.array([zlib.crc32(row) for row in flat], dtype=np.uint32)
+
+
 def _write_rows(arr: _Array, start: int, values: np.ndarray) -> None:
-    """Write ``values`` at rows ``start..`` of an uncompressed array, chunk file by chunk file.
+    """Write ``values`` at rows ``start..`` of an uncompressed array, chunk file by chunk file, then
+    their checksums (when the array keeps them).
 
     An uncompressed zarr v3 chunk is the raw little-endian bytes of the full chunk shape, so a full
     chunk is one ``write`` (which releases the GIL: training goes on meanwhile); a partial chunk is
-    read, merged and rewritten. Each file is replaced atomically.
+    read, merged and rewritten. Each file is replaced atomically. Rows below the run's
+    ``n_snapshots`` keep their bytes through a rewrite, so their checksums stay valid after a kill at
+    any point.
     """
     rows = arr.chunks[0]
     dtype = np.dtype(arr.dtype).newbyteorder("<")
     values = np.asarray(values, dtype=dtype)
+    if arr.crc is not None:
+        crcs = _row_crcs(values)
     stop = start + len(values)
     c = start // rows
     while c * rows < stop:
@@ -557,12 +604,14 @@ def _write_rows(arr: _Array, start: int, values: np.ndarray) -> None:
                 tmp.unlink()
             raise
         c += 1
+    if arr.crc is not None:
+        _write_rows(arr.crc, start, crcs)
 
 
 def remove_store(path: str | os.PathLike) -> None:
     """Delete the store inside ``path`` (its zarr entries only; other files are left alone)."""
     path = Path(path)
-    for name in ("weights", "steps", "scalars"):
+    for name in ("weights", "steps", "scalars", "crc32"):
         shutil.rmtree(path / name, ignore_errors=True)
     with contextlib.suppress(OSError):
         (path / "zarr.json").unlink()
@@ -572,6 +621,136 @@ def remove_store(path: str | os.PathLike) -> None:
 
 # --------------------------------------------------------------------------------------------------
 # reading
+
+_DTYPES = ("float16", "float32", "float64", "int64", "uint32")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")  # a stored name that is a plain file name
+
+
+def _bad(where, fault: str) -> StoreError:
+    return StoreError(f"{where}: {fault}; the store is damaged or was not written by landkit")
+
+
+def _count(value, what: str, where, minimum: int = 0) -> int:
+    """An integer >= minimum read from stored metadata (bools and fractions refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise _bad(where, f"{what} is {value!r}, not an integer >= {minimum}")
+    return int(value)
+
+
+class _RawArray:
+    """A stored array read straight from its chunk files: the uncompressed zarr v3 layout that
+    :class:`StoreWriter` writes (any zarr v3 reader opens it too). The metadata is validated; a read
+    is a plain ``readinto`` of exactly the rows it needs; each row is checked against its stored
+    CRC-32 (``RUN/crc32/NAME``) once, when the run keeps checksums. Every fault raises a
+    :class:`StoreError` naming the file."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        where = _need(path / "zarr.json", f"metadata of array {path.name!r}")
+        m = read_json(where)
+        try:
+            if not isinstance(m, dict) or m.get("node_type") != "array":
+                raise _bad(where, "not the metadata of an array")
+            shape = tuple(_count(x, "a shape entry", where) for x in m["shape"])
+            chunks = tuple(
+                _count(x, "a chunk size", where, 1)
+                for x in m["chunk_grid"]["configuration"]["chunk_shape"]
+            )
+            dtype = m["data_type"]
+            codecs = m.get("codecs")
+            fill = m.get("fill_value")
+        except (KeyError, TypeError) as e:
+            raise _bad(where, f"malformed array metadata ({type(e).__name__}: {e})") from None
+        if dtype not in _DTYPES:
+            raise _bad(where, f"data type {dtype!r} is not one landkit writes {_DTYPES}")
+        if len(shape) not in (1, 2) or len(chunks) != len(shape) or shape[1:] != chunks[1:]:
+            raise _bad(
+                where, f"shape {list(shape)} with chunks {list(chunks)} is not a run's layout"
+            )
+        if codecs not in (None, [{"name": "bytes", "configuration": {"endian": "little"}}]):
+            raise _bad(where, f"codecs {codecs!r}: landkit stores raw little-endian chunks only")
+        self.shape, self.chunks = shape, chunks
+        self.dtype = np.dtype(dtype).newbyteorder("<")
+        self.fill_value = float("nan") if fill == "NaN" else fill
+        self.row_bytes = self.dtype.itemsize * (shape[1] if len(shape) == 2 else 1)
+        self.chunk_bytes = chunks[0] * self.row_bytes
+        self.crc: np.ndarray | None = None  # the stored row checksums (set by load)
+        self._verified: np.ndarray | None = None
+
+    def keep_checksums(self, crc: np.ndarray, where: Path) -> None:
+        self.crc, self._crc_where = np.asarray(crc, dtype=np.uint32), where
+        self._verified = np.zeros(len(crc), dtype=bool)
+
+    def chunk_file(self, c: int) -> Path:
+        return _chunk_file(self.path, self.shape, c)
+
+    def check_file(self, c: int, n: int) -> None:
+        """Chunk ``c`` exists and has the size of a chunk (a stat, nothing read)."""
+        f = self.chunk_file(c)
+        rows = self.chunks[0]
+        try:
+            st = f.stat()
+        except FileNotFoundError:
+            raise StoreError(
+                f"missing chunk file {f} (snapshots {c * rows}..{min(n, (c + 1) * rows) - 1}); "
+                "the store is truncated or was copied incompletely"
+            ) from None
+        except OSError as e:
+            raise _bad(f, f"cannot be read ({e.strerror or e})") from None
+        if not os.path.isfile(f) or st.st_size != self.chunk_bytes:
+            what = "a directory" if f.is_dir() else f"{st.st_size} bytes"
+            raise _bad(f, f"a chunk file of {self.chunk_bytes} bytes expected, found {what}")
+
+    def rows(self, lo: int, hi: int) -> np.ndarray:
+        """Rows ``lo..hi`` (within the valid rows), verified against their checksums."""
+        out = np.empty((max(hi - lo, 0), *self.shape[1:]), self.dtype)
+        r = self.chunks[0]
+        for c in range(lo // r, (hi - 1) // r + 1) if hi > lo else ():
+            a, b = max(lo, c * r), min(hi, (c + 1) * r)
+            f = self.chunk_file(c)
+            view = out[a - lo : b - lo]
+            try:
+                with open(f, "rb") as fh:
+                    size = os.fstat(fh.fileno()).st_size
+                    if size != self.chunk_bytes:
+                        raise _bad(f, f"{size} bytes where a chunk has {self.chunk_bytes}")
+                    fh.seek((a - c * r) * self.row_bytes)
+                    got = fh.readinto(memoryview(view).cast("B"))
+            except FileNotFoundError:
+                raise StoreError(f"missing chunk file {f}: the store is truncated") from None
+            except OSError as e:
+                raise _bad(f, f"cannot be read ({e.strerror or e})") from None
+            if got != view.nbytes:
+                raise _bad(f, f"read {got} of {view.nbytes} bytes (the file shrank while reading)")
+            self._verify(a, view, f)
+        return out
+
+    def _verify(self, start: int, block: np.ndarray, f: Path) -> None:
+        if self.crc is None:
+            return
+        todo = np.flatnonzero(~self._verified[start : start + len(block)])
+        flat = block.reshape(len(block), -1)
+        for i in todo:
+            if zlib.crc32(flat[i]) != self.crc[start + i]:
+                raise _bad(
+                    f,
+                    f"row {start + i} does not match its checksum in {self._crc_where} (the bytes "
+                    "of one of the two files changed on disk)",
+                )
+        self._verified[start + todo] = True
+
+    def __getitem__(self, key):
+        cols = slice(None)
+        if isinstance(key, tuple):
+            key, cols = key
+        if isinstance(key, slice):
+            return (
+                self.rows(key.start, key.stop)[:, cols]
+                if len(self.shape) == 2
+                else self.rows(key.start, key.stop)
+            )
+        i = int(key)
+        return self.rows(i, i + 1)[0][cols] if len(self.shape) == 2 else self.rows(i, i + 1)[0]
 
 
 class WeightsArray:
@@ -810,6 +989,11 @@ class Trajectory:
         if self.path is None:
             return None
         f = self.path / "buffers.npz"
+        if not f.exists() and self.meta.get("buffers") and self.status != "running" and len(self):
+            raise StoreError(
+                f"{f} is missing: the run recorded buffers {self.meta['buffers'][:3]}... (BatchNorm "
+                "statistics, ...) there; the store was copied incompletely or damaged"
+            )
         stamp = (f.stat().st_mtime_ns, f.stat().st_size) if f.exists() else None
         cached = self.__dict__.get("_buffers_cache")
         if cached is None or cached[0] != stamp:
@@ -840,12 +1024,29 @@ class Trajectory:
                 "this run does not say how to build its model (only landkit zoo models do); "
                 "build it yourself and load traj.state_dict(index)"
             )
-        model = from_spec(spec)
-        missing = {n for n, _ in model.named_parameters()} - {p.name for p in self.params}
+        import torch
+
+        if not len(self):
+            raise InvalidArgument("this run holds no snapshot yet: there is no model to rebuild")
+        where = self.path / "zarr.json" if self.path else "the run's metadata"
+        try:  # first without memory (meta tensors): a recorded spec is checked before it is built
+            with torch.device("meta"):
+                shapes = {n: tuple(p.shape) for n, p in from_spec(spec).named_parameters()}
+        except Exception as e:  # a hostile or damaged spec fails in many ways
+            raise StoreError(f"{where}: the recorded model spec does not build ({e})") from None
+        recorded = {p.name: p.shape for p in self.params}
+        missing = set(shapes) - set(recorded)
         if missing or self.is_sketch:
             raise InvalidArgument(
                 f"the run did not record every parameter (missing {sorted(missing)})"
             )
+        other = [n for n in shapes if tuple(recorded[n]) != shapes[n]]
+        if other:
+            raise StoreError(
+                f"{where}: the recorded model spec builds {other[0]!r} with shape "
+                f"{shapes[other[0]]} but the run recorded {tuple(recorded[other[0]])}"
+            )
+        model = from_spec(spec)
         state = self.state_dict(index)
         lacking = set(model.state_dict()) - set(state)
         if lacking:
@@ -939,17 +1140,17 @@ def load(path: str | os.PathLike) -> Trajectory:
     >>> net.load_state_dict(traj.state_dict(-1))
     <All keys matched successfully>
     """
-    import zarr
-
     path = Path(path)
     if not path.is_dir():
         raise StoreError(f"no landkit run at {path}: not a directory")
     meta_file = _need(path / "zarr.json", "the run's metadata file")
-    attrs = read_json(meta_file).get("attributes", {})
-    meta = attrs.get(_META_KEY)
+    group = read_json(meta_file)
+    attrs = group.get("attributes") if isinstance(group, dict) else None
+    meta = attrs.get(_META_KEY) if isinstance(attrs, dict) else None
     if not isinstance(meta, dict):
         raise StoreError(
-            f"{meta_file} has no landkit metadata: {path} is a zarr group but not a landkit run"
+            f"{meta_file} has no landkit metadata: {path} is not a landkit run (or its metadata "
+            "file is damaged)"
         )
     version = meta.get("schema_version")
     if version != SCHEMA_VERSION:
@@ -957,38 +1158,58 @@ def load(path: str | os.PathLike) -> Trajectory:
             f"{meta_file} has schema version {version!r}; this landkit reads version {SCHEMA_VERSION}. "
             "Open it with the landkit version that wrote it, or re-record it"
         )
-    n = int(meta.get("n_snapshots", 0))
-    for name in ("weights", "steps", *(f"scalars/{s}" for s in meta.get("scalar_names", []))):
-        read_json(_need(path / name / "zarr.json", f"metadata of array {name!r}"))
-    try:
-        group = zarr.open_group(str(path), mode="r")
-        weights, steps = group["weights"], group["steps"]
-        scalar_arrays = {s: group[f"scalars/{s}"] for s in meta.get("scalar_names", [])}
-    except Exception as e:  # zarr raises a variety of errors for broken metadata
-        raise StoreError(f"could not open the run at {path}: {e}") from e
-    for name, arr in (("weights", weights), ("steps", steps), *scalar_arrays.items()):
+    n = _count(meta.get("n_snapshots", 0), "n_snapshots", meta_file)
+    names = meta.get("scalar_names", [])
+    if not isinstance(names, list) or not all(
+        isinstance(x, str) and _NAME.fullmatch(x) for x in names
+    ):
+        raise _bad(meta_file, f"scalar_names {names!r} is not a list of plain names")
+    arrays = {"weights": _RawArray(path / "weights"), "steps": _RawArray(path / "steps")}
+    arrays.update({f"scalars/{x}": _RawArray(path / "scalars" / x) for x in names})
+    weights = arrays["weights"]
+    if len(weights.shape) != 2 or arrays["steps"].shape[1:] != ():
+        raise _bad(path / "weights/zarr.json", "weights must be 2-D and steps 1-D")
+    _check_layout(meta, weights.shape[1], meta_file)
+    for name, arr in arrays.items():
         if arr.shape[0] < n:
-            raise StoreError(
-                f"{path / name / 'zarr.json'} holds {arr.shape[0]} rows but the run says {n}"
-            )
-        _check_chunks(path / (name if name in ("weights", "steps") else f"scalars/{name}"), arr, n)
-    try:
-        steps_np = np.asarray(steps[:n])
-        scalars = {k: np.asarray(a[:n]) for k, a in scalar_arrays.items()}
-    except Exception as e:
-        raise StoreError(f"could not read steps/scalars of {path}: {e}") from e
-    return Trajectory(steps_np, WeightsArray(weights, n, path), scalars, meta, path)
+            raise _bad(path / name / "zarr.json", f"holds {arr.shape[0]} rows but the run says {n}")
+        for c in range(math.ceil(n / arr.chunks[0])):  # a stat per chunk: nothing read
+            arr.check_file(c, n)
+        crc_dir = path / "crc32" / name
+        if (path / "crc32").is_dir():  # the run keeps row checksums: every array has them
+            crc = _RawArray(crc_dir)
+            if crc.shape[0] < n:
+                raise _bad(crc_dir / "zarr.json", f"holds {crc.shape[0]} rows but the run says {n}")
+            arr.keep_checksums(crc.rows(0, n), crc_dir)
+    steps = arrays["steps"].rows(0, n).astype(np.int64)
+    if n > 1 and not (np.diff(steps) > 0).all():
+        raise _bad(arrays["steps"].path, "the recorded steps do not increase")
+    scalars = {x: arrays[f"scalars/{x}"].rows(0, n).astype(np.float64) for x in names}
+    return Trajectory(steps, WeightsArray(weights, n, path), scalars, meta, path)
 
 
-def _check_chunks(array_dir: Path, arr, n: int) -> None:
-    rows = arr.chunks[0]
-    for c in range(math.ceil(n / rows)):
-        chunk = _chunk_file(array_dir, arr.shape, c)
-        if not chunk.exists():
-            raise StoreError(
-                f"missing chunk file {chunk} (snapshots {c * rows}..{min(n, (c + 1) * rows) - 1}); "
-                "the store is truncated or was copied incompletely"
-            )
+def _check_layout(meta: dict, dim: int, where) -> None:
+    """The recorded parameter layout (names, shapes, offsets, tied names) is consistent with the
+    stored width ``dim``: contiguous offsets from 0 covering exactly ``dim`` values."""
+    params = meta.get("params", [])
+    if not isinstance(params, list):
+        raise _bad(where, f"params is {type(params).__name__}, not a list")
+    offset = 0
+    for p in params:
+        try:
+            shape = [_count(x, f"a shape entry of {p.get('name')!r}", where) for x in p["shape"]]
+            if _count(p["offset"], "an offset", where) != offset or not isinstance(p["name"], str):
+                raise _bad(where, f"parameter {p.get('name')!r} is not where the layout puts it")
+        except (KeyError, TypeError, AttributeError) as e:
+            raise _bad(where, f"malformed parameter entry {p!r} ({e})") from None
+        offset += math.prod(shape)
+    if params and offset != dim and not meta.get("sketch"):
+        raise _bad(where, f"the recorded parameters hold {offset} values but the weights {dim}")
+    tied = meta.get("tied", {})
+    if not isinstance(tied, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in tied.items()
+    ):
+        raise _bad(where, "tied is not a mapping of parameter names")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1169,7 +1390,14 @@ def from_checkpoints(
             if all(nums) and len({int(n[-1]) for n in nums}) == len(nums)
             else range(len(paths))
         )
-    steps = [int(s) for s in steps]
+    from .validate import integer
+
+    steps = [integer("steps", s, minimum=0) for s in steps]
+    if len(set(steps)) != len(steps):
+        dup = sorted({s for s in steps if steps.count(s) > 1})
+        raise InvalidArgument(
+            f"steps holds duplicates {dup[:5]}: each checkpoint needs its own step"
+        )
     if len(steps) != len(paths):
         raise InvalidArgument(f"steps has {len(steps)} entries for {len(paths)} checkpoint files")
     first = None
@@ -1177,7 +1405,19 @@ def from_checkpoints(
     for p in paths:
         if not p.exists():
             raise FileNotFoundError(f"checkpoint {p} does not exist")
-        state = _checkpoint_state(torch.load(p, map_location="cpu", weights_only=True), p)
+        try:
+            obj = torch.load(p, map_location="cpu", weights_only=True)
+        except Exception as e:  # pickle refusals, damaged zips, not a checkpoint
+            import pickle
+
+            why = (
+                "it holds Python objects beyond tensors and plain containers, which could run code "
+                "when loaded; landkit refuses them. Re-save the checkpoint as a plain state_dict"
+                if isinstance(e, pickle.UnpicklingError)
+                else f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+            )
+            raise StoreError(f"{p} is not a checkpoint landkit can read: {why}") from None
+        state = _checkpoint_state(obj, p)
         floats = {k: v for k, v in state.items() if torch.is_tensor(v) and v.is_floating_point()}
         if first is None:
             names = select_names(list(floats), params)

@@ -182,11 +182,18 @@ def test_corrupted_store_errors_name_the_file(tmp_path, digits):
         lk.load(path)
     os.rename(chunk + ".bak", chunk)
 
-    # truncated chunk: opening is fine, reading it says which run
+    # truncated chunk: found when the run opens (a stat, nothing read), naming the file
     data = open(chunk, "rb").read()
     open(chunk, "wb").write(data[:100])
+    with pytest.raises(
+        StoreError, match=r"weights/c/1/0: a chunk file of \d+ bytes expected, found 100"
+    ):
+        lk.load(path)
+    # ... and one truncated after opening, when it is read
+    open(chunk, "wb").write(data)
     t = lk.load(path)
-    with pytest.raises(StoreError, match="could not read weights"):
+    open(chunk, "wb").write(data[:100])
+    with pytest.raises(StoreError, match=r"weights/c/1/0: 100 bytes where a chunk has"):
         t.weights[t.weights.chunk_rows]
     open(chunk, "wb").write(data)
 
@@ -402,7 +409,7 @@ def _record(path, n, *, fail_at=None, **kw):
     real, calls = store._write_rows, {"n": 0}
 
     def flaky(arr, start, values):
-        if arr.path.name == "weights":
+        if arr.path.name == "weights" and arr.path.parent.name != "crc32":
             calls["n"] += 1
             if calls["n"] == fail_at:
                 raise OSError(errno.ENOSPC, "No space left on device (injected)")
@@ -521,3 +528,278 @@ def test_resume_checks_it_continues_the_same_run(tmp_path, digits):
     rec.capture(0, torch.nn.Linear(5, 2))  # another model: fine, nothing was recorded before
     rec.close()
     assert len(lk.load(empty)) == 1
+
+
+# -- damaged and hostile files (issue 17: every fault a StoreError naming the file, none silent) ---
+
+
+def _bn_run(tmp_path):
+    """A small BatchNorm run over several chunks: weights, steps, scalars, checksums, buffers."""
+    task = lk.tasks.digits(n_train=64, flatten=False, seed=0)
+    model = lk.models.resnet(10, width=4, depth=2, batchnorm=True, seed=0)
+    path = tmp_path / "bn"
+    rec = lk.Recorder(path, schedule=lk.schedules.every(1), evaluate=False, chunk_mb=0.01)
+    lk.train(model, task, steps=12, lr=0.05, batch_size=16, recorder=rec, progress=False)
+    return path
+
+
+def _read_everything(path):
+    t = lk.load(path)
+    out = {"steps": t.steps.copy(), "w": np.asarray(t.weights).copy()}
+    out.update({f"s/{k}": v.copy() for k, v in t.scalars.items()})
+    out.update({f"sd/{k}": v.numpy().copy() for k, v in t.state_dict(-1).items()})
+    t.model()
+    return out
+
+
+def _same(a, b):
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k], equal_nan=True) for k in a)
+
+
+DAMAGES = ["delete", "empty", "half", "garbage", "directory", "json []", "json null"]
+
+
+def _damage(f, how, rng):
+    data = f.read_bytes()
+    f.unlink()
+    if how == "empty":
+        f.write_bytes(b"")
+    elif how == "half":
+        f.write_bytes(data[: len(data) // 2])
+    elif how == "garbage":  # same size, other bytes: only a checksum can tell
+        f.write_bytes(
+            bytes(x ^ 0xFF for x in data[:64]) + data[64:]
+            if len(data) > 64
+            else rng.bytes(len(data))
+        )
+    elif how == "directory":
+        f.mkdir()
+    elif how.startswith("json"):
+        f.write_text(how.split()[1])
+    return data
+
+
+def test_every_damaged_file_is_found_and_named(tmp_path):
+    """Each file of a run damaged each way: reading everything either gives back exactly the
+    original data (the damage touched nothing the run uses) or raises a StoreError that names the
+    damaged file. Never another exception, never different numbers."""
+    import shutil
+
+    path = _bn_run(tmp_path)
+    good = _read_everything(path)
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.name != "landkit.lock")
+    assert any("crc32" in str(p) for p in files) and (path / "buffers.npz") in files
+    rng = np.random.default_rng(0)
+    counts = {"named": 0, "harmless": 0}
+    for f in files:
+        for how in DAMAGES:
+            data = _damage(f, how, rng)
+            try:
+                got = _read_everything(path)
+            except StoreError as e:
+                rel = str(f.relative_to(path))
+                array = rel.split("/c/")[0]  # a chunk's array folder (a checksum names it)
+                assert rel in str(e) or f"{array}:" in str(e) or f"{array} " in str(e), (
+                    rel,
+                    how,
+                    e,
+                )
+                counts["named"] += 1
+            else:
+                assert _same(got, good), (f, how)
+                counts["harmless"] += 1
+            finally:
+                shutil.rmtree(f) if f.is_dir() else f.unlink(missing_ok=True)
+                f.write_bytes(data)
+    assert _same(_read_everything(path), good)
+    print(f"damaged-file campaign: {len(files)} files x {len(DAMAGES)} damages: {counts}")
+    assert counts["named"] >= 0.8 * len(files) * len(DAMAGES), counts
+
+
+def test_checksums_catch_a_flipped_bit_in_any_row(tmp_path):
+    path = _bn_run(tmp_path)
+    t = lk.load(path)
+    cr = t.weights.chunk_rows
+    row = len(t) - 2
+    chunk = path / "weights" / "c" / str(row // cr) / "0"
+    data = bytearray(chunk.read_bytes())
+    data[(row % cr) * t.weights.shape[1] * 4 + 5] ^= 0x01  # one bit of one value of that row
+    chunk.write_bytes(bytes(data))
+    t = lk.load(path)
+    t.weights[0], t.weights[-1]  # the other rows still read
+    with pytest.raises(StoreError, match=rf"weights/c/{row // cr}/0: row {row} does not match its"):
+        t.weights[row]
+    with pytest.raises(StoreError, match="does not match its checksum"):
+        np.asarray(t.weights)
+
+
+def test_runs_without_checksums_still_open(tmp_path):
+    import shutil
+
+    path = _bn_run(tmp_path)
+    good = _read_everything(path)
+    shutil.rmtree(path / "crc32")  # a run recorded before checksums
+    assert _same(_read_everything(path), good)
+
+
+def test_the_store_stays_a_zarr_store(tmp_path):
+    zarr = pytest.importorskip("zarr")
+    path = _bn_run(tmp_path)
+    t = lk.load(path)
+    g = zarr.open_group(str(path), mode="r")
+    n = len(t)
+    np.testing.assert_array_equal(np.asarray(g["weights"][:n]), np.asarray(t.weights))
+    np.testing.assert_array_equal(np.asarray(g["steps"][:n]), t.steps)
+    crc = np.asarray(g["crc32/weights"][:n])
+    import zlib
+
+    assert [zlib.crc32(r) for r in np.asarray(t.weights)] == crc.tolist()
+
+
+def _edit_meta(path, **changes):
+    f = path / "zarr.json"
+    m = json.loads(f.read_text())
+    meta = m["attributes"]["landkit"]
+    for k, v in changes.items():
+        if callable(v):
+            v(meta)
+        else:
+            meta[k] = v
+    f.write_text(json.dumps(m))
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"n_snapshots": -3}, "n_snapshots is -3"),
+        ({"n_snapshots": 2.5}, "n_snapshots is 2.5"),
+        ({"n_snapshots": True}, "n_snapshots is True"),
+        ({"n_snapshots": 10**9}, "holds \\d+ rows but the run says 1000000000"),
+        ({"scalar_names": ["../../etc"]}, "scalar_names .* not a list of plain names"),
+        ({"params": lambda m: m["params"][0].update(shape=[-4, 3])}, "shape entry .* is -4"),
+        ({"params": lambda m: m["params"][1].update(offset=0)}, "is not where the layout puts it"),
+        ({"params": lambda m: m["params"].pop()}, "parameters hold \\d+ values but the weights"),
+        ({"tied": ["a"]}, "tied is not a mapping"),
+        ({"params": "x"}, "params is str"),
+    ],
+)
+def test_hostile_metadata_is_refused_naming_the_file(tmp_path, change, message):
+    path = _bn_run(tmp_path)
+    _edit_meta(path, **change)
+    with pytest.raises(StoreError, match=message) as e:
+        lk.load(path)
+    assert "zarr.json" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "array_meta, message",
+    [
+        ({"shape": [-1, 5]}, "shape entry is -1"),
+        (
+            {"chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [0, 5]}}},
+            "chunk size is 0",
+        ),
+        ({"data_type": "object"}, "data type 'object'"),
+        ({"codecs": [{"name": "gzip"}]}, "raw little-endian chunks only"),
+        ({"shape": None}, "malformed array metadata"),
+    ],
+)
+def test_hostile_array_metadata_is_refused(tmp_path, array_meta, message):
+    path = _bn_run(tmp_path)
+    f = path / "weights" / "zarr.json"
+    m = json.loads(f.read_text())
+    m.update(array_meta)
+    f.write_text(json.dumps(m))
+    with pytest.raises(StoreError, match=message) as e:
+        lk.load(path)
+    assert "weights/zarr.json" in str(e.value)
+
+
+def test_a_recorded_model_spec_is_checked_before_it_is_built(tmp_path):
+    """A hostile spec asking for a 160 GB model is refused from meta tensors (no memory taken)."""
+    path = _bn_run(tmp_path)
+    _edit_meta(path, config=lambda m: m["config"]["model_spec"].update(
+        factory="mlp", kwargs={"in_features": 200_000, "hidden": [200_000], "out_features": 10}))  # fmt: skip
+    t = lk.load(path)
+    with pytest.raises(lk.LandkitError, match=r"did not record every parameter|model spec"):
+        t.model()
+    _edit_meta(path, config=lambda m: m["config"]["model_spec"].update(kwargs={"nonsense": 1}))
+    with pytest.raises(StoreError, match=r"zarr.json: the recorded model spec does not build"):
+        lk.load(path).model()
+
+
+def test_steps_that_do_not_increase_are_refused(tmp_path):
+    import shutil
+
+    path = _bn_run(tmp_path)
+    shutil.rmtree(path / "crc32")  # without checksums, the order of the steps still tells
+    f = path / "steps" / "c" / "0"
+    a = np.fromfile(f, dtype="<i8")
+    a[[1, 2]] = a[[2, 1]]
+    a.tofile(f)
+    with pytest.raises(StoreError, match=r"steps: the recorded steps do not increase"):
+        lk.load(path)
+
+
+DISK_FULL = textwrap.dedent(
+    """
+    import json, os, sys, torch
+    import landkit as lk
+    path = sys.argv[1] + "/run"
+    task = lk.tasks.digits(n_train=64, seed=0)
+    model = lk.models.mlp(64, [64], 10, seed=0)          # 4.8k parameters: 19 kB a snapshot
+    rec = lk.Recorder(path, schedule=lk.schedules.every(1), evaluate=False, chunk_mb=0.04,
+                      flush_every=0.01)
+    try:
+        lk.train(model, task, steps=400, lr=0.05, batch_size=16, recorder=rec, progress=False)
+        print(json.dumps({"raised": None}))
+    except Exception as e:
+        print(json.dumps({"raised": type(e).__name__, "text": str(e),
+                          "cause": type(e.__cause__).__name__ if e.__cause__ else None}))
+    t = lk.load(path)
+    w = t.weights[:]
+    tmp = [f for _, _, fs in os.walk(path) for f in fs if f.endswith(".tmp")]
+    print(json.dumps({"status": t.status, "n": len(t), "finite": bool(torch.isfinite(torch.as_tensor(w)).all()),
+                      "steps_ok": t.steps.tolist() == list(range(len(t))), "tmp": tmp}))
+    """
+)
+
+
+def test_a_real_full_disk_ends_the_run_truncated_with_a_landkit_error(tmp_path):
+    """A 384 kB tmpfs (a private mount namespace; skipped where the kernel refuses one) fills up
+    during lk.train: the run ends 'truncated' at its last good snapshot, every stored row readable,
+    the error a StoreError wrapping ENOSPC, no temporary file left behind."""
+    import shutil
+
+    if shutil.which("unshare") is None:
+        pytest.skip("no unshare(1) here")
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    cmd = f'mount -t tmpfs -o size=384k none {mnt} && exec {sys.executable} -c "$0" {mnt}'
+    proc = subprocess.run(["unshare", "-rm", "sh", "-c", cmd, DISK_FULL], capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    if "mount" in proc.stderr and proc.returncode and not proc.stdout:
+        pytest.skip(f"cannot mount a private tmpfs here: {proc.stderr.strip()[:200]}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    raised, state = (json.loads(line) for line in proc.stdout.strip().splitlines()[-2:])
+    assert raised["raised"] == "StoreError" and raised["cause"] == "OSError", raised
+    assert "No space left" in raised["text"]
+    assert state["status"] == "truncated" and state["n"] > 0, state
+    assert state["finite"] and state["steps_ok"] and state["tmp"] == [], state
+
+
+def test_fsync_pushes_every_file_to_disk(tmp_path, monkeypatch, digits):
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(
+        os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), real(fd))
+    )
+    rec = lk.Recorder(tmp_path / "r", evaluate=False, fsync=True)
+    lk.train(
+        lk.models.mlp(64, [8], 10, seed=0), digits, steps=5, lr=0.1, recorder=rec, progress=False
+    )
+    files = {
+        str(p) for p in (tmp_path / "r").rglob("*") if p.is_file() and p.name != "landkit.lock"
+    }
+    assert files <= set(synced), files - set(synced)
+    assert str(tmp_path / "r") in synced  # the folder naming them too
