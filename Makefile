@@ -48,9 +48,12 @@ app: $(VENV)/.installed-app
 	JUPYTER_PATH=$(CURDIR)/app $(VENV)/bin/voila notebooks/00_tour.ipynb --template=landkit \
 		--Voila.ip=127.0.0.1 --port=8866 --no-browser $(APP_CULL)
 
-# every page view starts a kernel (~470 MB running the tour): shut down kernels that have been idle
-# for 10 minutes with no browser connected, checked every minute
-APP_CULL = --MappingKernelManager.cull_idle_timeout=600 --MappingKernelManager.cull_interval=60 \
+# every page view starts a kernel (~470 MB running the tour): at most 8 alive at once (a ninth visitor
+# gets HTTP 503, "busy"), and kernels idle for 10 minutes with no browser connected are shut down,
+# checked every minute (tests/test_app_server.py runs these flags, scaled down)
+APP_CULL = --VoilaConfiguration.multi_kernel_manager_class=landkit.widgets.voila.CappedKernelManager \
+	--CappedKernelManager.max_kernels=8 \
+	--MappingKernelManager.cull_idle_timeout=600 --MappingKernelManager.cull_interval=60 \
 	--MappingKernelManager.cull_connected=False
 
 data: $(VENV)/.installed

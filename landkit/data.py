@@ -21,7 +21,7 @@ from typing import Literal
 import torch
 
 from .errors import InvalidArgument, InvalidType
-from .validate import choice
+from .validate import choice, integer
 
 __all__ = ["Data", "resolve"]
 
@@ -97,6 +97,9 @@ def resolve(task, loss_fn=None, *, data: Literal["train", "test"] = "train", n_s
             )
         return task
     choice("data", data, ("train", "test"))
+    if n_samples is not None:  # at most this many (all of them when there are fewer)
+        n_samples = integer("n_samples", n_samples, minimum=1)
+    seed = integer("seed", seed)
     if isinstance(task, Task):
         x, y = (task.x_train, task.y_train) if data == "train" else (task.x_test, task.y_test)
         out = Data(task.loss_fn if loss_fn is None else loss_fn, task.kind == "classification",
@@ -137,8 +140,6 @@ def resolve(task, loss_fn=None, *, data: Literal["train", "test"] = "train", n_s
     if out.n == 0:
         raise InvalidArgument("the data is empty: nothing to evaluate the loss on")
     if n_samples is not None and out.loader is None and n_samples < out.n:
-        if n_samples < 1:
-            raise InvalidArgument(f"n_samples must be >= 1, got {n_samples}")
         idx = torch.randperm(out.n, generator=torch.Generator().manual_seed(seed))[:n_samples]
         out.x, out.y, out.n = out.x[idx], out.y[idx], n_samples
     if output is not None:

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InvalidArgument
-from .validate import choice
+from .validate import choice, integer, number
 
 __all__ = [
     "data_dir",
@@ -43,6 +42,9 @@ def omd_ogd(n_steps: int = 100, eta: float = 0.01, grid: int = 5) -> dict[str, n
     >>> d["omd"].shape, d["ogd"].shape, d["bisection"].shape
     ((25, 100, 2), (25, 100, 2), (25, 100, 2))
     """
+    n_steps = integer("n_steps", n_steps, minimum=1)
+    eta = number("eta", eta, minimum=0, strict=True)
+    grid = integer("grid", grid, minimum=1)
     lo, hi = 0.01, 1.0
 
     def sec2(v):
@@ -297,11 +299,12 @@ def pspin(n: int = 100, temperature: float = 0.5, steps: int = 20000, dt: float 
     from .capture import schedules
     from .store import Trajectory
 
-    if n < 3:
-        raise InvalidArgument(f"n must be >= 3, got {n}")
-    if temperature < 0 or dt <= 0:
-        raise InvalidArgument("temperature must be >= 0 and dt > 0")
-    g = torch.Generator().manual_seed(seed)
+    n = integer("n", n, minimum=3, maximum=400)  # the coupling tensor is n³ doubles
+    temperature = number("temperature", temperature, minimum=0)
+    steps = integer("steps", steps, minimum=1)
+    dt = number("dt", dt, minimum=0, strict=True)
+    n_snapshots = integer("n_snapshots", n_snapshots, minimum=1)
+    g = torch.Generator().manual_seed(integer("seed", seed))
     A = torch.randn(n, n, n, generator=g, dtype=torch.float64) * np.sqrt(3.0) / n
     i, j, k = torch.meshgrid(*(torch.arange(n),) * 3, indexing="ij")
     A = A * ((i < j) & (j < k))

@@ -30,10 +30,11 @@ import warnings
 
 import numpy as np
 
-from .errors import InvalidArgument
+from .errors import InvalidArgument, InvalidType
 from .linalg import displacement_gram
 from .progress import Progress
 from .results import Result
+from .validate import integer, memory, number
 
 __all__ = [
     "AgingResult",
@@ -162,7 +163,17 @@ def two_time(runs, weights=None, *, waiting_times=None, lags=None, per_layer: bo
     >>> ag.msd.shape == (len(ag.waiting_times), len(ag.lags))
     True
     """
+    n_waiting = integer("n_waiting", n_waiting, minimum=1)
+    max_memory = memory("max_memory", max_memory)
     runs = _as_runs(runs, weights)
+    if not runs:
+        raise InvalidArgument("runs is empty: give at least one recorded run")
+    sizes = sorted({int(W.shape[1]) for _, W, _, _ in runs})
+    if len(sizes) > 1:
+        raise InvalidArgument(
+            f"runs hold models of different sizes ({sizes} parameters): the two-time quantities of "
+            "seeds are averaged, so every run must be the same architecture"
+        )
     steps = runs[0][0]
     for other, *_ in runs[1:]:
         if not np.array_equal(other, steps):
@@ -192,19 +203,24 @@ def two_time(runs, weights=None, *, waiting_times=None, lags=None, per_layer: bo
             hit = np.flatnonzero(steps == tw)
             if not len(hit):
                 raise InvalidArgument(
-                    f"waiting time {tw} is not a recorded step (a linear schedule too coarse for it?); "
+                    f"waiting_times: {tw} is not a recorded step (a linear schedule too coarse for it?); "
                     f"recorded steps near it: {steps[np.argsort(np.abs(steps - tw))[:3]].tolist()}"
                 )
             if hit[0] == T - 1:
                 raise InvalidArgument(
-                    f"waiting time {tw} is the last snapshot: no later time to compare"
+                    f"waiting_times: {tw} is the last snapshot: no later time to compare"
                 )
             waiting_idx.append(int(hit[0]))
         waiting_idx = np.array(waiting_idx)
     if lags is None:
         lo = max(1, np.min(np.diff(steps)))
         lags = np.unique(np.geomspace(lo, steps[-1] - steps[waiting_idx[0]], 40).round(6))
-    lags = np.asarray(lags, dtype=float)
+    try:
+        lags = np.atleast_1d(np.asarray(lags, dtype=float))
+    except (TypeError, ValueError) as e:
+        raise InvalidType(f"lags must be a list of step lags (numbers > 0), got {lags!r}") from e
+    if not len(lags) or not (np.isfinite(lags) & (lags > 0)).all():
+        raise InvalidArgument(f"lags must be finite step lags > 0, got {lags.tolist()[:5]}")
     msds, cors, cor0s, layers, noises, losses = [], [], [], [], [], []
     # progress in thousandths of the work: each run's Gram matrix, column block by column block
     tracker = Progress(progress, 1000 * len(runs), "two-time", unit="‰")
@@ -313,7 +329,16 @@ def collapse(ag: AgingResult, mus=None) -> Collapse:
     >>> bool(col.mus.min() <= col.mu <= col.mus.max())
     True
     """
-    mus = np.linspace(-0.5, 2.0, 251) if mus is None else np.asarray(mus, dtype=float)
+    if mus is not None:
+        try:
+            mus = np.atleast_1d(np.asarray(mus, dtype=float))
+        except (TypeError, ValueError) as e:
+            raise InvalidType(f"mus must be a list of exponents to try, got {mus!r}") from e
+        if len(mus) < 2 or not np.isfinite(mus).all():
+            raise InvalidArgument(
+                f"mus must be at least two finite exponents, got {mus.tolist()[:5]}"
+            )
+    mus = np.linspace(-0.5, 2.0, 251) if mus is None else mus
     curves = []
     for i, tw in enumerate(ag.waiting_times):
         lag, m = ag.curve(i)
@@ -350,6 +375,8 @@ def diffusion_exponent(ag: AgingResult, *, late: bool = True, min_lag: float | N
     """
     i = len(ag.waiting_times) - 1 if late else 0
     lag, m = ag.curve(i)
+    if min_lag is not None:
+        min_lag = number("min_lag", min_lag, minimum=0)
     ok = (m > 0) & (lag >= (min_lag or 0))
     if ok.sum() < 3:
         raise InvalidArgument("fewer than 3 recorded pairs to fit a diffusion exponent")
@@ -374,8 +401,16 @@ def regimes(steps, loss, *, plateau: float = 0.05, bottom: float = 0.05) -> dict
     >>> sorted(r)[:2]
     ['bottom_start', 'plateau_end']
     """
+    plateau = number("plateau", plateau, minimum=0, maximum=1, strict=True)
+    bottom = number("bottom", bottom, minimum=0, maximum=1, strict=True)
     steps = np.asarray(steps, dtype=float)
     loss = np.asarray(loss, dtype=float)
+    if loss.ndim != 1 or loss.shape != steps.shape or not len(loss):
+        raise InvalidArgument(
+            f"loss must be one value per step: {loss.shape} values for {steps.shape} steps"
+        )
+    if not np.isfinite(loss).all():
+        raise InvalidArgument("loss holds NaN or inf (a diverged run?): no regimes to find")
     drop = loss[0] - loss.min()
     if not np.isfinite(drop) or drop <= 0:
         return {"plateau_end": float(steps[0]), "bottom_start": float(steps[-1])}

@@ -41,7 +41,7 @@ from .errors import InvalidArgument, InvalidType
 from .layout import ParamLayout
 from .progress import Progress
 from .results import Result, with_params
-from .validate import choice, integer, number
+from .validate import choice, integer, number, torch_dtype
 
 __all__ = [
     "CurvatureOperator",
@@ -127,9 +127,18 @@ class MatrixOperator:
     """
 
     def __init__(self, matrix, *, device=None, dtype=None):
-        A = torch.as_tensor(np.asarray(matrix) if not torch.is_tensor(matrix) else matrix)
+        try:
+            A = torch.as_tensor(
+                np.asarray(matrix, dtype=float) if not torch.is_tensor(matrix) else matrix
+            )
+        except (TypeError, ValueError) as e:
+            raise InvalidType(
+                f"matrix must be a square array of numbers, got {type(matrix).__name__}"
+            ) from e
         if A.dim() != 2 or A.shape[0] != A.shape[1]:
             raise InvalidArgument(f"matrix must be square, got shape {tuple(A.shape)}")
+        if not torch.isfinite(A).all():
+            raise InvalidArgument("matrix holds NaN or infinite entries")
         if not torch.allclose(A, A.T, rtol=1e-6, atol=1e-8 * float(A.abs().max().clamp_min(1))):
             raise InvalidArgument("matrix must be symmetric (a Hessian is)")
         self.matrix = A.to(
@@ -173,7 +182,7 @@ class _ModelOperator:
         self.layout = ParamLayout.of(model, params)
         self.names = self.layout.names
         self.device = first.device
-        self.dtype = dtype or first.dtype
+        self.dtype = first.dtype if dtype is None else torch_dtype(dtype)
         self.theta = self.layout.flatten(model, self.dtype)
         self.size = self.layout.size
         self.fixed = {
@@ -518,7 +527,8 @@ def top_eigenvalues(op, data=None, *, k: int = 5, tol: float = 1e-3, seed: int =
     op = _operator(op, data, seed, op_kwargs)
     k = integer("k", k, minimum=1, maximum=op.size)
     max_iter = min(
-        op.size, integer("max_iter", max_iter, minimum=1) if max_iter else max(10 * k, 100)
+        op.size,
+        integer("max_iter", max_iter, minimum=1) if max_iter is not None else max(10 * k, 100),
     )
     g = _probe_generator(seed)
     sign = 1.0 if which == "largest" else -1.0
@@ -676,6 +686,10 @@ def per_layer(model, data, *, k: int = 1, tol: float = 1e-3, seed: int = 0, trac
     ['fc1', 'fc2']
     """
     out = {}
+    k = integer("k", k, minimum=1)
+    trace_matvecs = integer("trace_matvecs", trace_matvecs, minimum=0)
+    if trace_matvecs == 1:
+        raise InvalidArgument("trace_matvecs must be 0 (no trace) or >= 2, got 1")
     layers = [(name, mod) for name, mod in model.named_modules()
               if next(mod.parameters(recurse=False), None) is not None]  # fmt: skip
     with Progress(progress, len(layers), "layers", unit="layer") as bar:

@@ -33,10 +33,10 @@ from typing import Literal
 
 import numpy as np
 
-from .errors import InvalidArgument
+from .errors import InvalidArgument, InvalidType
 from .progress import Progress
 from .results import Result, with_params
-from .validate import choice, integer, number
+from .validate import choice, integer, memory, number
 
 __all__ = [
     "ConjugacyResult",
@@ -224,9 +224,14 @@ def _check_spacing(traj):
         )
 
 
-def _as_list(runs, params=None) -> list[np.ndarray]:
+def _as_list(runs, params=None, name="runs") -> list[np.ndarray]:
     """Trajectories (objects, a RunSet, a (runs, T, D) or (T, D) array, or a list of 2-D arrays) as a
     list of float64 (T_i, D) arrays."""
+    if isinstance(runs, (str, bytes)) or runs is None or np.isscalar(runs):
+        raise InvalidType(
+            f"{name} must be recorded runs (lk.load / lk.load_runs), a list of (T, D) arrays or a "
+            f"(runs, T, D) array, got {type(runs).__name__} {runs!r:.60}"
+        )
     if isinstance(runs, np.ndarray) or (
         hasattr(runs, "__array__") and not _is_traj(runs) and not isinstance(runs, (list, tuple))
     ):
@@ -241,7 +246,9 @@ def _as_list(runs, params=None) -> list[np.ndarray]:
     else:
         items = [runs] if _is_traj(runs) else list(runs)
         if not items:
-            raise InvalidArgument("no trajectories given")
+            raise InvalidArgument(
+                f"{name} is empty: give at least one recorded run or (T, D) array"
+            )
         out = []
         for t in items:
             if _is_traj(t):
@@ -256,7 +263,7 @@ def _as_list(runs, params=None) -> list[np.ndarray]:
                 a = np.asarray(t)
                 if a.ndim != 2:
                     raise InvalidArgument(
-                        f"each trajectory must be a (T, D) array, got shape {a.shape}"
+                        f"{name}: each trajectory must be a (T, D) array, got shape {a.shape}"
                     )
                 out.append(a)
     dims = {a.shape[1] for a in out}
@@ -419,7 +426,7 @@ def _hankel_pairs(arrs: list[np.ndarray], delays: int):
         n = len(a) - delays
         if n < 2:
             raise InvalidArgument(
-                f"trajectory {i} has {len(a)} snapshots: too few for delays={delays} "
+                f"runs[{i}] has {len(a)} snapshots: too few for delays={delays} "
                 f"(need at least delays + 2 = {delays + 2} to form one pair)"
             )
         Z = np.concatenate([a[k : k + n] for k in range(delays + 1)], axis=1)
@@ -612,6 +619,7 @@ def spectrum(
     """
     delays = _check_delays(delays)
     choice("method", method, ("auto", "exact", "streamed"))
+    max_memory = memory("max_memory", max_memory)
     items = _lazy_items(runs)
     if items is not None and pca is None:
         dim, N = _lazy_dim(items, params), sum(len(t) for t in items)
@@ -703,13 +711,13 @@ def wasserstein(a, b) -> float:
 # the test
 
 
-def _group(runs, params):
+def _group(runs, params, name="runs"):
     """A group of runs as recorded trajectories (left lazy) or a list of (T, D) arrays, and its
     number of observables."""
     items = _lazy_items(runs)
     if items is not None:
         return items, _lazy_dim(items, params)
-    arrs = _as_list(runs, params)
+    arrs = _as_list(runs, params, name)
     return arrs, arrs[0].shape[1]
 
 
@@ -718,8 +726,10 @@ def _test_inputs(runs_a, runs_b, delays, n_resamples, alpha, params):
     their numbers of observables."""
     delays = _check_delays(delays)
     n_resamples = integer("n_resamples", n_resamples, minimum=1)
-    alpha = number("alpha", alpha, minimum=0, maximum=1, strict=True)
-    (a, da), (b, db) = _group(runs_a, params), _group(runs_b, params)
+    alpha = number("alpha", alpha, minimum=0, strict=True)
+    if alpha >= 1:
+        raise InvalidArgument(f"alpha must be a level in (0, 1), got {alpha}")
+    (a, da), (b, db) = _group(runs_a, params, "runs_a"), _group(runs_b, params, "runs_b")
     for name, g in (("runs_a", a), ("runs_b", b)):
         if len(g) < 2:
             raise InvalidArgument(
@@ -903,6 +913,8 @@ def windowed(runs, *, window: int = 100, stride: int = 50, delays: int = 4, rank
     (4, 4)
     """
     delays = _check_delays(delays)
+    window = integer("window", window, minimum=2)
+    stride = integer("stride", stride, minimum=1)
     arrs = _reduced(runs, params, delays, pca)  # windows of exact span coordinates: same spectra
     T = min(len(x) for x in arrs)
     if window > T or window < delays + 2:
@@ -961,6 +973,11 @@ def uniform_groups(runs, by: str | None = None, every: int | None = None) -> dic
     """
     runs_list = list(runs)
     configs = runs.configs if hasattr(runs, "configs") else [t.config for t in runs_list]
+    if every is not None:
+        every = integer("every", every, minimum=1)
+    if by is not None and not any(by in c for c in configs):
+        keys = sorted({k for c in configs for k in c})
+        raise InvalidArgument(f"by={by!r} is in no run's config; the configs hold {keys}")
     if every is None:
         every = runs_list[0].schedule_period
         if every is None:

@@ -31,12 +31,12 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from .data import resolve
-from .errors import InvalidArgument
+from .errors import InvalidArgument, InvalidType
 from .layout import flat_parameters
 from .linalg import displacement_gram, project_displacements
 from .progress import Progress
 from .results import Result, with_params
-from .validate import choice, integer
+from .validate import choice, integer, memory, number
 
 __all__ = ["Line", "Profile", "Surface", "directions", "format_row", "line", "plane", "profile"]
 
@@ -669,7 +669,8 @@ def directions(model, method: Literal["filter", "layer", "none"] = "filter", *, 
     True
     """
     choice("method", method, ("filter", "layer", "none"))
-    g = torch.Generator().manual_seed(seed)
+    n = integer("n", n, minimum=1)
+    g = torch.Generator().manual_seed(integer("seed", seed))
     flat = flat_parameters(model)
     dirs = []
     for _ in range(n):
@@ -737,10 +738,17 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
     True
     >>> fig = lk.plots.plot_surface(surf)
     """
-    resolution = integer("resolution", resolution, minimum=2)
+    resolution = integer("resolution", resolution, minimum=2, maximum=2001)  # 4M points at most
     choice("norm_stats", norm_stats, ("center", "recompute"))
-    if not np.isfinite(span) or span <= 0:
-        raise InvalidArgument(f"span must be a positive number, got {span!r}")
+    span = number("span", span, minimum=0, strict=True)
+    max_memory = memory("max_memory", max_memory)
+    if not isinstance(directions, str) and (
+        not hasattr(directions, "__len__") or isinstance(directions, bytes)
+    ):
+        raise InvalidType(
+            "directions must be 'filter', 'layer', 'none', 'pca', 'hessian' or two vectors, "
+            f"got {directions!r}"
+        )
     dat = resolve(task, loss_fn, data=data, n_samples=n_samples, seed=seed, output=output)
     center = flat_parameters(model)
     P = center.numel()
@@ -843,13 +851,18 @@ def line(model_a, model_b, task, steps: int = 41, *, data: str = "train", n_samp
     >>> ln.barrier > 0   # max over t of L(t) − the linear interpolation of the end losses
     True
     """
+    for name, m in (("model_a", model_a), ("model_b", model_b)):
+        if not isinstance(m, torch.nn.Module):
+            raise InvalidType(f"{name} must be a torch.nn.Module, got {type(m).__name__}")
     a, b = flat_parameters(model_a), flat_parameters(model_b)
     if a.shape != b.shape:
         raise InvalidArgument(
-            f"the models have different parameter counts ({a.numel()} vs {b.numel()}): "
-            "same architecture needed"
+            f"model_b has {b.numel()} parameters but model_a {a.numel()}: the line needs two "
+            "models of the same architecture"
         )
-    steps = integer("steps", steps, minimum=2)
+    steps = integer("steps", steps, minimum=2, maximum=100_001)
+    extend = number("extend", extend, minimum=0)
+    max_memory = memory("max_memory", max_memory)
     choice("norm_stats", norm_stats, ("interpolate", "a", "recompute"))
     dat = resolve(task, loss_fn, data=data, n_samples=n_samples, output=output)
     t = np.linspace(-extend, 1 + extend, steps)
@@ -939,6 +952,8 @@ def profile(model, task, *, directions="filter", resolution: int = 31, span: flo
     from .hessian import HessianOperator, density, top_eigenvalues, trace
     from .topology import persistence
 
+    trace_matvecs = integer("trace_matvecs", trace_matvecs, minimum=0)
+    density_steps = integer("density_steps", density_steps, minimum=1)
     surf = plane(model, task, directions=directions, span=span, resolution=resolution, seed=seed,
                  n_samples=n_samples, progress=progress)  # fmt: skip
     topo = persistence(surf, threshold=threshold)

@@ -23,7 +23,7 @@ import numpy as np
 from .errors import InvalidArgument
 from .progress import Progress
 from .results import Result, with_params
-from .validate import integer
+from .validate import integer, memory, number
 
 __all__ = ["MapperGraph", "graph"]
 
@@ -277,8 +277,17 @@ def graph(source, /, lens="loss", *, n_cubes: int = 12, overlap: float = 0.3, cl
     from sklearn.cluster import DBSCAN
 
     n_cubes = integer("n_cubes", n_cubes, minimum=1, maximum=10_000)
-    if not 0 <= overlap < 1:
+    overlap = number("overlap", overlap, minimum=0)
+    if not overlap < 1:
         raise InvalidArgument(f"overlap must be in [0, 1), got {overlap}")
+    if eps is not None:
+        eps = number("eps", eps, minimum=0, strict=True)
+    min_samples = integer("min_samples", min_samples, minimum=1)
+    if pca is not None:
+        pca = integer("pca", pca, minimum=1)
+    if max_snapshots is not None:
+        max_snapshots = integer("max_snapshots", max_snapshots, minimum=2)
+    max_memory = memory("max_memory", max_memory)
     members = None
     values: dict = {}
     if hasattr(source, "alpha") and hasattr(source, "loss"):  # a Surface
@@ -313,12 +322,18 @@ def graph(source, /, lens="loss", *, n_cubes: int = 12, overlap: float = 0.3, cl
             lens_values, lens_name = np.asarray(lens, dtype=float), "custom"
     if len(X) < 2:
         raise InvalidArgument(f"need at least 2 points, got {len(X)}")
+
     if lens_values.shape != (len(X),):
         raise InvalidArgument(
             f"lens must have one value per point ({len(X)}), got shape {lens_values.shape}"
         )
     if not (np.isfinite(X).all() and np.isfinite(lens_values).all()):
         raise InvalidArgument("the points or the lens contain NaN or inf")
+    if n_cubes > len(X):
+        raise InvalidArgument(
+            f"n_cubes={n_cubes} is more intervals than the {len(X)} points: most would be empty; "
+            f"take n_cubes <= {len(X)} (10 to 30 is usual)"
+        )
     if clusterer is None:
         eps = eps or _auto_eps(X, min_samples)
         clusterer = DBSCAN(eps=eps, min_samples=min_samples)

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from . import validate
-from .errors import InvalidArgument
+from .errors import InvalidArgument, InvalidType
 from .validate import choice, integer
 
 __all__ = ["cnn", "from_spec", "mlp", "pinn", "resnet", "transformer"]
@@ -95,6 +95,13 @@ def _positive(name: str, value) -> int:
     return integer(name, value, minimum=1)
 
 
+def _widths(name: str, values) -> list[int]:
+    """A list of layer widths (each an int >= 1)."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise InvalidType(f"{name} must be a list of layer widths, got {values!r}")
+    return [_positive(f"each entry of {name}", v) for v in values]
+
+
 @_zoo
 def mlp(
     in_features: int,
@@ -116,11 +123,9 @@ def mlp(
     >>> sum(p.numel() for p in net.parameters())
     2778
     """
-    _positive("in_features", in_features)
-    _positive("out_features", out_features)
-    hidden = list(hidden)
-    for h in hidden:
-        _positive("each hidden width", h)
+    in_features = _positive("in_features", in_features)
+    out_features = _positive("out_features", out_features)
+    hidden = _widths("hidden", hidden)
     sizes = [in_features, *hidden, out_features]
     layers: dict[str, nn.Module] = {}
     with _seeded(seed):
@@ -179,9 +184,11 @@ def cnn(
     torch.Size([2, 10])
     """
     _positive("n_classes", n_classes)
+    channels = _widths("channels", channels)
     if len(channels) != 2:
         raise InvalidArgument(f"channels must be two ints (conv1, conv2), got {tuple(channels)}")
-    if image_size % 4:
+    _positive("in_channels", in_channels)
+    if _positive("image_size", image_size) % 4:
         raise InvalidArgument(f"image_size must be divisible by 4, got {image_size}")
     with _seeded(seed):
         return _SmallCNN(in_channels, tuple(channels), n_classes, image_size)
@@ -252,6 +259,7 @@ def resnet(
     _positive("n_classes", n_classes)
     _positive("width", width)
     _positive("depth", depth)
+    _positive("in_channels", in_channels)
     with _seeded(seed):
         return _ResNet(in_channels, width, depth, n_classes, residual, batchnorm)
 
@@ -301,6 +309,11 @@ def transformer(
     _positive("d_model", d_model)
     _positive("n_heads", n_heads)
     _positive("d_mlp", d_mlp)
+    _positive("n_ctx", n_ctx)
+    if vocab is not None and integer("vocab", vocab) < p + 1:
+        raise InvalidArgument(
+            f"vocab must hold the p + 1 = {p + 1} tokens (0..p-1 and '='), got {vocab}"
+        )
     if d_model % n_heads:
         raise InvalidArgument(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
     with _seeded(seed):

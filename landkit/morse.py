@@ -28,10 +28,10 @@ import warnings
 
 import numpy as np
 
-from .errors import InvalidArgument
+from .errors import InvalidArgument, InvalidType
 from .progress import Progress
 from .results import Result
-from .validate import integer
+from .validate import integer, number
 
 __all__ = [
     "MorseGraph",
@@ -314,8 +314,9 @@ def from_pairs(X_start, X_end, subdiv: int = 12, *, padding: bool = True, margin
     if n < 5:
         raise InvalidArgument(f"need at least 5 start/end pairs to fit a surrogate, got {n}")
     if not (np.isfinite(X0).all() and np.isfinite(X1).all()):
-        raise InvalidArgument("the samples contain NaN or inf")
+        raise InvalidArgument("X_start or X_end contain NaN or inf")
     _check_subdiv(subdiv, k)
+    margin = number("margin", margin, minimum=0)
     f, scores = surrogate(X0, X1, seed=seed)
     heldout = scores["heldout_r2"]
     if n < 10 * k or min(heldout) < 0.5:
@@ -355,6 +356,24 @@ def from_runs(runs, start_step: int, end_step: int | None = None, *, coords=2, s
     runs = list(runs)
     if len(runs) < 5:
         raise InvalidArgument(f"need an ensemble of at least 5 runs, got {len(runs)}")
+    start_step = integer("start_step", start_step, minimum=0)
+    if end_step is not None and integer("end_step", end_step, minimum=0) <= start_step:
+        raise InvalidArgument(f"end_step ({end_step}) must come after start_step ({start_step})")
+    if isinstance(coords, (str, bytes)) or not (
+        isinstance(coords, (int, np.integer)) or hasattr(coords, "__iter__")
+    ):
+        raise InvalidType(
+            f"coords must be a number of coordinates or a list of indices, got {coords!r}"
+        )
+    for name, step in (("start_step", start_step), ("end_step", end_step)):
+        missing = [
+            i for i, t in enumerate(runs) if step is not None and step not in set(t.steps.tolist())
+        ]
+        if missing:
+            raise InvalidArgument(
+                f"{name}={step} was not recorded in run {missing[0]} (its steps run "
+                f"{runs[missing[0]].steps[:4].tolist()}...{runs[missing[0]].steps[-1]})"
+            )
     dim = runs[0].weights.shape[1]
     starts, ends = [], []
     tracker = Progress(progress, len(runs) + 2, "Morse graph")
@@ -374,7 +393,7 @@ def from_runs(runs, start_step: int, end_step: int | None = None, *, coords=2, s
     else:
         idx = [int(i) for i in coords]
         if not idx or max(idx) >= dim or min(idx) < 0:
-            raise InvalidArgument(f"coordinate indices must be in [0, {dim}), got {idx}")
+            raise InvalidArgument(f"coords: indices must be in [0, {dim}), got {idx}")
     try:
         return from_pairs(S[:, idx], E[:, idx], subdiv, padding=padding, seed=seed, coords=idx,
                           _tracker=tracker if live else None)  # fmt: skip

@@ -23,10 +23,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import InvalidArgument
+from .errors import InvalidArgument, InvalidType
 from .layout import flat_parameters
 from .results import Result
-from .validate import choice
+from .validate import choice, integer, number
 
 __all__ = ["Connectivity", "cka", "mc_from_profile", "mode_connectivity", "model_cka"]
 
@@ -56,20 +56,43 @@ def cka(X, Y, *, debiased: bool = False) -> float:
     >>> round(lk.similarity.cka(X, 2 * X + 1), 6)          # invariant to scale and shift
     1.0
     """
-    X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
-    Y = np.asarray(Y, dtype=np.float64).reshape(len(Y), -1)
+    X, Y = _features_matrix("X", X), _features_matrix("Y", Y)
     if len(X) != len(Y):
         raise InvalidArgument(f"X and Y must describe the same inputs: {len(X)} vs {len(Y)} rows")
     if len(X) < 4:
         raise InvalidArgument(f"CKA needs at least 4 inputs, got {len(X)}")
+    Xc, Yc = X - X.mean(0), Y - Y.mean(0)
+    for name, A, C in (("X", X, Xc), ("Y", Y, Yc)):
+        if not np.abs(C).max(initial=0) > 1e-12 * max(np.abs(A).max(initial=0), 1e-300):
+            raise InvalidArgument(
+                f"{name} is constant across the inputs (no variation after centring): CKA is undefined"
+            )
     if debiased:
         K, L = X @ X.T, Y @ Y.T
         kl, kk, ll = _hsic_unbiased(K, L), _hsic_unbiased(K, K), _hsic_unbiased(L, L)
-        return float(kl / np.sqrt(max(kk * ll, 1e-300)))
-    Xc, Yc = X - X.mean(0), Y - Y.mean(0)
+        if not (kk > 0 and ll > 0):
+            raise InvalidArgument(
+                f"the debiased self-similarity of {'X' if not kk > 0 else 'Y'} is not positive "
+                f"({min(kk, ll):.3g}): too few inputs or near-constant features for debiased CKA"
+            )
+        return float(kl / np.sqrt(kk * ll))
     num = np.linalg.norm(Yc.T @ Xc) ** 2
     den = np.linalg.norm(Xc.T @ Xc) * np.linalg.norm(Yc.T @ Yc)
     return float(num / den) if den > 0 else float("nan")
+
+
+def _features_matrix(name, A) -> np.ndarray:
+    """A feature matrix as float64 (n, d), finite."""
+    try:
+        A = np.asarray(A, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise InvalidType(f"{name} must be a numeric (n, d) array, got {type(A).__name__}") from e
+    if A.ndim == 0:
+        raise InvalidArgument(f"{name} must be a (n, d) array of features, got a scalar")
+    A = A.reshape(len(A), -1)
+    if not np.isfinite(A).all():
+        raise InvalidArgument(f"{name} holds NaN or infinite features")
+    return A
 
 
 def _device(model) -> torch.device:
@@ -113,6 +136,18 @@ def model_cka(model_a, model_b, task, *, mixup: float | None = 16, n: int = 640,
     from .tasks import as_task
 
     task = as_task(task)
+    n = integer("n", n, minimum=4)
+    if mixup is not None:
+        mixup = number("mixup", mixup, minimum=0)
+    if layer is not None:
+        for name, m in (("model_a", model_a), ("model_b", model_b)):
+            try:
+                m.get_submodule(layer)
+            except AttributeError:
+                names = [k for k, _ in m.named_modules() if k][:8]
+                raise InvalidArgument(
+                    f"layer={layer!r} is not a submodule of {name}; its submodules: {names}"
+                ) from None
     g = torch.Generator().manual_seed(seed)
     x = task.x_train
     idx = torch.randperm(len(x), generator=g)[: min(n, len(x))]
@@ -154,8 +189,15 @@ def mc_from_profile(t, err) -> tuple[float, float]:
     >>> lk.similarity.mc_from_profile([0, 0.5, 1], [0.1, 0.4, 0.1])   # a barrier of 0.3 at the middle
     (-0.30000000000000004, 0.5)
     """
-    t = np.asarray(t, dtype=float)
-    err = np.asarray(err, dtype=float)
+    t, err = np.asarray(t, dtype=float), np.asarray(err, dtype=float)
+    if t.ndim != 1 or t.shape != err.shape or len(t) < 3:
+        raise InvalidArgument(
+            f"t and err must be two profiles of one length >= 3, got {t.shape} and {err.shape}"
+        )
+    if not (np.isfinite(t).all() and np.isfinite(err).all()):
+        raise InvalidArgument("t or err holds NaN or inf")
+    if not (np.diff(t) > 0).all():
+        raise InvalidArgument("t must increase along the curve (from 0 to 1)")
     mid = 0.5 * (err[0] + err[-1])
     dev = mid - err
     k = int(np.argmax(np.abs(dev)))
@@ -252,6 +294,10 @@ def mode_connectivity(model_a, model_b, task, *, curve: Literal["bezier", "line"
 
     task = as_task(task)
     choice("curve", curve, ("bezier", "line"))
+    epochs = integer("epochs", epochs, minimum=0)
+    lr = number("lr", lr, minimum=0, strict=True)
+    batch_size = integer("batch_size", batch_size, minimum=1)
+    n_points = integer("n_points", n_points, minimum=3)
     sa = [(n, p.shape) for n, p in model_a.named_parameters()]
     sb = [(n, p.shape) for n, p in model_b.named_parameters()]
     if sa != sb:

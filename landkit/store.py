@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InvalidArgument, RunExistsError, StoreError
+from .errors import InvalidArgument, InvalidType, RunExistsError, StoreError
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -268,6 +268,10 @@ def select_names(names: Sequence[str], patterns: str | Sequence[str] | None) -> 
         return list(names)
     if isinstance(patterns, str):
         patterns = [patterns]
+    if not hasattr(patterns, "__iter__") or not all(isinstance(p, str) for p in patterns):
+        raise InvalidType(
+            f'params must be a name, a glob ("fc2.*") or a list of them, got {patterns!r}'
+        )
     patterns = list(patterns)
     chosen = [n for n in names if any(n == p or fnmatch.fnmatchcase(n, p) for p in patterns)]
     unmatched = [p for p in patterns if not any(n == p or fnmatch.fnmatchcase(n, p) for n in names)]
@@ -1119,6 +1123,14 @@ class Trajectory:
         return int(hit[0])
 
 
+def _path(name: str, value) -> Path:
+    if not isinstance(value, (str, os.PathLike)):
+        raise InvalidType(
+            f"{name} must be a path (a str or pathlib.Path), got {type(value).__name__}"
+        )
+    return Path(value)
+
+
 def _need(path: Path, what: str) -> Path:
     if not path.exists():
         raise StoreError(
@@ -1140,7 +1152,7 @@ def load(path: str | os.PathLike) -> Trajectory:
     >>> net.load_state_dict(traj.state_dict(-1))
     <All keys matched successfully>
     """
-    path = Path(path)
+    path = _path("path", path)
     if not path.is_dir():
         raise StoreError(f"no landkit run at {path}: not a directory")
     meta_file = _need(path / "zarr.json", "the run's metadata file")
@@ -1308,7 +1320,7 @@ def load_runs(root: str | os.PathLike, *, include_failed: bool = False) -> RunSe
     >>> len(rs), rs.table()[0]["status"]
     (10, 'finished')
     """
-    root = Path(root)
+    root = _path("root", root)
     if not root.is_dir():
         raise StoreError(f"no runs at {root}: not a directory")
     trajs, configs, damaged = [], [], []
@@ -1380,7 +1392,9 @@ def from_checkpoints(
     """
     import torch
 
-    paths = [Path(p) for p in paths]
+    if isinstance(paths, (str, os.PathLike)) or not hasattr(paths, "__iter__"):
+        raise InvalidType(f"paths must be a list of checkpoint files, got {paths!r}")
+    paths = [_path("paths", p) for p in paths]
     if not paths:
         raise InvalidArgument("paths is empty: give at least one checkpoint file")
     if steps is None:
@@ -1403,8 +1417,8 @@ def from_checkpoints(
     first = None
     rows = []
     for p in paths:
-        if not p.exists():
-            raise FileNotFoundError(f"checkpoint {p} does not exist")
+        if not p.is_file():
+            raise InvalidArgument(f"paths: checkpoint {p} does not exist (or is not a file)")
         try:
             obj = torch.load(p, map_location="cpu", weights_only=True)
         except Exception as e:  # pickle refusals, damaged zips, not a checkpoint

@@ -38,6 +38,7 @@ import numpy as np
 
 from . import store as _store
 from .errors import InvalidArgument, InvalidType
+from .validate import integer, number
 
 __all__ = ["SweepResult", "grid", "sweep"]
 
@@ -321,15 +322,27 @@ def sweep(
     >>> len(res.completed), len(res.failed)
     (2, 0)
     """
-    configs = [dict(c) for c in grid]
+    if not hasattr(grid, "__iter__") or isinstance(grid, (str, bytes, Mapping)):
+        raise InvalidType(f"grid must be a list of configs (dicts; lk.grid(...)), got {grid!r:.60}")
+    configs = list(grid)
+    bad = [c for c in configs if not isinstance(c, Mapping)]
+    if bad:
+        raise InvalidType(
+            f"grid must hold configs (dicts), got {type(bad[0]).__name__} {bad[0]!r:.40}"
+        )
+    configs = [dict(c) for c in configs]
     if not configs:
         raise InvalidArgument("the grid is empty: nothing to sweep")
+    if max_workers is not None:
+        max_workers = integer("max_workers", max_workers, minimum=1)
+    if threads_per_run is not None:
+        threads_per_run = integer("threads_per_run", threads_per_run, minimum=1)
     if any("run_dir" in c for c in configs):
         raise InvalidArgument(
             "'run_dir' is reserved: sweep passes each run its directory under that name; rename the key"
         )
-    if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
-        raise InvalidArgument(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if timeout is not None:
+        timeout = number("timeout", timeout, minimum=0, strict=True)
     if not callable(fn):
         raise InvalidType(f"fn must be callable, got {type(fn).__name__}")
     root = Path(root)

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from . import validate
-from .errors import InvalidArgument
+from .errors import InvalidArgument, InvalidType
 
 __all__ = [
     "Task",
@@ -137,8 +137,11 @@ def _check_seed(seed) -> int:
 
 def _split(n: int, test_frac: float, rng: np.random.Generator, y: np.ndarray | None = None):
     """A (stratified when ``y`` is given) random split into train and test indices."""
-    if not 0.0 <= test_frac < 1.0:
-        raise InvalidArgument(f"test_frac must be in [0, 1), got {test_frac}")
+    test_frac = validate.number("test_frac", test_frac, minimum=0.0, strict=True)
+    if not test_frac < 1.0:
+        raise InvalidArgument(
+            f"test_frac must be in (0, 1) (a test set is needed), got {test_frac}"
+        )
     if y is None:
         perm = rng.permutation(n)
         n_test = round(test_frac * n)
@@ -153,6 +156,7 @@ def _split(n: int, test_frac: float, rng: np.random.Generator, y: np.ndarray | N
 
 
 def _noisy_labels(y: np.ndarray, n_classes: int, frac: float, rng: np.random.Generator):
+    frac = validate.number("label_noise", frac)
     if not 0.0 <= frac <= 1.0:
         raise InvalidArgument(f"label_noise must be a fraction in [0, 1], got {frac}")
     y = y.copy()
@@ -168,6 +172,7 @@ def _classification(
     rng = np.random.default_rng(seed)
     tr, te = _split(len(x), test_frac, rng, y)
     if n_train is not None:
+        n_train = validate.integer("n_train", n_train)
         if not 0 < n_train <= len(tr):
             raise InvalidArgument(f"n_train must be in [1, {len(tr)}] for {name}, got {n_train}")
         tr = np.sort(rng.choice(tr, n_train, replace=False))
@@ -219,7 +224,9 @@ def digits(
     x = (data.data / 16.0).astype(np.float32)
     y = data.target.astype(np.int64)
     if classes is not None:
-        classes = [int(c) for c in classes]
+        if isinstance(classes, (str, bytes)) or not hasattr(classes, "__iter__"):
+            raise InvalidType(f"classes must be a list of digits, got {classes!r}")
+        classes = [validate.integer("classes", c) for c in classes]
         if len(set(classes)) < 2 or not all(0 <= c <= 9 for c in classes):
             raise InvalidArgument(
                 f"classes must be at least two distinct digits in 0..9, got {classes}"
@@ -273,14 +280,22 @@ def iris(
     names = [n.replace(" (cm)", "") for n in data.feature_names]
     if features is not None:
         cols = []
+        if isinstance(features, (str, bytes)) or not hasattr(features, "__iter__") or not features:
+            raise InvalidArgument(
+                f"features must be a non-empty list of names or indices, got {features!r}"
+            )
         for f in features:
             if isinstance(f, str):
                 if f not in names:
-                    raise InvalidArgument(f"unknown iris feature {f!r}; choose from {names}")
+                    raise InvalidArgument(
+                        f"features: unknown iris feature {f!r}; choose from {names}"
+                    )
                 cols.append(names.index(f))
             else:
-                if not 0 <= int(f) < 4:
-                    raise InvalidArgument(f"iris feature index must be in 0..3, got {f}")
+                if not 0 <= validate.integer("features", f) < 4:
+                    raise InvalidArgument(
+                        f"features: an iris feature index must be in 0..3, got {f}"
+                    )
                 cols.append(int(f))
         x = x[:, cols]
     rng = np.random.default_rng(seed)
@@ -330,11 +345,12 @@ def teacher_student(
     (torch.Size([64, 4]), 'regression')
     """
     seed = _check_seed(seed)
-    for name, v in (("n", n), ("d", d), ("width", width), ("n_test", n_test)):
-        if int(v) < 1:
-            raise InvalidArgument(f"{name} must be a positive integer, got {v}")
-    if noise < 0:
-        raise InvalidArgument(f"noise must be >= 0, got {noise}")
+    n, d, width, n_test, out_features = (
+        validate.integer(name, v, minimum=1)
+        for name, v in (("n", n), ("d", d), ("width", width), ("n_test", n_test),
+                        ("out_features", out_features))
+    )  # fmt: skip
+    noise = validate.number("noise", noise, minimum=0)
     g = torch.Generator().manual_seed(seed)
     w1 = torch.randn(width, d, generator=g)
     w2 = torch.randn(out_features, width, generator=g)
@@ -376,8 +392,8 @@ def modular_addition(p: int = 113, train_frac: float = 0.3, *, seed: int = 0) ->
     (49, 7)
     """
     seed = _check_seed(seed)
-    if p < 2:
-        raise InvalidArgument(f"p must be >= 2, got {p}")
+    p = validate.integer("p", p, minimum=2)
+    train_frac = validate.number("train_frac", train_frac)
     if not 0.0 < train_frac < 1.0:
         raise InvalidArgument(f"train_frac must be in (0, 1), got {train_frac}")
     a, b = torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij")
@@ -411,8 +427,8 @@ def subset(task: Task, n_train: int, *, seed: int = 0) -> Task:
     >>> lk.tasks.subset(task, 50, seed=0).n_train
     50
     """
-    if not 0 < n_train <= task.n_train:
-        raise InvalidArgument(f"n_train must be in [1, {task.n_train}], got {n_train}")
+    n_train = validate.integer("n_train", n_train, minimum=1, maximum=task.n_train)
+    seed = _check_seed(seed)
     idx = (
         torch.randperm(task.n_train, generator=torch.Generator().manual_seed(seed))[:n_train]
         .sort()
@@ -472,12 +488,13 @@ def convection(beta: float = 1.0, *, n_collocation: int = 1000, n_initial: int =
     ['test_loss', 'test_rel_l2']
     """
     seed = _check_seed(seed)
-    if not np.isfinite(beta):
-        raise InvalidArgument(f"beta must be finite, got {beta}")
-    for name, v in (("n_collocation", n_collocation), ("n_initial", n_initial),
-                    ("n_boundary", n_boundary), ("test_grid", test_grid)):  # fmt: skip
-        if int(v) < 1:
-            raise InvalidArgument(f"{name} must be a positive integer, got {v}")
+    beta = validate.number("beta", beta)
+    n_collocation, n_initial, n_boundary = (
+        validate.integer(name, v, minimum=1)
+        for name, v in (("n_collocation", n_collocation), ("n_initial", n_initial),
+                        ("n_boundary", n_boundary))
+    )  # fmt: skip
+    test_grid = validate.integer("test_grid", test_grid, minimum=2)
     g = torch.Generator().manual_seed(seed)
     two_pi = 2 * np.pi
     col = torch.rand(n_collocation, 2, generator=g) * torch.tensor([two_pi, 1.0])

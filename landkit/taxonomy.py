@@ -28,9 +28,10 @@ import itertools
 
 import numpy as np
 
-from .errors import InvalidArgument
+from .errors import InvalidArgument, InvalidType
 from .progress import Progress
 from .results import Result, register
+from .validate import number
 
 __all__ = ["PhaseTable", "Thresholds", "classify", "digits_sweep", "measure"]
 
@@ -49,6 +50,12 @@ class Thresholds:
     loss: float = 0.1
     cka: float | None = None
 
+    def __post_init__(self):
+        number("mc_eps", self.mc_eps, minimum=0)
+        number("loss", self.loss, minimum=0)
+        if self.cka is not None:
+            number("cka", self.cka, minimum=0, maximum=1)
+
 
 def classify(rows: list[dict], thresholds: Thresholds | None = None) -> list[str]:
     """The phase of each cell from its ``mc``, ``loss`` and ``cka`` (see the module docstring).
@@ -59,6 +66,27 @@ def classify(rows: list[dict], thresholds: Thresholds | None = None) -> list[str
     ['IV-B', 'I']
     """
     th = thresholds or Thresholds()
+    if isinstance(rows, (str, bytes, dict)) or not hasattr(rows, "__iter__"):
+        raise InvalidType(f"rows must be a list of dicts with mc, loss and cka, got {rows!r:.60}")
+    rows = list(rows)
+    for i, r in enumerate(rows):
+        if not isinstance(r, dict):
+            raise InvalidType(
+                f"rows[{i}] must be a dict with mc, loss and cka, got {type(r).__name__}"
+            )
+        for key in ("mc", "loss", "cka"):
+            if key not in r:
+                raise InvalidArgument(f"rows[{i}] has no {key!r} (each row needs mc, loss and cka)")
+            v = r[key]
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, (int, float, np.number))
+                or not np.isfinite(v)
+            ):
+                raise InvalidArgument(
+                    f"rows[{i}][{key!r}] is {v!r}: a phase needs finite metrics (a diverged or "
+                    "unmeasured cell? drop it or measure it again)"
+                )
     phases = []
     for r in rows:
         mc, loss = r["mc"], r["loss"]

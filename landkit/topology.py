@@ -24,7 +24,7 @@ import dataclasses
 
 import numpy as np
 
-from .errors import InvalidArgument
+from .errors import InvalidArgument, InvalidType
 from .results import Result
 
 __all__ = ["Persistence", "persistence"]
@@ -107,7 +107,12 @@ def persistence(
         if coords is None and hasattr(surface, "alpha"):
             coords = (np.asarray(surface.alpha), np.asarray(surface.beta))
         surface = surface.loss
-    f = np.asarray(surface, dtype=float)
+    try:
+        f = np.asarray(surface, dtype=float)
+    except (TypeError, ValueError) as e:
+        raise InvalidType(
+            f"surface must be a grid of loss values or a landkit Surface, got {type(surface).__name__}"
+        ) from e
     if f.ndim < 1 or f.size < 2:
         raise InvalidArgument(f"surface must be a grid with at least 2 values, got shape {f.shape}")
     if not np.isfinite(f).all():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections.abc import Callable
 
@@ -16,7 +15,9 @@ from .errors import InvalidArgument, InvalidType
 from .progress import Cancelled
 from .results import Result
 from .tasks import Task
-from .validate import integer
+from .validate import device as resolve_device
+from .validate import integer, number
+from .validate import seed as validate_seed
 
 __all__ = ["StopTraining", "TrainResult", "train"]
 
@@ -163,10 +164,16 @@ def train(
     """
     steps, batch_size, lr_at, eval_every = _check(model, task, steps, lr, batch_size, eval_every,
                                                   recorder)  # fmt: skip
+    momentum = number("momentum", momentum, minimum=0)
+    if momentum >= 1:
+        raise InvalidArgument(f"momentum must be in [0, 1), got {momentum}")
+    weight_decay = number("weight_decay", weight_decay, minimum=0)
+    noise_samples = integer("noise_samples", noise_samples, minimum=1)
+    seed = validate_seed(seed)
     if device is None:  # where the model already is (a CUDA model stays on its GPU)
         first = next(model.parameters(), None)
         device = first.device if first is not None else torch.device("cpu")
-    device = torch.device(device)
+    device = resolve_device(device)
     model.to(device)
     model.train()
     x_all, y_all = task.x_train.to(device), task.y_train.to(device)
@@ -293,15 +300,19 @@ def _check(model, task, steps, lr, batch_size, eval_every, recorder):
     steps = integer("steps", steps, minimum=0)
     if batch_size is not None:
         batch_size = integer("batch_size", batch_size, minimum=1)
-        if batch_size >= task.n_train:
+        if batch_size > task.n_train:
+            raise InvalidArgument(
+                f"batch_size {batch_size} is larger than the {task.n_train} training examples of "
+                f"{task.name}; pass batch_size=None (or {task.n_train}) for full-batch training"
+            )
+        if batch_size == task.n_train:
             batch_size = None  # the whole training set: full batch
-    if not callable(lr) and not (float(lr) > 0 and math.isfinite(float(lr))):
-        raise InvalidArgument(
-            f"lr must be a positive finite number or a function step -> lr, got {lr!r}"
-        )
+    if not callable(lr):
+        number("lr", lr, minimum=0, strict=True)
     lr_at = lr if callable(lr) else (lambda _s, _lr=float(lr): _lr)
     if eval_every is None:
         eval_every = max(1, steps // 20)
+    eval_every = integer("eval_every", eval_every, minimum=0)
     if recorder is not None and not isinstance(recorder, Recorder):
         raise InvalidType(f"recorder must be a landkit.Recorder, got {type(recorder).__name__}")
     if recorder is not None and recorder.grad_noise and task.objective is not None:

@@ -25,7 +25,7 @@ import numpy as np
 
 from .errors import InvalidArgument, InvalidType
 
-__all__ = ["choice", "integer", "number", "seed"]
+__all__ = ["choice", "device", "integer", "memory", "number", "seed", "torch_dtype"]
 
 
 def integer(name: str, value, *, minimum: int | None = None, maximum: int | None = None) -> int:
@@ -90,3 +90,60 @@ def seed(value) -> int:
     7
     """
     return integer("seed", value)
+
+
+def memory(name: str, value) -> float:
+    """A memory budget in bytes (a finite number > 0).
+
+    Example
+    -------
+    >>> memory("max_memory", 2**30)
+    1073741824.0
+    """
+    return number(name, value, minimum=0, strict=True)
+
+
+def device(value, name: str = "device"):
+    """``value`` as a ``torch.device`` that exists on this machine (a CUDA device needs a GPU).
+
+    Example
+    -------
+    >>> device("cpu")
+    device(type='cpu')
+    """
+    import torch
+
+    if not isinstance(value, (str, torch.device)):
+        raise InvalidType(f"{name} must be a device name such as 'cpu' or 'cuda', got {value!r}")
+    try:
+        dev = torch.device(value)
+    except (RuntimeError, ValueError) as e:
+        raise InvalidArgument(
+            f"{name} {value!r} is not a device name ('cpu', 'cuda', 'cuda:1', ...)"
+        ) from e
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidArgument(f"{name} {value!r}: this machine has no CUDA GPU that torch can use")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise InvalidArgument(
+            f"{name} {value!r}: only {torch.cuda.device_count()} CUDA device(s) here"
+        )
+    return dev
+
+
+def torch_dtype(value, name: str = "dtype"):
+    """A floating-point ``torch.dtype`` (or its name: ``"float64"``).
+
+    Example
+    -------
+    >>> torch_dtype("float64")
+    torch.float64
+    """
+    import torch
+
+    if isinstance(value, str):
+        value = getattr(torch, value, None) if value.isidentifier() else None
+    if not isinstance(value, torch.dtype) or not value.is_floating_point:
+        raise InvalidArgument(
+            f"{name} must be a floating-point torch dtype (torch.float32, 'float64', ...), got {value!r}"
+        )
+    return value

@@ -123,7 +123,7 @@ def test_model_zoo_shapes():
 def test_model_bad_input():
     with pytest.raises(ValueError, match="activation"):
         lk.models.mlp(4, [3], 2, activation="swish!")
-    with pytest.raises(ValueError, match="hidden width"):
+    with pytest.raises(ValueError, match="each entry of hidden"):
         lk.models.mlp(4, [0], 2)
     with pytest.raises(ValueError, match="divisible"):
         lk.models.transformer(11, d_model=10, n_heads=3)

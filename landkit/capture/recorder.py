@@ -15,7 +15,7 @@ import torch
 
 from .. import store as _store
 from ..errors import InvalidArgument, InvalidType, StoreError
-from ..validate import choice, integer
+from ..validate import choice, integer, number
 from .schedules import Schedule, every
 from .sketch import CountSketch
 
@@ -110,10 +110,8 @@ class Recorder:
             raise InvalidArgument(
                 "overwrite=True and resume=True contradict each other: choose one"
             )
-        if not flush_every > 0:  # NaN too
-            raise InvalidArgument(f"flush_every must be > 0 seconds, got {flush_every}")
-        if not 0 < float(chunk_mb) < 1e6:
-            raise InvalidArgument(f"chunk_mb must be a size in MB (> 0), got {chunk_mb}")
+        flush_every = number("flush_every", flush_every, minimum=0, strict=True)
+        chunk_mb = number("chunk_mb", chunk_mb, minimum=0, strict=True, maximum=1e6)
         choice("dtype", dtype, ["float16", "float32", "float64"])
         if sketch is not None:
             sketch = integer("sketch", sketch, minimum=1)
@@ -189,6 +187,7 @@ class Recorder:
         chosen = dict(named)
         self._tensors = [chosen[n] for n in names]
         self._layout = _store.layout((n, chosen[n].shape) for n in names)
+        self._model = weakref.ref(model)
         total = sum(p.numel for p in self._layout)
         self._sketch = (
             CountSketch(total, self.sketch_dim, self.sketch_seed) if self.sketch_dim else None
@@ -276,6 +275,8 @@ class Recorder:
             return False
         if self._writer is None:
             self.start(model)
+        elif self._model() is not model:
+            self._rebind(model)
         self._raise_writer_error()
         if self._last_step is not None and step <= self._last_step:
             return False
@@ -313,6 +314,30 @@ class Recorder:
         elif time.monotonic() - self._last_flush > self.flush_every:
             self._submit(full=False)
         return True
+
+    def _rebind(self, model) -> None:
+        """Capture from another model object (a copy, a reloaded model): only one with the recorded
+        parameter names and shapes (and buffers) continues this run; anything else is refused."""
+        if not isinstance(model, torch.nn.Module):
+            raise InvalidType(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        named = dict(model.named_parameters())
+        theirs = [(p.name, tuple(named[p.name].shape)) if p.name in named else (p.name, None)
+                  for p in self._layout]  # fmt: skip
+        ours = [(p.name, tuple(p.shape)) for p in self._layout]
+        buffers = dict(model.named_buffers())
+        if theirs != ours or any(n not in buffers or buffers[n].shape != b.shape
+                                 for n, b in self._buffer_tensors):  # fmt: skip
+            wrong = next((o, t) for o, t in zip(ours, theirs) if o != t) if theirs != ours else None
+            raise InvalidArgument(
+                f"model is not the one this run records: {self.path} records "
+                f"{sum(p.numel for p in self._layout)} values"
+                + (f" ({wrong[0][0]} of shape {wrong[0][1]}, this model's is {wrong[1][1]})" if wrong else
+                   " and other buffers")
+                + "; record another model into its own directory"
+            )  # fmt: skip
+        self._tensors = [named[p.name] for p in self._layout]
+        self._buffer_tensors = [(n, buffers[n]) for n, _ in self._buffer_tensors]
+        self._model = weakref.ref(model)
 
     def _submit(self, full: bool):
         lo, hi = (0, self._rows) if full else (self._flushed, self._rows)

@@ -91,9 +91,9 @@ class at(Schedule):
     """
 
     def __init__(self, steps: Iterable[int]):
-        arr = np.unique(np.asarray(list(steps), dtype=np.int64))
-        if arr.size and arr[0] < 0:
-            raise InvalidArgument(f"steps must be >= 0, got {arr[0]}")
+        if isinstance(steps, (str, bytes)) or not hasattr(steps, "__iter__"):
+            raise InvalidArgument(f"steps must be a list of training steps, got {steps!r}")
+        arr = np.unique(np.asarray([_int("steps", v) for v in steps], dtype=np.int64))
         self._steps = arr
         self._set = set(arr.tolist())
 
