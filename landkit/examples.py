@@ -32,7 +32,9 @@ def omd_ogd(n_steps: int = 100, eta: float = 0.01, grid: int = 5) -> dict[str, n
     - ``"ogd"``: gradient descent on u with x = e^u: ``u ← clip(u − η e^u sec²(e^u), [ln 0.01, 0])``,
       from u₀ on ``linspace(−2.3, −0.1)²``; the trajectory is u (OMD and OGD are conjugate via u = log x);
     - ``"bisection"``: bisection on the sign of Σ tan z with a₀ ∈ [−4/3, −1/3]², b₀ ∈ [1/7, 8/7]²
-      (grids paired index by index); the trajectory is the midpoint z = (a + b)/2.
+      (grids paired index by index); the trajectory is the midpoint z = (a + b)/2. As in Redman et
+      al.'s code, a trajectory stops once Σ tan z is exactly 0 and is zero from there on (without the
+      stop the iterates repeat one floating-point point: rank-deficient data, condition number 8e16).
 
     Returns arrays of shape ``(grid², n_steps, 2)``: ``n_steps`` iterates including the initial point.
 
@@ -72,12 +74,17 @@ def omd_ogd(n_steps: int = 100, eta: float = 0.01, grid: int = 5) -> dict[str, n
     a, b = grid2(-4 / 3, -1 / 3), grid2(1 / 7, 8 / 7)
     z = (a + b) / 2
     traj = [z]
+    stopped = np.zeros(len(z), dtype=bool)
     for _ in range(n_steps - 1):
-        positive = np.tan(z).sum(axis=1, keepdims=True) > 0
+        f = np.tan(z).sum(axis=1)
+        # as the authors' routine: it returns once f(z) is exactly 0 (steps 52-57 for 20 of the 25
+        # starts) and the rest of its fixed-length trajectory stays zero
+        stopped |= f == 0
+        positive = (f > 0)[:, None]
         b = np.where(positive, z, b)
         a = np.where(positive, a, z)
         z = (a + b) / 2
-        traj.append(z)
+        traj.append(np.where(stopped[:, None], 0.0, z))
     out["bisection"] = np.stack(traj, axis=1)
     return out
 

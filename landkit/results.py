@@ -36,7 +36,7 @@ import numpy as np
 
 from .errors import InvalidArgument, StoreError
 
-__all__ = ["Result", "load_result"]
+__all__ = ["Comparison", "ComparisonTable", "Result", "compare", "load_result"]
 
 _FORMAT = "landkit-result"
 _VERSION = 1
@@ -334,3 +334,67 @@ def _decode(node, arrays: dict):
 
 def _hashable(v):
     return tuple(_hashable(x) for x in v) if isinstance(v, list) else v
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    """One published number beside landkit's: the lesson's closing table row (see :func:`compare`)."""
+
+    quantity: str
+    paper: float
+    landkit: float
+    tolerance: float
+    setup: str = "the paper's set-up"
+
+    @property
+    def verdict(self) -> str:
+        """``"reproduced"`` within ``tolerance``, else ``"differs"`` (the ``setup`` column says why)."""
+        ok = math.isfinite(self.landkit) and abs(self.landkit - self.paper) <= self.tolerance
+        return "reproduced" if ok else "differs"
+
+
+class ComparisonTable(list):
+    """Rows of :class:`Comparison`: a plain-text table in a terminal, an HTML one in Jupyter."""
+
+    _cols = ("quantity", "paper", "landkit", "verdict", "set-up")
+
+    def _cells(self):
+        return [(c.quantity, f"{c.paper:.4g}", f"{c.landkit:.4g}", f"{c.verdict} (±{c.tolerance:.2g})",
+                 c.setup) for c in self]  # fmt: skip
+
+    def __repr__(self) -> str:
+        rows = [self._cols, *self._cells()]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(self._cols))]
+        return "\n".join("  ".join(x.ljust(w) for x, w in zip(r, widths)).rstrip() for r in rows)
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in self._cols)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(x)}</td>" for x in r) + "</tr>"
+            for r in self._cells()
+        )
+        return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def compare(rows) -> ComparisonTable:
+    """The table that closes a lesson: each published number beside landkit's, with a verdict.
+
+    ``rows``: ``(quantity, paper, landkit, tolerance[, set-up difference])`` tuples. A number in a
+    lesson's text is never typed by hand: it comes from the run, through this table.
+
+    Example
+    -------
+    >>> t = lk.results.compare([("W(OGD, bisection)", 0.753, 0.7534, 0.002, "the paper's set-up"),
+    ...                         ("max|λ|, grokking", 1.035, 1.026, 0.005, "d_model 128, 3 seeds")])
+    >>> [c.verdict for c in t]
+    ['reproduced', 'differs']
+    """
+    out = ComparisonTable()
+    for r in rows:
+        if not 4 <= len(r) <= 5:
+            raise InvalidArgument(
+                f"rows: each row is (quantity, paper, landkit, tolerance[, set-up]), got {r!r}"
+            )
+        q, paper, ours, tol, *setup = r
+        out.append(Comparison(str(q), float(paper), float(ours), float(tol), *map(str, setup)))
+    return out
