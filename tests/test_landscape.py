@@ -193,3 +193,24 @@ def test_non_finite_values_warn_and_topology_refuses():
                                   progress=False)  # fmt: skip
     with pytest.raises(ValueError, match="non-finite"):
         lk.topology.persistence(surf)
+
+
+def test_slice_topology_is_plane_then_persistence_per_seed():
+    """Each (seed, threshold) count is the persistence of that seed's slice (an independent
+    composition of plane and persistence), and a threshold only removes pairs."""
+    task = lk.tasks.digits(seed=0, n_train=128)
+    model = lk.models.mlp(64, [8], 10, seed=0)
+    lk.train(model, task, steps=60, lr=0.5, progress=False)
+    st = lk.landscape.slice_topology(model, task, seeds=(3, 4), thresholds=(0.0, 0.05), resolution=9,
+                                     span=2.0)  # fmt: skip
+    for i, seed in enumerate((3, 4)):
+        surf = lk.landscape.plane(model, task, resolution=9, span=2.0, seed=seed, progress=False)
+        for j, t in enumerate((0.0, 0.05)):
+            p = lk.topology.persistence(surf, threshold=t)
+            assert (st.minima[i, j], st.saddles[i, j]) == (p.n_minima, p.n_saddles)
+    assert (st.minima[:, 0] >= st.minima[:, 1]).all() and (
+        st.saddles[:, 0] >= st.saddles[:, 1]
+    ).all()
+    np.testing.assert_allclose(st.mean_minima, st.minima.mean(0))
+    with pytest.raises(lk.InvalidArgument, match="thresholds"):
+        lk.landscape.slice_topology(model, task, thresholds=(-0.1,))
