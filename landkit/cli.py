@@ -32,7 +32,7 @@ def tour(out: str, root: str, fast: bool, workers: int | None) -> Path:
 
     t0 = time.perf_counter()
     steps = 300 if fast else 4000
-    seeds = range(2) if fast else range(4)
+    seeds = range(2) if fast else range(5)  # five per width: enough for the Conley-Morse graph
     grid = lk.grid(width=[8, 32, 128], seed=seeds, steps=steps)
     print(
         f"landkit tour: training {len(grid)} digits MLPs ({steps} steps each), recording into {root}/"
@@ -45,7 +45,8 @@ def tour(out: str, root: str, fast: bool, workers: int | None) -> Path:
     runs = lk.load_runs(root)
     train_s = time.perf_counter() - t0
     index = build_report(runs, out, title="landkit tour: a digits MLP ensemble",
-                         notes=f"Training and recording took {train_s:.0f} s.")  # fmt: skip
+                         notes=f"Training and recording took {train_s:.0f} s.",
+                         sweep=lk.examples.example_runs("taxonomy-fast"))  # fmt: skip
     print(f"landkit tour: done in {time.perf_counter() - t0:.0f} s; report at {index.resolve()}")
     return index
 

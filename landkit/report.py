@@ -342,9 +342,16 @@ def write_report(
 
 
 def build_report(
-    runs: RunSet, out: str | os.PathLike, *, title: str = "landkit report", notes: str = ""
+    runs: RunSet,
+    out: str | os.PathLike,
+    *,
+    title: str = "landkit report",
+    notes: str = "",
+    sweep: RunSet | None = None,
 ) -> Path:
-    """Every lens's section for ``runs``, written to ``out/index.html``.
+    """Every lens's section for ``runs``, written to ``out/index.html``. ``sweep``: a load ×
+    temperature sweep for the phase section when ``runs`` vary one knob only (the tour passes the
+    shipped FAST taxonomy grid, so that no lens is missing from its report).
 
     Example
     -------
@@ -353,6 +360,18 @@ def build_report(
     ('index.html', True)
     """
     t0 = time.perf_counter()
-    sections = [sec for make in SECTIONS if (sec := make(runs)) is not None]
+    sections = []
+    for make in SECTIONS:
+        use = (
+            sweep
+            if make is taxonomy_section and sweep is not None and len(runs.varying_keys()) < 2
+            else runs
+        )
+        if (sec := make(use)) is not None:
+            if use is not runs:
+                sec.paragraphs.insert(
+                    0, "From the shipped taxonomy sweep (the runs above vary one knob)."
+                )
+            sections.append(sec)
     stamp = f"Made by landkit in {time.perf_counter() - t0:.1f} s of analysis. {notes}"
     return write_report(sections, out, title=title, notes=stamp)
