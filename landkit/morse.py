@@ -319,11 +319,21 @@ def from_pairs(X_start, X_end, subdiv: int = 12, *, padding: bool = True, margin
     margin = number("margin", margin, minimum=0)
     f, scores = surrogate(X0, X1, seed=seed)
     heldout = scores["heldout_r2"]
-    if n < 10 * k or min(heldout) < 0.5:
+    r2 = ", ".join(f"{r:.2f}" for r in heldout)
+    if n < 10 * k:
         warnings.warn(
             f"the Morse graph rests on {n} start/end pairs in {k} coordinates (held-out R² of the "
-            f"surrogate {', '.join(f'{r:.2f}' for r in heldout)}): attractors and basins from so "
-            f"little data are not reliable — use {10 * k} or more runs, or fewer coordinates",
+            f"surrogate {r2}): attractors and basins from so little data are not reliable — use "
+            f"{10 * k} or more runs, or fewer coordinates",
+            stacklevel=3,
+        )
+    elif min(heldout) < 0.5:
+        bad = [i for i, r in enumerate(heldout) if r < 0.5]
+        warnings.warn(
+            f"the surrogate predicts coordinate(s) {bad} of the end state poorly (held-out R² {r2}, "
+            f"from {n} runs): the end state barely depends on the start there (every run lands in "
+            "the same place, or the map is noisy), so the Morse graph says little along it — read "
+            "it with that in mind, or choose other coordinates",
             stacklevel=3,
         )
     if _tracker is not None:

@@ -112,3 +112,16 @@ def test_small_ensembles_report_a_heldout_fit_and_warn():
         warnings.simplefilter("error")
         m = lk.morse.from_pairs(X0, 0.5 * X0, subdiv=8)
     assert min(m.info["surrogate_r2"]) > 0.99
+
+
+def test_a_coordinate_the_start_does_not_predict_is_named():
+    """Enough runs, but the end state's second coordinate is noise: the warning names it (and does
+    not tell the user to record more runs, which would not help)."""
+    rng = np.random.default_rng(0)
+    X0 = rng.uniform(-1, 1, (100, 2))
+    X1 = np.stack([0.5 * X0[:, 0], 0.01 * rng.normal(size=100)], 1)
+    with pytest.warns(
+        UserWarning, match=r"predicts coordinate\(s\) \[1\] of the end state poorly"
+    ) as w:
+        lk.morse.from_pairs(X0, X1, subdiv=6)
+    assert not any("or more runs" in str(x.message) for x in w)
