@@ -15,7 +15,8 @@ from landkit.results import Result
 
 RESULT_NAMES = ["TrainResult", "HessianEigen", "TraceEstimate", "HessianDensity", "KoopmanSpectrum",
                 "ConjugacyResult", "WindowedSpectra", "AgingResult", "Collapse", "Surface", "Line",
-                "Persistence", "Profile", "MapperGraph", "MorseGraph", "Connectivity", "PhaseTable"]  # fmt: skip
+                "Persistence", "Profile", "SliceTopology", "MapperGraph", "MorseGraph", "Connectivity",
+                "PhaseTable"]  # fmt: skip
 
 
 def _linear_runs(n=4, T=40, seed=0):
@@ -68,6 +69,9 @@ def results():
             density_steps=5,
             n_samples=64,
             progress=False,
+        ),
+        "SliceTopology": lk.landscape.slice_topology(
+            model, task, seeds=(0, 1), resolution=5, n_samples=64
         ),
         "MapperGraph": lk.mapper.graph(pts, lens=pts[:, 0], n_cubes=4),
         "MorseGraph": morse,

@@ -4,7 +4,7 @@
 ``plot_x(result, *, ax=None, title=None, ...)`` and returns the Figure.
 """
 
-from .dispatch import plot, plot_collapse_quality, plot_eigenpairs, plot_trace
+from .dispatch import plot, plot_collapse_quality, plot_eigenpairs, plot_slice_topology, plot_trace
 from .dynamics import plot_mapper, plot_morse, plot_morse_graph
 from .glassy import plot_aging, plot_collapse, plot_regimes
 from .koopman import plot_distance_matrix, plot_eigenvalues, plot_null
@@ -37,6 +37,7 @@ __all__ = [
     "plot_phase_diagrams",
     "plot_phase_map",
     "plot_regimes",
+    "plot_slice_topology",
     "plot_surface",
     "plot_trace",
     "save_figure",

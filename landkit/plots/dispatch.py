@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import InvalidType
 from .style import PALETTE, RC, new_figure
 
-__all__ = ["plot", "plot_collapse_quality", "plot_eigenpairs", "plot_trace"]
+__all__ = ["plot", "plot_collapse_quality", "plot_eigenpairs", "plot_slice_topology", "plot_trace"]
 
 
 def plot_eigenpairs(top, *, ax=None, title: str | None = None):
@@ -95,6 +95,31 @@ def plot_collapse_quality(col, *, ax=None, title: str | None = None):
     return ax.figure
 
 
+def plot_slice_topology(st, *, ax=None, title: str | None = None):
+    """Minima per random slice at each noise threshold (:class:`landkit.landscape.SliceTopology`):
+    one dot per slice, the mean as a bar; raw (threshold 0) beside thresholded counts.
+
+    Example
+    -------
+    >>> st = lk.landscape.slice_topology(model, task, seeds=(0, 1), resolution=7, n_samples=64)
+    >>> fig = lk.plots.plot_slice_topology(st)
+    """
+    if ax is None:
+        _, ax = new_figure(width=4.6, height=3.2)
+    with matplotlib.rc_context(RC):
+        x = np.arange(len(st.thresholds))
+        ax.bar(x, st.mean_minima, width=0.6, color=PALETTE[0], alpha=0.35, label="mean over slices")
+        for i in range(len(st.seeds)):
+            ax.plot(x + 0.12 * (i - (len(st.seeds) - 1) / 2), st.minima[i], "o", ms=5,
+                    color=PALETTE[0], label="one slice" if i == 0 else None)  # fmt: skip
+        ax.set_xticks(x, [("raw" if t == 0 else f"{t:g} of range") for t in st.thresholds])
+        ax.set_xlabel("noise threshold")
+        ax.set_ylabel("minima")
+        ax.legend(fontsize=8)
+        ax.set_title(title or f"minima over {len(st.seeds)} random slices")
+    return ax.figure
+
+
 def _draw(name):
     from . import dynamics, glassy, koopman, landscape, taxonomy, training
 
@@ -119,6 +144,7 @@ def _draw(name):
         "Line": landscape.plot_line,
         "Persistence": landscape.plot_persistence,
         "Profile": profile,
+        "SliceTopology": plot_slice_topology,
         "HessianDensity": landscape.plot_density,
         "HessianEigen": plot_eigenpairs,
         "TraceEstimate": plot_trace,
