@@ -726,9 +726,7 @@ def _test_inputs(runs_a, runs_b, delays, n_resamples, alpha, params):
     their numbers of observables."""
     delays = _check_delays(delays)
     n_resamples = integer("n_resamples", n_resamples, minimum=1)
-    alpha = number("alpha", alpha, minimum=0, strict=True)
-    if alpha >= 1:
-        raise InvalidArgument(f"alpha must be a level in (0, 1), got {alpha}")
+    alpha = number("alpha", alpha, minimum=0, strict=True, below=1)
     (a, da), (b, db) = _group(runs_a, params, "runs_a"), _group(runs_b, params, "runs_b")
     for name, g in (("runs_a", a), ("runs_b", b)):
         if len(g) < 2:

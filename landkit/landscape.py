@@ -908,6 +908,7 @@ class Profile(Result):
     top: object | None
     trace: object | None
     density: object | None
+    slices: SliceTopology | None = None  # minima/saddles over several slices (profile(slices=))
 
     def _headline_items(self):
         return list(self.row().items())
@@ -921,6 +922,9 @@ class Profile(Result):
             out["lambda_max"] = float(self.top.eigenvalues[0])
         if self.trace is not None:
             out["trace"], out["trace_stderr"] = self.trace.estimate, self.trace.stderr
+        if self.slices is not None:
+            for t, m in zip(self.slices.thresholds, self.slices.mean_minima):
+                out[f"mean_minima@{t:g}"] = float(m)
         return out
 
 
@@ -941,18 +945,23 @@ def format_row(p: Profile) -> str:
         parts.append(f"λ_max {r['lambda_max']:.4g}")
     if "trace" in r:
         parts.append(f"trace {r['trace']:.4g} ± {r['trace_stderr']:.2g}")
+    if p.slices is not None:
+        counts = " / ".join(f"{m:.1f} ({'raw' if t == 0 else f'{t:g}'})"
+                            for t, m in zip(p.slices.thresholds, p.slices.mean_minima))  # fmt: skip
+        parts.append(f"minima over {len(p.slices.seeds)} slices {counts}")
     return " · ".join(parts)
 
 
 def profile(model, task, *, directions="filter", resolution: int = 31, span: float = 1.0,
             threshold: float = 0.01, hessian: bool = True, trace_matvecs: int = 30,
             density_steps: int = 40, n_samples: int | None = None, seed: int = 0,
-            progress: bool = True) -> Profile:  # fmt: skip
+            slices=None, progress: bool = True) -> Profile:  # fmt: skip
     """Everything the landscape lens says about one model, as used by notebook 04 and the report: a
     ``resolution``² slice (:func:`plane`), its H0 persistence (``threshold`` relative to the loss
     range), and — with ``hessian=True`` — λ_max (Lanczos, tol 1e-3), the trace (Hutch++ with
     ``trace_matvecs`` products) and the spectral density (one SLQ run of ``density_steps`` steps), on
-    the same data (``n_samples`` a fixed subset).
+    the same data (``n_samples`` a fixed subset). ``slices``: direction seeds whose slices'
+    minima are counted raw and above 1% (:func:`slice_topology`; the slice of ``seed`` is reused).
 
     Example
     -------
@@ -974,7 +983,11 @@ def profile(model, task, *, directions="filter", resolution: int = 31, span: flo
         top = top_eigenvalues(op, k=1, seed=seed)
         tr = trace(op, num_matvecs=max(trace_matvecs, 6), method="hutch++", seed=seed)
         dens = density(op, n_runs=1, steps=density_steps, seed=seed)
-    return Profile(surf, topo, top, tr, dens)
+    st = None
+    if slices is not None:
+        st = slice_topology(model, task, seeds=slices, resolution=resolution, span=span,
+                            directions=directions, n_samples=n_samples, _known={seed: surf})  # fmt: skip
+    return Profile(surf, topo, top, tr, dens, st)
 
 
 @dataclasses.dataclass(frozen=True, eq=False, repr=False)
@@ -1002,7 +1015,7 @@ class SliceTopology(Result):
 
 def slice_topology(model, task, *, seeds=(0, 1, 2), thresholds=(0.0, 0.01), resolution: int = 31,
                    span: float = 1.0, directions: str = "filter", n_samples: int | None = None,
-                   progress=False) -> SliceTopology:  # fmt: skip
+                   progress=False, _known=None) -> SliceTopology:  # fmt: skip
     """How many minima and saddles the loss has around ``model``, averaged over random slices (one
     per direction seed) and counted at each noise threshold: one slice is a small sample of a
     landscape's topology, and a 1% threshold hides the small basins a raw merge tree counts.
@@ -1025,8 +1038,10 @@ def slice_topology(model, task, *, seeds=(0, 1, 2), thresholds=(0.0, 0.01), reso
     bar = Progress(progress, len(seeds), "slices", unit="slice")
     with bar:
         for i, s in enumerate(seeds):
-            surf = plane(model, task, directions=directions, span=span, resolution=resolution,
-                         seed=s, n_samples=n_samples, progress=False)  # fmt: skip
+            surf = (_known or {}).get(s)
+            if surf is None:  # (profile passes the slice it already has)
+                surf = plane(model, task, directions=directions, span=span, resolution=resolution,
+                             seed=s, n_samples=n_samples, progress=False)  # fmt: skip
             for j, t in enumerate(thresholds):
                 p = persistence(surf, threshold=t)
                 minima[i, j], saddles[i, j] = p.n_minima, p.n_saddles

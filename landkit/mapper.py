@@ -277,9 +277,7 @@ def graph(source, /, lens="loss", *, n_cubes: int = 12, overlap: float = 0.3, cl
     from sklearn.cluster import DBSCAN
 
     n_cubes = integer("n_cubes", n_cubes, minimum=1, maximum=10_000)
-    overlap = number("overlap", overlap, minimum=0)
-    if not overlap < 1:
-        raise InvalidArgument(f"overlap must be in [0, 1), got {overlap}")
+    overlap = number("overlap", overlap, minimum=0, below=1)
     if eps is not None:
         eps = number("eps", eps, minimum=0, strict=True)
     min_samples = integer("min_samples", min_samples, minimum=1)

@@ -747,14 +747,10 @@ class _RawArray:
         cols = slice(None)
         if isinstance(key, tuple):
             key, cols = key
-        if isinstance(key, slice):
-            return (
-                self.rows(key.start, key.stop)[:, cols]
-                if len(self.shape) == 2
-                else self.rows(key.start, key.stop)
-            )
-        i = int(key)
-        return self.rows(i, i + 1)[0][cols] if len(self.shape) == 2 else self.rows(i, i + 1)[0]
+        out = (
+            self.rows(key.start, key.stop) if isinstance(key, slice) else self.rows(key, key + 1)[0]
+        )
+        return out[..., cols] if len(self.shape) == 2 else out
 
 
 class WeightsArray:

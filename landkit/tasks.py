@@ -137,11 +137,7 @@ def _check_seed(seed) -> int:
 
 def _split(n: int, test_frac: float, rng: np.random.Generator, y: np.ndarray | None = None):
     """A (stratified when ``y`` is given) random split into train and test indices."""
-    test_frac = validate.number("test_frac", test_frac, minimum=0.0, strict=True)
-    if not test_frac < 1.0:
-        raise InvalidArgument(
-            f"test_frac must be in (0, 1) (a test set is needed), got {test_frac}"
-        )
+    test_frac = validate.number("test_frac", test_frac, minimum=0, strict=True, below=1)
     if y is None:
         perm = rng.permutation(n)
         n_test = round(test_frac * n)
@@ -393,9 +389,7 @@ def modular_addition(p: int = 113, train_frac: float = 0.3, *, seed: int = 0) ->
     """
     seed = _check_seed(seed)
     p = validate.integer("p", p, minimum=2)
-    train_frac = validate.number("train_frac", train_frac)
-    if not 0.0 < train_frac < 1.0:
-        raise InvalidArgument(f"train_frac must be in (0, 1), got {train_frac}")
+    train_frac = validate.number("train_frac", train_frac, minimum=0, strict=True, below=1)
     a, b = torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij")
     x = torch.stack([a.reshape(-1), b.reshape(-1), torch.full((p * p,), p)], dim=1)
     y = (x[:, 0] + x[:, 1]) % p

@@ -164,9 +164,7 @@ def train(
     """
     steps, batch_size, lr_at, eval_every = _check(model, task, steps, lr, batch_size, eval_every,
                                                   recorder)  # fmt: skip
-    momentum = number("momentum", momentum, minimum=0)
-    if momentum >= 1:
-        raise InvalidArgument(f"momentum must be in [0, 1), got {momentum}")
+    momentum = number("momentum", momentum, minimum=0, below=1)
     weight_decay = number("weight_decay", weight_decay, minimum=0)
     noise_samples = integer("noise_samples", noise_samples, minimum=1)
     seed = validate_seed(seed)

@@ -47,13 +47,16 @@ def integer(name: str, value, *, minimum: int | None = None, maximum: int | None
 
 
 def number(name: str, value, *, minimum: float | None = None, maximum: float | None = None,
-           strict: bool = False) -> float:  # fmt: skip
-    """``value`` as a finite float within the bounds (``strict=True``: ``minimum`` itself refused).
+           strict: bool = False, below: float | None = None) -> float:  # fmt: skip
+    """``value`` as a finite float within the bounds (``strict=True``: ``minimum`` itself refused;
+    ``below``: an upper bound the value must stay under).
 
     Example
     -------
     >>> number("tol", 1e-3, minimum=0, strict=True)
     0.001
+    >>> number("momentum", 0.9, minimum=0, below=1)
+    0.9
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise InvalidType(f"{name} must be a number, got {type(value).__name__} {value!r}")
@@ -64,6 +67,8 @@ def number(name: str, value, *, minimum: float | None = None, maximum: float | N
         raise InvalidArgument(f"{name} must be {'>' if strict else '>='} {minimum}, got {value}")
     if maximum is not None and value > maximum:
         raise InvalidArgument(f"{name} must be <= {maximum}, got {value}")
+    if below is not None and not value < below:
+        raise InvalidArgument(f"{name} must be < {below}, got {value}")
     return value
 
 

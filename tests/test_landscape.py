@@ -214,3 +214,28 @@ def test_slice_topology_is_plane_then_persistence_per_seed():
     np.testing.assert_allclose(st.mean_minima, st.minima.mean(0))
     with pytest.raises(lk.InvalidArgument, match="thresholds"):
         lk.landscape.slice_topology(model, task, thresholds=(-0.1,))
+
+
+def test_profile_counts_minima_over_slices_reusing_its_own():
+    """profile(slices=) gives the same counts as slice_topology, and reuses the slice it drew."""
+    task = lk.tasks.digits(seed=0, n_train=128)
+    model = lk.models.mlp(64, [8], 10, seed=0)
+    lk.train(model, task, steps=60, lr=0.5, progress=False)
+    calls = []
+    real = lk.landscape.plane
+
+    def counting(*a, **k):
+        calls.append(k.get("seed"))
+        return real(*a, **k)
+
+    lk.landscape.plane = counting
+    try:
+        p = lk.landscape.profile(model, task, resolution=9, hessian=False, slices=(0, 3),
+                                 progress=False)  # fmt: skip
+    finally:
+        lk.landscape.plane = real
+    assert calls == [0, 3]  # seed 0's slice drawn once
+    st = lk.landscape.slice_topology(model, task, seeds=(0, 3), resolution=9)
+    np.testing.assert_array_equal(p.slices.minima, st.minima)
+    assert p.row()["mean_minima@0"] == st.mean_minima[0]
+    assert "minima over 2 slices" in lk.landscape.format_row(p)
