@@ -6,6 +6,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(PY) -m pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# torch threads for the demo, the lab and the app: landkit's models are small, and on a busy 2-core laptop
+# two threads per kernel thrash (the tour's taxonomy cell: 71 s with 2, 5 s with 1). `make lab THREADS=4`
+THREADS ?= 1
 
 .PHONY: demo test lint format lab app bench data install install-test clean
 
@@ -25,7 +28,7 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/landkit tour --out report/
+	OMP_NUM_THREADS=$(THREADS) $(VENV)/bin/landkit tour --out report/ --threads $(THREADS)
 	@echo "Report written to $(CURDIR)/report/index.html"
 
 lint: $(VENV)/.installed-test
@@ -45,7 +48,7 @@ $(VENV)/.installed-app: $(VENV)/.installed pyproject.toml constraints.txt
 
 # the tour as a web app on 127.0.0.1 (no code cells shown); the landkit template keeps it offline
 app: $(VENV)/.installed-app
-	JUPYTER_PATH=$(CURDIR)/app $(VENV)/bin/voila notebooks/00_tour.ipynb --template=landkit \
+	OMP_NUM_THREADS=$(THREADS) JUPYTER_PATH=$(CURDIR)/app $(VENV)/bin/voila notebooks/00_tour.ipynb --template=landkit \
 		--Voila.ip=127.0.0.1 --port=8866 --no-browser $(APP_CULL)
 
 # every page view starts a kernel (~470 MB running the tour): at most 8 alive at once (a ninth visitor
@@ -60,7 +63,7 @@ data: $(VENV)/.installed
 	$(PY) data/make_data.py
 
 lab: $(VENV)/.installed
-	$(VENV)/bin/jupyter lab --ip=127.0.0.1 notebooks/
+	OMP_NUM_THREADS=$(THREADS) $(VENV)/bin/jupyter lab --ip=127.0.0.1 notebooks/
 
 $(VENV)/.installed-bench: $(VENV)/.installed pyproject.toml constraints.txt
 	$(PIP) install -q -e ".[bench]"

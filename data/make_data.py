@@ -1,6 +1,9 @@
 """Regenerate the example runs in this folder (``make data``): deterministic, a few MB in all.
 
-python data/make_data.py [--out data]
+python data/make_data.py [--out data] [--sets digits-widths,omd-ogd,...]
+
+The grokking set takes about an hour of CPU (60 transformer runs and one run long enough to grok);
+the others a few minutes.
 """
 
 from __future__ import annotations
@@ -15,11 +18,14 @@ import landkit as lk
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(Path(__file__).parent))
+    ap.add_argument("--sets", default=",".join(lk.examples.EXAMPLE_SETS))
     args = ap.parse_args()
     out = Path(args.out)
+    sets = tuple(args.sets.split(","))
     for name in ("digits-widths", "taxonomy-fast"):
-        shutil.rmtree(out / name, ignore_errors=True)
-    lk.examples.make_example_data(out)
+        if name in sets:
+            shutil.rmtree(out / name, ignore_errors=True)
+    lk.examples.make_example_data(out, sets=sets, progress=True)
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     print(f"example runs written to {out} ({size / 2**20:.1f} MiB)")
 

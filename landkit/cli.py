@@ -7,6 +7,7 @@ landkit report RUN_DIR --out report/ the same report for runs you recorded yours
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -26,10 +27,14 @@ def tour_run(width: int, seed: int, steps: int, run_dir: str):
     )
 
 
-def tour(out: str, root: str, fast: bool, workers: int | None) -> Path:
+def tour(out: str, root: str, fast: bool, workers: int | None, threads: int | None = None) -> Path:
+    import torch
+
     import landkit as lk
     from landkit.report import build_report
 
+    if threads:  # the report's lenses run here; the runs in their own processes, one thread each
+        torch.set_num_threads(threads)
     t0 = time.perf_counter()
     steps = 300 if fast else 4000
     seeds = range(2) if fast else range(5)  # five per width: enough for the Conley-Morse graph
@@ -62,6 +67,13 @@ def report(run_dir: str, out: str) -> Path:
     return index
 
 
+def _env_threads() -> int:
+    try:
+        return max(1, int(os.environ.get("OMP_NUM_THREADS", "1")))
+    except ValueError:
+        return 1
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="landkit", description="See how a neural network learns.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -72,12 +84,19 @@ def main(argv=None):
     )
     t.add_argument("--fast", action="store_true", help="a smaller ensemble, for a quick look")
     t.add_argument("--workers", type=int, default=None, help="processes (default: CPU count)")
+    t.add_argument(
+        "--threads",
+        type=int,
+        default=_env_threads(),
+        help="torch threads for the report's lenses (default: $OMP_NUM_THREADS, else 1: the "
+        "models are small and more threads thrash on a busy laptop)",
+    )
     r = sub.add_parser("report", help="write the report for recorded runs")
     r.add_argument("run_dir", help="a run directory, or a directory of runs (e.g. a sweep)")
     r.add_argument("--out", default="report")
     args = ap.parse_args(argv)
     if args.command == "tour":
-        tour(args.out, args.root, args.fast, args.workers)
+        tour(args.out, args.root, args.fast, args.workers, args.threads)
     else:
         report(args.run_dir, args.out)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import InvalidArgument
 from .validate import choice, integer, number
 
 __all__ = [
@@ -17,10 +18,13 @@ __all__ = [
     "digits_width_runs",
     "doodl3_ensemble",
     "example_runs",
+    "grokking_curve",
+    "grokking_observables",
     "grokking_runs",
     "make_example_data",
     "omd_ogd",
     "pspin",
+    "student_runs",
 ]
 
 
@@ -169,56 +173,170 @@ class _NormConstrainedAdamW:
         return _Opt(params)
 
 
-def _grok_run(regime: str, seed: int, p: int, steps: int, lr: float, scale: float, run_dir: str):
+def _grok_model(*, p, d_model, n_heads, d_mlp, seed, perturbation, eps, dtype):
     import torch
 
-    from . import models, tasks
+    from . import models
+
+    model = models.transformer(p, d_model=d_model, n_heads=n_heads, d_mlp=d_mlp, seed=seed)
+    model = model.to(getattr(torch, dtype))
+    with torch.no_grad():  # embeddings N(0, 1/d) as in Nanda et al.'s model
+        model.embed.weight.normal_(0, d_model**-0.5, generator=torch.Generator().manual_seed(seed))
+        if perturbation:  # a slightly perturbed copy of this seed's initialisation
+            g = torch.Generator().manual_seed(10_000 * seed + perturbation)
+            for q in model.parameters():
+                q.add_(eps * q.abs().mean() * torch.randn(q.shape, generator=g, dtype=q.dtype))
+    return model
+
+
+def _grok_run(regime: str, seed: int, perturbation: int, p: int, d_model: int, n_heads: int,
+              d_mlp: int, steps: int, lr: float, eps: float, scale: float, dtype: str,
+              run_dir: str):  # fmt: skip
+    import torch
+
+    from . import tasks
     from .capture import Recorder
     from .training import train
 
     task = tasks.modular_addition(p=p, train_frac=0.3, seed=0)
-    model = models.transformer(p, d_model=32, n_heads=4, d_mlp=128, seed=seed)
+    model = _grok_model(p=p, d_model=d_model, n_heads=n_heads, d_mlp=d_mlp, seed=seed,
+                        perturbation=perturbation, eps=eps, dtype=dtype)  # fmt: skip
     if regime == "grokking":
-        optimizer, wd = "adamw", 1.0
+
+        def optimizer(params):
+            return torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.98), weight_decay=1.0)
     else:  # scaled-down initialisation, norms held fixed, no weight decay: no grokking
         with torch.no_grad():
             for q in model.parameters():
                 q.mul_(scale)
-        optimizer, wd = (lambda params: _NormConstrainedAdamW(params, lr=lr)), 0.0
-    rec = Recorder(
-        run_dir, params="W_out.*", evaluate=False, config={"regime": regime, "seed": seed}
-    )
-    return train(model, task, steps=steps, lr=lr, optimizer=optimizer, weight_decay=wd, seed=seed,
-                 recorder=rec, progress=False)  # fmt: skip
+
+        def optimizer(params):
+            return _NormConstrainedAdamW(params, lr=lr)
+
+    config = {"regime": regime, "seed": seed, "perturbation": perturbation}
+    rec = Recorder(run_dir, params="mlp_out.weight", evaluate=False, dtype=dtype, config=config)
+    return train(model, task, steps=steps, lr=lr, optimizer=optimizer, seed=seed, recorder=rec,
+                 eval_every=0, progress=False)  # fmt: skip
 
 
-def grokking_runs(root, *, p: int = 23, n_seeds: int = 3, steps: int = 300, lr: float = 1e-3,
-                  scale: float = 0.5, max_workers: int | None = None):  # fmt: skip
-    """The one-layer transformer on modular addition (mod ``p``), early training only, ``W_out``
-    recorded every step: ``regime="grokking"`` (AdamW, weight decay 1.0) against
-    ``regime="constrained"`` (initialisation scaled by ``scale``, parameter norms held fixed, no weight
-    decay). Returns the :class:`landkit.RunSet` (config key ``regime``).
+def grokking_runs(root, *, regimes=("grokking", "constrained"), p: int = 113, d_model: int = 128,
+                  n_heads: int = 4, d_mlp: int = 512, n_seeds: int = 3, n_perturbations: int = 10,
+                  steps: int = 100, lr: float = 1e-3, eps: float = 0.01, scale: float = 0.5,
+                  dtype: str = "float64", max_workers: int | None = None):  # fmt: skip
+    """Redman et al.'s grokking runs: the one-layer transformer of Nanda et al. on (a + b) mod ``p``
+    (30% of the pairs for training, full batch, embeddings N(0, 1/d), float64), the first ``steps``
+    steps, the MLP output weight (``mlp_out.weight``) recorded every step. ``n_seeds`` initialisations
+    × ``n_perturbations`` copies of each (perturbation 0 is the seed's own; the others add noise of
+    relative size ``eps``), in two regimes (config key ``regime``):
+
+    - ``"grokking"``: AdamW, lr 1e-3, betas (0.9, 0.98), weight decay 1.0 — it groks (test accuracy
+      jumps thousands of steps after training accuracy);
+    - ``"constrained"``: the initialisation scaled by ``scale``, every parameter tensor held at its
+      initial norm, no weight decay — it does not.
+
+    The defaults are the paper's set-up (about 25 s per run on one CPU core). Runs through
+    :func:`landkit.sweep` (resumable); returns the :class:`landkit.RunSet`.
 
     Example
     -------
-    >>> rs = lk.examples.grokking_runs("grok", p=7, n_seeds=1, steps=5, max_workers=1)
+    >>> rs = lk.examples.grokking_runs("grok", p=7, d_model=8, d_mlp=16, n_seeds=1, n_perturbations=1,
+    ...                                steps=5, max_workers=1)
     >>> sorted({c["regime"] for c in rs.configs})
     ['constrained', 'grokking']
     """
     from .sweep import grid, sweep
 
-    g = grid(
-        regime=["grokking", "constrained"],
-        seed=list(range(n_seeds)),
-        p=p,
-        steps=steps,
-        lr=lr,
-        scale=scale,
-    )
+    for r in regimes:
+        choice("regime", r, ("grokking", "constrained"))
+    choice("dtype", dtype, ("float32", "float64"))
+    g = grid(regime=list(regimes), seed=list(range(integer("n_seeds", n_seeds, minimum=1))),
+             perturbation=list(range(integer("n_perturbations", n_perturbations, minimum=1))),
+             p=p, d_model=d_model, n_heads=n_heads, d_mlp=d_mlp, steps=steps, lr=lr, eps=eps,
+             scale=scale, dtype=dtype)  # fmt: skip
     res = sweep(_grok_run, g, root, max_workers=max_workers, progress=False)
     if res.failed:
         raise RuntimeError(f"{len(res.failed)} runs failed; first error:\n{res.failed[0]['error']}")
     return res.load()
+
+
+def grokking_observables(runs, *, steps: int = 100, pca: int = 10) -> dict[str, np.ndarray]:
+    """What Redman et al. analyse of :func:`grokking_runs`, seed by seed: the first ``steps``
+    snapshots of each seed's perturbed copies, projected on ``pca`` principal axes fitted to that
+    seed's copies (centred) and applied to the uncentred weights
+    (:func:`landkit.koopman.observables` with ``keep_mean=True``).
+
+    Returns ``{"REGIME/seedS": array (copies, steps, pca)}``, what
+    :func:`landkit.koopman.spectrum` takes (the paper: ``delays=32, rank=10``).
+
+    Example
+    -------
+    >>> rs = lk.examples.grokking_runs("grok", p=7, d_model=8, d_mlp=16, n_seeds=1, n_perturbations=2,
+    ...                                steps=8, max_workers=1)
+    >>> {k: v.shape for k, v in lk.examples.grokking_observables(rs, steps=6, pca=3).items()}
+    {'constrained/seed0': (2, 6, 3), 'grokking/seed0': (2, 6, 3)}
+    """
+    from . import koopman
+
+    steps = integer("steps", steps, minimum=2)
+    groups: dict = {}
+    for t in runs:
+        c = t.config
+        groups.setdefault(f"{c['regime']}/seed{c['seed']}", []).append(t)
+    out = {}
+    for key in sorted(groups):
+        copies = sorted(groups[key], key=lambda t: t.config["perturbation"])
+        short = [t for t in copies if len(t) < steps]
+        if short:
+            raise InvalidArgument(
+                f"{key}: {len(short)} run(s) hold fewer than steps={steps} snapshots "
+                f"({len(short[0])}): train them longer or lower steps"
+            )
+        arrays = [np.asarray(t.weights[:steps], dtype=np.float64) for t in copies]
+        out[key] = np.stack(koopman.observables(arrays, pca=pca, keep_mean=True))
+    return out
+
+
+def grokking_curve(*, seed: int = 0, p: int = 113, d_model: int = 128, n_heads: int = 4,
+                   d_mlp: int = 512, lr: float = 1e-3, max_steps: int = 30_000,
+                   eval_every: int = 100, until: float = 0.99, dtype: str = "float64",
+                   progress=False, callback=None) -> dict:  # fmt: skip
+    """Train one grokking run of :func:`grokking_runs` (regime ``"grokking"``, perturbation 0) long
+    enough to see it grok: train and test accuracy and loss every ``eval_every`` steps, until the
+    test accuracy reaches ``until`` (or ``max_steps``). Returns the history as a dict of arrays
+    (``step``, ``train_acc``, ``test_acc``, ``train_loss``, ``test_loss``). At the paper's size this
+    takes about 0.2 s a step on one CPU core; Nanda et al.'s run groks after about 10 000 steps.
+    ``callback(step, metrics)`` is called at every evaluation (a live plot, a log line).
+
+    Example
+    -------
+    >>> h = lk.examples.grokking_curve(p=7, d_model=8, d_mlp=16, max_steps=20, eval_every=10)
+    >>> h["step"].tolist()
+    [0, 10, 20]
+    """
+    import torch
+
+    from . import tasks
+    from .training import StopTraining, train
+
+    choice("dtype", dtype, ("float32", "float64"))
+    until = number("until", until, minimum=0, maximum=1)
+    task_args = dict(p=p, d_model=d_model, n_heads=n_heads, d_mlp=d_mlp)
+    model = _grok_model(seed=seed, perturbation=0, eps=0.0, dtype=dtype, **task_args)
+    task = tasks.modular_addition(p=p, train_frac=0.3, seed=0)
+
+    def stop(step, metrics):
+        if callback is not None:
+            callback(step, metrics)
+        if metrics.get("test_acc", 0.0) >= until:
+            raise StopTraining
+
+    def optimizer(params):
+        return torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.98), weight_decay=1.0)
+
+    res = train(model, task, steps=integer("max_steps", max_steps, minimum=1), lr=lr,
+                optimizer=optimizer, seed=seed, eval_every=eval_every, callback=stop,
+                progress=progress)  # fmt: skip
+    return {k: np.asarray(v) for k, v in res.history.items()}
 
 
 def _doodl3_run(problem: str, seed: int, steps: int, lr: float, batch_size, init: float, run_dir: str,
@@ -284,6 +402,51 @@ def doodl3_ensemble(root, problem: str = "iris", *, n_runs: int = 100, steps: in
     return res.load()
 
 
+def _student_run(width: int, seed: int, steps: int, lr: float, batch_size: int, n_snapshots: int,
+                 run_dir: str):  # fmt: skip
+    from . import models, tasks
+    from .capture import Recorder, schedules
+    from .training import train
+
+    teacher = tasks.teacher_student(n=256, d=16, width=8, seed=0)
+    model = models.mlp(16, [width], 1, activation="tanh", seed=seed)
+    rec = Recorder(run_dir, schedule=schedules.geometric(1, steps, n_snapshots), evaluate=False,
+                   grad_noise=True, config={"width": width, "seed": seed})  # fmt: skip
+    return train(model, teacher, steps=steps, lr=lr, batch_size=batch_size, seed=seed,
+                 recorder=rec, progress=False)  # fmt: skip
+
+
+def student_runs(root, *, widths=(1, 64), n_seeds: int = 1, steps: int = 20_000, lr: float = 0.05,
+                 batch_size: int = 16, n_snapshots: int = 60):  # fmt: skip
+    """Under- and over-parametrised students of one teacher (Baity-Jesi et al.'s contrast): tanh MLPs
+    16 → ``width`` → 1 learning :func:`landkit.tasks.teacher_student` (256 samples, a teacher of 8 hidden
+    units), plain SGD, the weights and the minibatch gradient noise recorded on a geometric schedule of
+    ``n_snapshots`` steps. A student narrower than 8 cannot fit the teacher: its loss stalls and it
+    ages; a wide one fits it and then diffuses. Runs in this process, in order (deterministic, about
+    10 s per run of 20 000 steps); returns the :class:`landkit.RunSet` (config keys ``width``,
+    ``seed``).
+
+    Example
+    -------
+    >>> rs = lk.examples.student_runs("students", widths=(1, 64), steps=50, n_snapshots=10)
+    >>> sorted(c["width"] for c in rs.configs)
+    [1, 64]
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .sweep import grid, sweep
+
+    g = grid(width=[integer("width", w, minimum=1) for w in widths],
+             seed=list(range(integer("n_seeds", n_seeds, minimum=1))),
+             steps=integer("steps", steps, minimum=4), lr=lr, batch_size=batch_size,
+             n_snapshots=integer("n_snapshots", n_snapshots, minimum=4))  # fmt: skip
+    with ThreadPoolExecutor(1) as ex:  # tiny runs: in-process, in order
+        res = sweep(_student_run, g, root, executor=ex, progress=False)
+    if res.failed:
+        raise RuntimeError(f"{len(res.failed)} runs failed; first error:\n{res.failed[0]['error']}")
+    return res.load()
+
+
 def pspin(n: int = 100, temperature: float = 0.5, steps: int = 20000, dt: float = 0.05, *,
           n_snapshots: int = 80, seed: int = 0):  # fmt: skip
     """The spherical 3-spin glass under Langevin dynamics, quenched from a random start: a reference for
@@ -342,7 +505,8 @@ def pspin(n: int = 100, temperature: float = 0.5, steps: int = 20000, dt: float 
 
 # -- the example runs shipped in data/ ----------------------------------------------------------------
 
-EXAMPLE_SETS = ("digits-widths", "omd-ogd", "taxonomy-fast")
+EXAMPLE_SETS = ("digits-widths", "omd-ogd", "taxonomy-fast", "grokking")
+_NPZ_SETS = ("omd-ogd", "grokking")
 
 
 def _example_width_run(width: int, seed: int, run_dir: str):
@@ -368,7 +532,10 @@ def make_example_data(
       lr 0.1) on a geometric schedule united with every 50 steps, test metrics and gradient noise recorded;
     - ``omd-ogd.npz``: :func:`omd_ogd`'s three sets of trajectories;
     - ``taxonomy-fast/``: the taxonomy's FAST grid (widths 4/16/64 × batch 8/32/128 × 2 seeds, 300 steps),
-      first and last weights only.
+      first and last weights only;
+    - ``grokking.npz``: :func:`grokking_runs` at the paper's set-up (3 seeds × 10 copies × 2 regimes,
+      100 steps) reduced by :func:`grokking_observables`, and :func:`grokking_curve` of seed 0
+      (about 20 CPU-minutes for the runs and 40 for the curve).
 
     Example
     -------
@@ -396,6 +563,14 @@ def make_example_data(
         with ThreadPoolExecutor(1) as ex:
             taxonomy.digits_sweep(root / "taxonomy-fast", widths=[4, 16, 64], batch_sizes=[8, 32, 128],
                                   seeds=2, steps=300, executor=ex, threads_per_run=1)  # fmt: skip
+    if "grokking" in sets:
+        import shutil
+
+        tmp = root / "grokking-runs"  # resumable; removed once reduced
+        out = grokking_observables(grokking_runs(tmp, max_workers=max_workers))
+        out.update({f"curve/{k}": v for k, v in grokking_curve(progress=progress).items()})
+        np.savez(root / "grokking.npz", **out)
+        shutil.rmtree(tmp)
     return root
 
 
@@ -421,8 +596,10 @@ def data_dir() -> Path:
 
 def example_runs(name: str = "digits-widths"):
     """One of the shipped example sets: a :class:`landkit.RunSet` (``"digits-widths"``,
-    ``"taxonomy-fast"``) or a dict of arrays (``"omd-ogd"``); recorded into the cache on first use when
-    this installation has no ``data/`` folder.
+    ``"taxonomy-fast"``) or a dict of arrays (``"omd-ogd"``; ``"grokking"``: ``{"observables":
+    {"REGIME/seedS": array}, "curve": {"step": ..., "test_acc": ...}}``, see
+    :func:`make_example_data`); recorded into the cache on first use when this installation has no
+    ``data/`` folder.
 
     Example
     -------
@@ -434,7 +611,7 @@ def example_runs(name: str = "digits-widths"):
 
     choice("name", name, EXAMPLE_SETS)
     root = data_dir()
-    target = root / (name + ".npz" if name == "omd-ogd" else name)
+    target = root / (name + ".npz" if name in _NPZ_SETS else name)
     if not target.exists():
         import warnings
 
@@ -445,7 +622,13 @@ def example_runs(name: str = "digits-widths"):
             stacklevel=2,
         )
         make_example_data(root, sets=(name,), progress=True)
-    if name == "omd-ogd":
+    if name in _NPZ_SETS:
         with np.load(target, allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}
+            arrays = {k: f[k] for k in f.files}
+        if name == "grokking":
+            return {
+                "observables": {k: v for k, v in arrays.items() if not k.startswith("curve/")},
+                "curve": {k[6:]: v for k, v in arrays.items() if k.startswith("curve/")},
+            }
+        return arrays
     return load_runs(target)

@@ -44,6 +44,7 @@ __all__ = [
     "regimes",
     "summary",
     "two_time",
+    "verdict",
 ]
 
 
@@ -445,3 +446,38 @@ def summary(ag: AgingResult) -> dict:
         out.update(regimes(ag.steps, ag.loss))
         out["final_loss"] = float(ag.loss[-1])
     return out
+
+
+def verdict(ag) -> str:
+    """What the numbers of :func:`summary` say, in words: aging (μ − 2 stderr > 0.5), stationary
+    (μ + 2 stderr < 0.2) or in between; and whether the late Δ diffuses (|α − 1| ≤ 0.25), has stopped
+    growing (α < 0.3) or grows as t^α. Takes an :class:`AgingResult` or its summary dict.
+
+    Example
+    -------
+    >>> steps = np.arange(2000)
+    >>> walk = np.cumsum(np.random.default_rng(0).standard_normal((2000, 50)), 0)   # Brownian motion
+    >>> lk.glassy.verdict(lk.glassy.two_time(steps, walk))[:10]
+    'stationary'
+    """
+    s = summary(ag) if isinstance(ag, AgingResult) else ag
+    if not isinstance(s, dict) or "mu" not in s or "alpha" not in s:
+        raise InvalidType("verdict needs an AgingResult or the dict lk.glassy.summary returns")
+    mu, se, alpha, a_se = s["mu"], s["mu_stderr"], s["alpha"], s["alpha_stderr"]
+    if not np.isfinite(mu):
+        parts = ["aging not measurable (fewer than 3 waiting times with data)"]
+    elif mu - 2 * se > 0.5:
+        parts = [f"ages: the curves shift to later times as t_w grows (μ = {mu:.2f} ± {se:.2f})"]
+    elif mu + 2 * se < 0.2:
+        parts = [f"stationary: the curves do not depend on t_w (μ = {mu:.2f} ± {se:.2f})"]
+    else:
+        parts = [f"weak aging at most (μ = {mu:.2f} ± {se:.2f})"]
+    if not np.isfinite(alpha):
+        parts.append("late exponent not measurable")
+    elif abs(alpha - 1) <= 0.25:
+        parts.append(f"late Δ grows like t: diffusion (α = {alpha:.2f} ± {a_se:.2f})")
+    elif alpha < 0.3:
+        parts.append(f"late Δ has stopped growing: stuck (α = {alpha:.2f} ± {a_se:.2f})")
+    else:
+        parts.append(f"late Δ ∝ t^α with α = {alpha:.2f} ± {a_se:.2f}")
+    return "; ".join(parts)

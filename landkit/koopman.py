@@ -279,10 +279,13 @@ def _as_list(runs, params=None, name="runs") -> list[np.ndarray]:
 
 
 def observables(
-    runs, *, params=None, pca: int | None = None, center: bool = True
+    runs, *, params=None, pca: int | None = None, center: bool = True, keep_mean: bool = False
 ) -> list[np.ndarray]:
     """The observables DMD works on: selected weights, optionally a joint PCA to ``pca`` dimensions
-    (fitted on all the given trajectories together; centred on their joint mean).
+    (fitted on all the given trajectories together; centred on their joint mean). With
+    ``keep_mean=True`` the principal axes are fitted on the centred weights but the uncentred weights
+    are projected on them, so the mean stays in the coordinates as a constant offset (Redman et al.'s
+    grokking analysis does this).
 
     Example
     -------
@@ -292,7 +295,7 @@ def observables(
     (5, 3)
     """
     if pca is not None and center and _lazy_items(runs) is not None:
-        return _reduced(runs, params, 0, pca)
+        return _reduced(runs, params, 0, pca, keep_mean=keep_mean)
     arrs = _as_list(runs, params)
     if pca is None:
         return arrs
@@ -302,30 +305,37 @@ def observables(
         raise InvalidArgument(
             f"pca={pca} exceeds what the data supports: {total} snapshots of {arrs[0].shape[1]} observables"
         )
-    coords = _span_coordinates(arrs, center=center)
+    coords = _span_coordinates(arrs, center=center, keep_mean=keep_mean and center)
     return [c[:, :pca] for c in coords]
 
 
-def _span_coordinates(arrs: list[np.ndarray], center: bool = False, basis: bool = False):
+def _span_coordinates(arrs: list[np.ndarray], center: bool = False, basis: bool = False,
+                      keep_mean: bool = False):  # fmt: skip
     """Coordinates of every snapshot in an orthonormal basis of their joint span (method of snapshots).
 
     Exact: all inner products between snapshots are preserved. Components come sorted by variance,
     so the first k columns are the top-k principal coordinates. With ``basis=True`` also returns the
-    (D, r) orthonormal basis B with ``coordinates = snapshots @ B``.
+    (D, r) orthonormal basis B with ``coordinates = snapshots @ B``. With ``center`` the basis is that
+    of the centred snapshots; ``keep_mean`` then projects the uncentred ones (coordinates + mean @ B).
     """
     lengths = [len(a) for a in arrs]
     W = np.concatenate(arrs)
     if center:
-        W = W - W.mean(axis=0)
+        m = W.mean(axis=0)
+        W = W - m
     n, d = W.shape
     if d <= n:  # already small: rotate onto principal axes of W itself
         _, s, vt = np.linalg.svd(W, full_matrices=False)
         keep = s > s[0] * 1e-12 if len(s) and s[0] > 0 else np.zeros(len(s), bool)
         B = vt[keep].T
         C = W @ B
+        if center and keep_mean:
+            C = C + m @ B
     else:
         C, V, lam = _gram_coordinates(W @ W.T)
         B = (W.T @ V) / np.sqrt(lam) if basis else None
+        if center and keep_mean:  # m @ B = (W m) @ V / sqrt(lam), without forming B
+            C = C + ((W @ m) @ V) / np.sqrt(lam)
     parts = np.split(C, np.cumsum(lengths)[:-1])
     return (parts, B) if basis else parts
 
@@ -360,7 +370,8 @@ def _lazy_dim(items, params) -> int:
     return dims.pop()
 
 
-def _streamed_coordinates(items, params, *, center: bool, max_memory: float = 2**30):
+def _streamed_coordinates(items, params, *, center: bool, max_memory: float = 2**30,
+                          keep_mean: bool = False):  # fmt: skip
     """:func:`_span_coordinates` of recorded trajectories without reading them into memory: their
     joint Gram matrix streamed over the stores' chunks (N × N for N snapshots, plus one block of
     columns), then its eigendecomposition. Exact; the centred version gives principal coordinates."""
@@ -382,11 +393,14 @@ def _streamed_coordinates(items, params, *, center: bool, max_memory: float = 2*
     if center:
         r = G.mean(axis=0)
         G = G - r[None, :] - r[:, None] + r.mean()
-    C = _gram_coordinates(G)[0]
+    C, V, lam = _gram_coordinates(G)
+    if center and keep_mean:  # the mean's coordinates: (w_j − m)·m = r_j − mean(r)
+        C = C + ((r - r.mean()) @ V) / np.sqrt(lam)
     return np.split(C, np.cumsum(lengths)[:-1])
 
 
-def _reduced(runs, params, delays: int, pca: int | None, max_memory: float = 2**30):
+def _reduced(runs, params, delays: int, pca: int | None, max_memory: float = 2**30,
+             keep_mean: bool = False):  # fmt: skip
     """What DMD needs of ``runs``: their observables, or — when the delay embedding would be wider
     than the data — exact coordinates in the span of their snapshots (every inner product kept, so
     every DMD eigenvalue kept), or with ``pca`` their top principal coordinates (joint PCA of these
@@ -402,11 +416,12 @@ def _reduced(runs, params, delays: int, pca: int | None, max_memory: float = 2**
                 )
         if pca is not None or P * (delays + 1) > N:
             coords = _streamed_coordinates(items, params, center=pca is not None,
-                                           max_memory=max_memory)  # fmt: skip
+                                           max_memory=max_memory,
+                                           keep_mean=keep_mean and pca is not None)  # fmt: skip
             return coords if pca is None else [c[:, :pca] for c in coords]
     arrs = _as_list(runs, params)
     if pca is not None:
-        return observables(arrs, pca=pca)
+        return observables(arrs, pca=pca, keep_mean=keep_mean)
     if arrs[0].shape[1] * (delays + 1) > sum(len(a) for a in arrs):
         return _span_coordinates(arrs)
     return arrs
@@ -587,6 +602,7 @@ def spectrum(
     rank: int | None = None,
     params=None,
     pca: int | None = None,
+    keep_mean: bool = False,
     method: Literal["auto", "exact", "streamed"] = "auto",
     max_memory: float = 2**30,
     seed: int = 0,
@@ -603,6 +619,8 @@ def spectrum(
     rank : SVD truncation rank of the delay-embedded data; ``None`` = no truncation.
     params : parameter names or globs to use as observables (recorded trajectories only).
     pca : project the observables jointly onto this many principal components first.
+    keep_mean : with ``pca``, project the *uncentred* observables on the principal axes of the
+        centred ones (the mean stays as a constant offset; Redman et al.'s grokking analysis).
     method : ``"exact"`` reads the observables into memory and reduces them exactly (Gram matrix);
         ``"streamed"`` streams stored runs chunk by chunk through a randomized range finder (needs
         ``rank``; eigenvalues agree with the exact ones to ~1e-8 when the spectrum has a gap after
@@ -651,9 +669,9 @@ def spectrum(
             "method='streamed' needs recorded trajectories (lk.load(...)) and pca=None"
         )
     if not modes:
-        spec = _dmd(_reduced(runs, params, delays, pca, max_memory), delays, rank)
+        spec = _dmd(_reduced(runs, params, delays, pca, max_memory, keep_mean), delays, rank)
         return dataclasses.replace(spec, modes=None)
-    arrs = observables(runs, params=params, pca=pca)
+    arrs = observables(runs, params=params, pca=pca, keep_mean=keep_mean)
     B = None
     if pca is None and arrs[0].shape[1] * (delays + 1) > sum(len(a) for a in arrs):
         arrs, B = _span_coordinates(arrs, basis=True)  # exact: pydmd sees the small problem only
@@ -747,6 +765,7 @@ def conjugacy_test(
     seed: int = 0,
     params=None,
     pca: int | None = None,
+    keep_mean: bool = False,
     alpha: float = 0.05,
     margin: float = 0.05,
     progress=False,
@@ -755,7 +774,8 @@ def conjugacy_test(
 
     Conjugate dynamics have the same Koopman eigenvalues whatever coordinates each is observed in
     (Redman et al. 2024). The statistic is W, the :func:`wasserstein` distance between the groups'
-    spectra, each group's spectrum computed in its own coordinates (its own PCA basis with ``pca``).
+    spectra, each group's spectrum computed in its own coordinates (its own PCA basis with ``pca``;
+    ``keep_mean`` as in :func:`spectrum`).
 
     Two questions decide the verdict:
 
@@ -800,7 +820,9 @@ def conjugacy_test(
             "(e.g. networks of different widths); pass pca=k to project each group on its own k "
             "principal components"
         )
-    a, b = _reduced(a, params, delays, pca), _reduced(b, params, delays, pca)  # own coordinates
+    # each group in its own coordinates
+    a = _reduced(a, params, delays, pca, keep_mean=keep_mean)
+    b = _reduced(b, params, delays, pca, keep_mean=keep_mean)
     spec_a, spec_b = _dmd(a, delays, rank), _dmd(b, delays, rank)
     observed = wasserstein(spec_a, spec_b)
     rng = np.random.default_rng(seed)
@@ -824,7 +846,7 @@ def conjugacy_test(
                           spectrum_a=spec_a, spectrum_b=spec_b, n_resamples=int(n_resamples),
                           seed=int(seed), method="bootstrap", alpha=float(alpha),
                           margin=float(margin))  # fmt: skip
-    return with_params(out, delays=delays, rank=rank, pca=pca, params=params)
+    return with_params(out, delays=delays, rank=rank, pca=pca, keep_mean=keep_mean, params=params)
 
 
 def permutation_test(

@@ -345,12 +345,24 @@ class Comparison:
     landkit: float
     tolerance: float
     setup: str = "the paper's set-up"
+    paper_high: float | None = None  # a published range: paper … paper_high
 
     @property
     def verdict(self) -> str:
-        """``"reproduced"`` within ``tolerance``, else ``"differs"`` (the ``setup`` column says why)."""
-        ok = math.isfinite(self.landkit) and abs(self.landkit - self.paper) <= self.tolerance
+        """``"reproduced"`` within ``tolerance`` (of the range, for a range), else ``"differs"`` (the
+        ``setup`` column says why)."""
+        high = self.paper if self.paper_high is None else self.paper_high
+        ok = math.isfinite(self.landkit) and (
+            self.paper - self.tolerance <= self.landkit <= high + self.tolerance
+        )
         return "reproduced" if ok else "differs"
+
+    @property
+    def published(self) -> str:
+        """The published number (or range) as text."""
+        if self.paper_high is None:
+            return f"{self.paper:.4g}"
+        return f"{self.paper:.4g}–{self.paper_high:.4g}"
 
 
 class ComparisonTable(list):
@@ -359,7 +371,7 @@ class ComparisonTable(list):
     _cols = ("quantity", "paper", "landkit", "verdict", "set-up")
 
     def _cells(self):
-        return [(c.quantity, f"{c.paper:.4g}", f"{c.landkit:.4g}", f"{c.verdict} (±{c.tolerance:.2g})",
+        return [(c.quantity, c.published, f"{c.landkit:.4g}", f"{c.verdict} (±{c.tolerance:.2g})",
                  c.setup) for c in self]  # fmt: skip
 
     def __repr__(self) -> str:
@@ -379,8 +391,10 @@ class ComparisonTable(list):
 def compare(rows) -> ComparisonTable:
     """The table that closes a lesson: each published number beside landkit's, with a verdict.
 
-    ``rows``: ``(quantity, paper, landkit, tolerance[, set-up difference])`` tuples. A number in a
-    lesson's text is never typed by hand: it comes from the run, through this table.
+    ``rows``: ``(quantity, paper, landkit, tolerance[, set-up difference])`` tuples; ``paper`` is a
+    number or a published range ``(low, high)`` (reproduced when landkit's number lies within
+    ``tolerance`` of the range). A number in a lesson's text is never typed by hand: it comes from
+    the run, through this table.
 
     Example
     -------
@@ -388,6 +402,8 @@ def compare(rows) -> ComparisonTable:
     ...                         ("max|λ|, grokking", 1.035, 1.026, 0.005, "d_model 128, 3 seeds")])
     >>> [c.verdict for c in t]
     ['reproduced', 'differs']
+    >>> lk.results.compare([("max|λ|", (1.035, 1.040), 1.031, 0.005)])[0].verdict
+    'reproduced'
     """
     out = ComparisonTable()
     for r in rows:
@@ -396,5 +412,13 @@ def compare(rows) -> ComparisonTable:
                 f"rows: each row is (quantity, paper, landkit, tolerance[, set-up]), got {r!r}"
             )
         q, paper, ours, tol, *setup = r
-        out.append(Comparison(str(q), float(paper), float(ours), float(tol), *map(str, setup)))
+        high = None
+        if isinstance(paper, (tuple, list)):
+            if len(paper) != 2 or not float(paper[0]) <= float(paper[1]):
+                raise InvalidArgument(
+                    f"a published range is (low, high) with low ≤ high, got {paper!r}"
+                )
+            paper, high = paper
+        out.append(Comparison(str(q), float(paper), float(ours), float(tol), *map(str, setup),
+                              paper_high=None if high is None else float(high)))  # fmt: skip
     return out

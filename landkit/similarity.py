@@ -279,7 +279,9 @@ def mode_connectivity(model_a, model_b, task, *, curve: Literal["bezier", "line"
 
     ``curve="bezier"``: the quadratic Bezier curve between them with its control point θ trained
     (initialised at the midpoint; a fresh t ~ U(0, 1) at every minibatch; SGD with momentum 0.9 for
-    ``epochs`` passes over the training set, through :func:`landkit.train`); ``curve="line"``: the
+    ``epochs`` passes over the training set, through :func:`landkit.train`, the learning rate held at
+    ``lr`` for the first half, then lowered linearly to ``lr``/100 at 90% as in Garipov et al.'s curve
+    training: an under-trained curve reads as a barrier that is not there); ``curve="line"``: the
     straight line (θ at the midpoint, untrained). The error and loss are then profiled at ``n_points``
     values of t, batch-norm statistics recomputed at each t. See :class:`Connectivity`.
 
@@ -309,8 +311,13 @@ def mode_connectivity(model_a, model_b, task, *, curve: Literal["bezier", "line"
     history = {}
     if curve == "bezier" and epochs > 0:
         steps = max(1, epochs * int(np.ceil(task.n_train / batch_size)))
-        res = train(bez, task, steps=steps, lr=lr, momentum=0.9, batch_size=batch_size, seed=seed,
-                    progress=progress, device=w1.device)  # fmt: skip
+
+        def schedule(step, lr=lr, steps=steps):  # Garipov et al.: flat, linear decay, then 1%
+            f = step / steps
+            return lr * (1.0 if f <= 0.5 else max(0.01, 1.0 - 0.99 * (f - 0.5) / 0.4))
+
+        res = train(bez, task, steps=steps, lr=schedule, momentum=0.9, batch_size=batch_size,
+                    seed=seed, progress=progress, device=w1.device)  # fmt: skip
         history = {k: np.asarray(v).tolist() for k, v in res.history.items()}
     ts = np.linspace(0, 1, n_points)
     losses, errors = _profile(bez, task, ts)

@@ -11,7 +11,7 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 
 
 def test_shipped_example_runs_match_the_script(tmp_path):
-    lk.examples.make_example_data(tmp_path)
+    lk.examples.make_example_data(tmp_path, sets=("digits-widths", "omd-ogd", "taxonomy-fast"))
     for name in ("digits-widths", "taxonomy-fast"):
         shipped, fresh = lk.load_runs(DATA / name), lk.load_runs(tmp_path / name)
         assert len(shipped) == len(fresh) > 0
@@ -48,3 +48,21 @@ def test_example_runs_outside_a_checkout_say_what_they_do(tmp_path, monkeypatch)
         d = lk.examples.example_runs("omd-ogd")
     assert set(d) == {"omd", "ogd", "bisection"}
     assert (tmp_path / "cache" / "omd-ogd.npz").exists()
+
+
+def test_shipped_grokking_set_shows_the_phenomenon():
+    """The shipped grokking set (an hour of CPU to make; its seed 0 is retrained by the slow test in
+    test_koopman.py): Redman et al.'s growing modes in every grokking seed, and a run that groks."""
+    d = lk.examples.example_runs("grokking")
+    keys = sorted(d["observables"])
+    assert keys == [f"{r}/seed{s}" for r in ("constrained", "grokking") for s in range(3)]
+    for k in keys:
+        assert d["observables"][k].shape == (10, 100, 10)
+        top = lk.koopman.spectrum(d["observables"][k], delays=32, rank=10).moduli.max()
+        if k.startswith("grokking"):
+            assert top >= 1.025, k  # paper 1.035-1.040
+    c = d["curve"]
+    memorised = c["step"][np.argmax(c["train_acc"] >= 0.99)]
+    generalised = c["step"][np.argmax(c["test_acc"] >= 0.95)]
+    assert c["train_acc"].max() >= 0.99 and c["test_acc"].max() >= 0.95
+    assert generalised >= 5 * memorised  # test accuracy comes long after training accuracy

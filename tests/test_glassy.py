@@ -121,3 +121,30 @@ def test_bad_input():
         glassy.two_time(np.arange(10), W)
     with pytest.raises(ValueError, match="steps must increase"):
         glassy.two_time(np.r_[0, 2, 1, 3, 4], np.zeros((5, 2)))
+
+
+def test_under_parametrised_student_ages_the_over_parametrised_one_diffuses(tmp_path):
+    """Baity-Jesi et al.'s contrast on the shipped students (notebook 05 §2, full mode; ~25 s): the
+    width-1 student stalls at a non-zero loss and ages (μ > 0.5 over three decades of t_w, Δ no longer
+    grows: α ≈ 0); the width-64 student reaches zero loss and then diffuses (α ≈ 1)."""
+    runs = lk.examples.student_runs(tmp_path / "students", widths=(1, 64), steps=20_000)
+    s = {c["width"]: glassy.summary(glassy.two_time(t)) for t, c in zip(runs, runs.configs)}
+    ag = glassy.two_time(runs.where(width=1)[0])
+    assert ag.waiting_times[-1] / ag.waiting_times[0] >= 1000  # three decades of waiting times
+    assert s[1]["final_loss"] > 0.01 and s[64]["final_loss"] < 1e-3
+    assert s[1]["mu"] - 2 * s[1]["mu_stderr"] > 0.5  # ages
+    assert abs(s[1]["alpha"]) < 0.3  # stuck: Δ stops growing
+    assert abs(s[64]["alpha"] - 1) < 0.25  # diffuses
+    assert glassy.verdict(s[1]).startswith("ages") and "stuck" in glassy.verdict(s[1])
+    assert "diffusion" in glassy.verdict(s[64])
+
+
+def test_verdicts_of_the_exact_processes():
+    brownian = glassy.two_time(REC, _walk(np.full(T, 0.5)))
+    assert glassy.verdict(brownian).startswith("stationary") and "diffusion" in glassy.verdict(
+        brownian
+    )
+    decaying = glassy.two_time(REC, _walk(1 / np.sqrt(np.arange(1, T + 1))))
+    assert glassy.verdict(decaying).startswith("ages")
+    with pytest.raises(TypeError, match="AgingResult"):
+        glassy.verdict({"mu": 1.0})

@@ -196,3 +196,23 @@ def test_one_plot_entry_point_draws_every_result(results, name):
 def test_plot_refuses_what_is_not_a_result():
     with pytest.raises(lk.InvalidType, match="dedicated plot_"):
         lk.plots.plot(np.zeros(3))
+
+
+def test_comparison_verdicts_points_and_ranges():
+    t = lk.results.compare([
+        ("a point, inside", 0.753, 0.7549, 0.002),
+        ("a point, outside", 0.753, 0.7551, 0.002),
+        ("a range, inside", (1.035, 1.040), 1.0305, 0.005),
+        ("a range, below", (1.035, 1.040), 1.0299, 0.005),
+        ("a range, above", (1.035, 1.040), 1.0451, 0.005),
+        ("not finite", 1.0, float("nan"), 10.0, "diverged"),
+    ])  # fmt: skip
+    assert [c.verdict for c in t] == ["reproduced", "differs", "reproduced", "differs", "differs",
+                                      "differs"]  # fmt: skip
+    text = repr(t)
+    assert "1.035–1.04" in text and "0.753 " in text and "diverged" in text
+    assert "<td>1.035–1.04</td>" in t._repr_html_()
+    with pytest.raises(ValueError, match=r"low ≤ high"):
+        lk.results.compare([("backwards", (1.04, 1.035), 1.0, 0.1)])
+    with pytest.raises(ValueError, match="each row is"):
+        lk.results.compare([("too short", 1.0, 1.0)])

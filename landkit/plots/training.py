@@ -104,19 +104,47 @@ def plot_curves(
 
 
 def plot_history(result, metrics: Sequence[str] = ("train_loss", "test_loss"), *, ax=None,
-                 title: str | None = None):  # fmt: skip
-    """Loss curves of a :class:`landkit.TrainResult`'s evaluation history."""
+                 title: str | None = None, log_steps: bool = False):  # fmt: skip
+    """Curves of a :class:`landkit.TrainResult`'s evaluation history (or of a history dict with a
+    ``"step"`` array): losses on a log scale, accuracies on a linear one; ``log_steps`` puts the
+    steps on a log scale too (long runs such as grokking).
+
+    Example
+    -------
+    >>> h = {"step": np.array([0, 10, 100]), "train_acc": np.array([0.1, 0.9, 1.0]),
+    ...      "test_acc": np.array([0.1, 0.1, 0.95])}
+    >>> fig = lk.plots.plot_history(h, ("train_acc", "test_acc"), log_steps=True)
+    """
     import matplotlib
 
+    history = getattr(result, "history", result)
+    if not isinstance(history, dict) or "step" not in history:
+        raise InvalidArgument("result: a TrainResult or a history dict with a 'step' array")
+    missing = [m for m in metrics if m not in history]
+    if len(missing) == len(metrics):
+        raise InvalidArgument(
+            f"none of {list(metrics)} is in the history; it holds {sorted(history)}"
+        )
     if ax is None:
         _, ax = new_figure()
     with matplotlib.rc_context(RC):
+        steps = np.asarray(history["step"], dtype=float)
         for m in metrics:
-            if m in result.history:
-                ax.plot(result.history["step"], result.history[m], label=_label(m))
+            if m in history:
+                x, y = steps, np.asarray(history[m], dtype=float)
+                if log_steps:  # step 0 has no place on a log axis
+                    x, y = x[steps > 0], y[steps > 0]
+                ax.plot(x, y, label=_label(m))
         ax.set_xlabel("training step")
-        ax.set_ylabel("loss (cross-entropy)" if "loss" in metrics[0] else metrics[0])
-        ax.set_yscale("log")
+        if all("loss" in m for m in metrics):
+            ax.set_ylabel("loss (cross-entropy)")
+            ax.set_yscale("log")
+        elif all("acc" in m for m in metrics):
+            ax.set_ylabel("accuracy")
+        else:
+            ax.set_ylabel(_label(metrics[0]) if len(metrics) == 1 else "value")
+        if log_steps:
+            ax.set_xscale("log")
         ax.grid(alpha=0.3)
         ax.legend(frameon=False)
         if title:
