@@ -531,7 +531,7 @@ def make_example_data(
     - ``digits-widths/``: digits MLPs of widths 8 and 32, 5 seeds each, 1000 SGD steps (batch 32,
       lr 0.1) on a geometric schedule united with every 50 steps, test metrics and gradient noise recorded;
     - ``omd-ogd.npz``: :func:`omd_ogd`'s three sets of trajectories;
-    - ``taxonomy-fast/``: the taxonomy's FAST grid (widths 4/16/64 × batch 8/32/128 × 2 seeds, 300 steps),
+    - ``taxonomy-fast/``: a small taxonomy grid (widths 4/16/64 × batch 8/32/128 × 2 seeds, 2000 steps),
       first and last weights only;
     - ``grokking.npz``: :func:`grokking_runs` at the paper's set-up (3 seeds × 10 copies × 2 regimes,
       100 steps) reduced by :func:`grokking_observables`, and :func:`grokking_curve` of seed 0
@@ -562,7 +562,7 @@ def make_example_data(
     if "taxonomy-fast" in sets:
         with ThreadPoolExecutor(1) as ex:
             taxonomy.digits_sweep(root / "taxonomy-fast", widths=[4, 16, 64], batch_sizes=[8, 32, 128],
-                                  seeds=2, steps=300, executor=ex, threads_per_run=1)  # fmt: skip
+                                  seeds=2, steps=2000, executor=ex, threads_per_run=1)  # fmt: skip
     if "grokking" in sets:
         import shutil
 

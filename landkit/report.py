@@ -271,7 +271,7 @@ def taxonomy_section(runs: RunSet) -> Section | None:
             "<code>lk.taxonomy.digits_sweep</code>."])  # fmt: skip
     load, temp = ("width", "batch_size") if {"width", "batch_size"} <= set(keys) else keys[:2]
     try:
-        table = taxonomy.measure(runs, load=load, temperature=temp, mc_epochs=3)
+        table = taxonomy.measure(runs, load=load, temperature=temp)
     except ValueError as e:
         return Section("Phases (local vs global)", [f"Skipped: {html.escape(str(e))}"])
     rows = [{k: v for k, v in r.items() if k != "mc_profiles"} | {"phase": p}
@@ -279,8 +279,9 @@ def taxonomy_section(runs: RunSet) -> Section | None:
     th = table.thresholds
     text = (f"Load <code>{html.escape(load)}</code> × temperature <code>{html.escape(temp)}</code>. mc: "
             f"signed mode connectivity of a trained Bezier curve between seeds (|mc| ≤ {th.mc_eps:g}: "
-            f"connected); loss > {th.loss:g}: high loss; CKA on mixup inputs splits phase IV.")  # fmt: skip
-    return Section("Phases (local vs global)", [text],
+            f"connected); loss > {th.loss:g}: high loss; CKA ≥ {th.cka:g} on mixup inputs: IV-B.")  # fmt: skip
+    findings = "What the grid shows: " + "; ".join(html.escape(f) for f in table.findings()) + "."
+    return Section("Phases (local vs global)", [text, findings],
                    [("phase_diagrams", plots.plot_phase_diagrams(table), "Each metric over the sweep."),
                     ("phase_map", plots.plot_phase_map(table), "The phase of each cell.")], rows)  # fmt: skip
 

@@ -272,8 +272,8 @@ def _profile(curve: _BezierCurve, task, ts, batch_size=1024):
     return np.array(losses), np.array(errors)
 
 
-def mode_connectivity(model_a, model_b, task, *, curve: Literal["bezier", "line"] = "bezier", epochs: int = 20,
-                      lr: float = 0.01, batch_size: int = 64, n_points: int = 21, seed: int = 0,
+def mode_connectivity(model_a, model_b, task, *, curve: Literal["bezier", "line"] = "bezier", epochs: int = 50,
+                      lr: float = 0.05, batch_size: int = 64, n_points: int = 21, seed: int = 0,
                       progress: bool = False) -> Connectivity:  # fmt: skip
     """The signed mode connectivity mc between two trained models of one architecture.
 
@@ -281,7 +281,8 @@ def mode_connectivity(model_a, model_b, task, *, curve: Literal["bezier", "line"
     (initialised at the midpoint; a fresh t ~ U(0, 1) at every minibatch; SGD with momentum 0.9 for
     ``epochs`` passes over the training set, through :func:`landkit.train`, the learning rate held at
     ``lr`` for the first half, then lowered linearly to ``lr``/100 at 90% as in Garipov et al.'s curve
-    training: an under-trained curve reads as a barrier that is not there); ``curve="line"``: the
+    training: an under-trained curve reads as a barrier that is not there — 50 epochs at 0.05 converge
+    on the digits MLPs, 5 at 0.01 do not); ``curve="line"``: the
     straight line (θ at the midpoint, untrained). The error and loss are then profiled at ``n_points``
     values of t, batch-norm statistics recomputed at each t. See :class:`Connectivity`.
 

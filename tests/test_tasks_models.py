@@ -160,3 +160,16 @@ def test_convection_pinn_objective_matches_the_exact_solution(tmp_path):
         lk.train(
             model, task, steps=1, lr=0.1, recorder=lk.Recorder(tmp_path / "r", grad_noise=True)
         )
+
+
+def test_transformer_reads_out_the_last_position_as_the_full_computation_does():
+    """The forward pass computes attention and the MLP at the read-out position only; the logits must
+    equal those of the whole sequence computed and the last position taken."""
+    net = lk.models.transformer(11, d_model=16, n_heads=4, d_mlp=32, seed=3).double()
+    tokens = torch.randint(0, 12, (50, 3), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        x = net.embed(tokens) + net.pos[:3]
+        x = x + net.attn(x, x, x, need_weights=False)[0]
+        x = x + net.mlp_out(torch.relu(net.mlp_in(x)))
+        full = net.W_out(x[:, -1])
+        torch.testing.assert_close(net(tokens), full, rtol=1e-12, atol=1e-12)

@@ -16,9 +16,9 @@ import numpy as np
 
 from .style import PALETTE, RC, new_figure
 
-PHASE_COLOURS = {
+PHASE_COLOURS = {  # Okabe-Ito; I and II differ in lightness too (vermillion vs yellow)
     "I": PALETTE[3],
-    "II": PALETTE[1],
+    "II": PALETTE[6],
     "III": PALETTE[4],
     "IV-A": PALETTE[5],
     "IV-B": PALETTE[2],
@@ -90,7 +90,9 @@ def plot_phase_map(table, *, ax=None, title: str | None = None):
         ax.legend(handles=[Patch(color=c, label=p) for p, c in PHASE_COLOURS.items()], fontsize=8,
                   loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # fmt: skip
         ax.set_title(
-            title or f"phases (|mc| ≤ {th.mc_eps:g} connected, loss > {th.loss:g} high)",
+            title
+            or f"phases (|mc| ≤ {th.mc_eps:g} connected, loss > {th.loss:g} high, "
+            f"CKA ≥ {th.cka:g}: IV-B)",
             fontsize=10,
         )
     return ax.figure
