@@ -505,8 +505,8 @@ def pspin(n: int = 100, temperature: float = 0.5, steps: int = 20000, dt: float 
 
 # -- the example runs shipped in data/ ----------------------------------------------------------------
 
-EXAMPLE_SETS = ("digits-widths", "omd-ogd", "taxonomy-fast", "grokking")
-_NPZ_SETS = ("omd-ogd", "grokking")
+EXAMPLE_SETS = ("digits-widths", "omd-ogd", "taxonomy-fast", "grokking", "grokking-curve")
+_NPZ_SETS = ("omd-ogd", "grokking", "grokking-curve")
 
 
 def _example_width_run(width: int, seed: int, run_dir: str):
@@ -534,8 +534,8 @@ def make_example_data(
     - ``taxonomy-fast/``: a small taxonomy grid (widths 4/16/64 × batch 8/32/128 × 2 seeds, 2000 steps),
       first and last weights only;
     - ``grokking.npz``: :func:`grokking_runs` at the paper's set-up (3 seeds × 10 copies × 2 regimes,
-      100 steps) reduced by :func:`grokking_observables`, and :func:`grokking_curve` of seed 0
-      (about 20 CPU-minutes for the runs and 40 for the curve).
+      100 steps) reduced by :func:`grokking_observables` (about 20 CPU-minutes);
+    - ``grokking-curve.npz``: :func:`grokking_curve` of seed 0, trained until it groks (hours of CPU).
 
     Example
     -------
@@ -567,10 +567,13 @@ def make_example_data(
         import shutil
 
         tmp = root / "grokking-runs"  # resumable; removed once reduced
-        out = grokking_observables(grokking_runs(tmp, max_workers=max_workers))
-        out.update({f"curve/{k}": v for k, v in grokking_curve(progress=progress).items()})
-        np.savez(root / "grokking.npz", **out)
+        np.savez(
+            root / "grokking.npz",
+            **grokking_observables(grokking_runs(tmp, max_workers=max_workers)),
+        )
         shutil.rmtree(tmp)
+    if "grokking-curve" in sets:
+        np.savez(root / "grokking-curve.npz", **grokking_curve(progress=progress))
     return root
 
 
@@ -596,10 +599,9 @@ def data_dir() -> Path:
 
 def example_runs(name: str = "digits-widths"):
     """One of the shipped example sets: a :class:`landkit.RunSet` (``"digits-widths"``,
-    ``"taxonomy-fast"``) or a dict of arrays (``"omd-ogd"``; ``"grokking"``: ``{"observables":
-    {"REGIME/seedS": array}, "curve": {"step": ..., "test_acc": ...}}``, see
-    :func:`make_example_data`); recorded into the cache on first use when this installation has no
-    ``data/`` folder.
+    ``"taxonomy-fast"``) or a dict of arrays (``"omd-ogd"``; ``"grokking"``: ``{"REGIME/seedS":
+    array}``; ``"grokking-curve"``: ``{"step": ..., "test_acc": ...}``; see :func:`make_example_data`);
+    recorded into the cache on first use when this installation has no ``data/`` folder.
 
     Example
     -------
@@ -624,11 +626,5 @@ def example_runs(name: str = "digits-widths"):
         make_example_data(root, sets=(name,), progress=True)
     if name in _NPZ_SETS:
         with np.load(target, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-        if name == "grokking":
-            return {
-                "observables": {k: v for k, v in arrays.items() if not k.startswith("curve/")},
-                "curve": {k[6:]: v for k, v in arrays.items() if k.startswith("curve/")},
-            }
-        return arrays
+            return {k: f[k] for k in f.files}
     return load_runs(target)

@@ -29,8 +29,8 @@ class Section:
 
 
 def _fmt(v):
-    if isinstance(v, float):
-        return f"{v:.4g}"
+    if isinstance(v, (float, np.floating)):
+        return "—" if not np.isfinite(v) else f"{v:.4g}"  # "does not apply", not "nan"
     return html.escape(str(v))
 
 
@@ -325,8 +325,13 @@ def write_report(
              f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"]  # fmt: skip
     if notes:
         parts.append(f"<p class='meta'>{notes}</p>")
-    for sec in sections:
-        parts.append(f"<h2>{html.escape(sec.title)}</h2>")
+    anchors = [f"s{i}" for i in range(len(sections))]
+    if len(sections) > 1:
+        items = "".join(f"<li><a href='#{a}'>{html.escape(sec.title)}</a></li>"
+                        for a, sec in zip(anchors, sections))  # fmt: skip
+        parts.append(f"<nav><b>Contents</b><ol>{items}</ol></nav>")
+    for anchor, sec in zip(anchors, sections):
+        parts.append(f"<h2 id='{anchor}'>{html.escape(sec.title)}</h2>")
         parts.extend(f"<p>{p}</p>" for p in sec.paragraphs if p)
         for name, fig, caption in sec.figures:
             png, svg = plots.save_figure(fig, out / "figures" / name)

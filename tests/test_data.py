@@ -51,18 +51,13 @@ def test_example_runs_outside_a_checkout_say_what_they_do(tmp_path, monkeypatch)
 
 
 def test_shipped_grokking_set_shows_the_phenomenon():
-    """The shipped grokking set (an hour of CPU to make; its seed 0 is retrained by the slow test in
-    test_koopman.py): Redman et al.'s growing modes in every grokking seed, and a run that groks."""
+    """The shipped grokking set (20 CPU-minutes to make; its seed 0 is retrained by the slow test in
+    test_koopman.py): Redman et al.'s growing modes in every grokking seed."""
     d = lk.examples.example_runs("grokking")
-    keys = sorted(d["observables"])
+    keys = sorted(d)
     assert keys == [f"{r}/seed{s}" for r in ("constrained", "grokking") for s in range(3)]
     for k in keys:
-        assert d["observables"][k].shape == (10, 100, 10)
-        top = lk.koopman.spectrum(d["observables"][k], delays=32, rank=10).moduli.max()
+        assert d[k].shape == (10, 100, 10)
+        top = lk.koopman.spectrum(d[k], delays=32, rank=10).moduli
         if k.startswith("grokking"):
-            assert top >= 1.025, k  # paper 1.035-1.040
-    c = d["curve"]
-    memorised = c["step"][np.argmax(c["train_acc"] >= 0.99)]
-    generalised = c["step"][np.argmax(c["test_acc"] >= 0.95)]
-    assert c["train_acc"].max() >= 0.99 and c["test_acc"].max() >= 0.95
-    assert generalised >= 5 * memorised  # test accuracy comes long after training accuracy
+            assert top.max() >= 1.025 and (top > 1).mean() >= 0.8, k  # paper 1.035-1.040, 91%

@@ -10,17 +10,24 @@ from landkit import cli
 def test_tour_writes_a_self_contained_report(tmp_path):
     index = cli.tour(str(tmp_path / "report"), str(tmp_path / "runs"), fast=True, workers=2)
     html = index.read_text()
-    assert "<h2>Training runs</h2>" in html
-    for src in re.findall(r"(?:src|href)='([^']+)'", html):
+    sec = dict(re.findall(r"<h2 id='s\d+'>([^<]+)</h2>(.*?)(?=<h2 |</body>)", html, re.S))
+    assert list(sec) == ["Training runs", "Koopman spectra", "Loss landscape", "Global dynamics",
+                         "Aging", "Phases (local vs global)"]  # fmt: skip
+    # a table of contents links every section
+    assert all(f"<a href='#s{i}'>" in html for i in range(6)) and "<nav>" in html
+    for src in re.findall(r"(?:src|href)='([^'#]+)'", html):
         assert not src.startswith(("http:", "https:", "//")), f"external reference {src}"
         assert (index.parent / src).exists(), src
-    training, rest = html.split("<h2>Koopman spectra</h2>")
-    koopman, rest = rest.split("<h2>Loss landscape</h2>")
-    landscape, rest = rest.split("<h2>Global dynamics</h2>")
-    dynamics, rest = rest.split("<h2>Aging</h2>")
-    aging, phases = rest.split("<h2>Phases (local vs global)</h2>")
+    assert "<td>nan</td>" not in html  # a value that does not apply reads "—"
+    training, koopman, landscape = (
+        sec["Training runs"],
+        sec["Koopman spectra"],
+        sec["Loss landscape"],
+    )
+    dynamics, aging, phases = sec["Global dynamics"], sec["Aging"], sec["Phases (local vs global)"]
     # the tour's runs vary one knob: its phase section comes from the shipped taxonomy sweep
     assert "From the shipped taxonomy sweep" in phases and "figures/phase_map.png" in phases
+    assert "What the grid shows" in phases and "phase IV-B" in phases  # the best accuracy's phase
     assert len(re.findall(r"<tr><td>width=", aging)) == 3 and "figures/aging_curves.png" in aging
     assert len(re.findall(r"<tr><td>width=", dynamics)) == 3  # one Mapper graph per width
     assert "figures/mapper_graphs.png" in dynamics and "at least 5 runs" in dynamics

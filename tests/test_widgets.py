@@ -29,6 +29,48 @@ def test_train_explorer_trains_records_and_stops(tmp_path):
     assert all(p.exists() for p in paths) and {p.suffix for p in paths} == {".png", ".svg"}
 
 
+def test_train_explorer_says_when_a_run_learned_nothing(tmp_path):
+    """lr 3.16 on the digits: the run diverges or ends at chance, and the message says so."""
+    ex = lk.widgets.TrainExplorer(root=tmp_path, steps=100, width=8, lr=3.16)
+    ex.start(wait=True)
+    acc = ex.result.final.get("test_acc", 0.0)
+    assert ex.result.diverged or acc <= 0.15
+    assert "no better than chance" in ex.message.value or "infinite" in ex.message.value
+    ok = lk.widgets.TrainExplorer(root=tmp_path / "ok", steps=100, width=8, lr=0.1)
+    ok.start(wait=True)
+    assert "chance" not in ok.message.value and "infinite" not in ok.message.value
+
+
+def test_explorer_echoes_settings_marks_outdated_figures_and_offers_downloads(
+    tmp_path, monkeypatch
+):
+    ex = lk.widgets.TrainExplorer(root=tmp_path, steps=60, width=8)
+    seen = []
+    orig = type(ex).work
+
+    def spy(self):
+        seen.append(self.message.value)  # what the user reads as the work starts
+        return orig(self)
+
+    monkeypatch.setattr(type(ex), "work", spy)
+    ex.start(wait=True)
+    assert "working with" in seen[0] and "width = 8" in seen[0] and "steps = 60" in seen[0]
+    assert "outdated" not in ex.message.value
+    ex.width.value = 40  # the figure still shows width 8: say so
+    assert "outdated" in ex.message.value and ex.run_label in ex.message.value
+    monkeypatch.chdir(tmp_path)
+    paths = ex.export()
+    assert all(p.exists() for p in paths)
+    assert "width-8" in paths[0].name and "steps-60" in paths[0].name  # named after its settings
+    assert "download=" in ex.message.value and "data:image/png;base64," in ex.message.value
+    # at most ~10 bar updates a second reach the browser
+    updates = []
+    ex.bar.observe(lambda c: updates.append(c["new"]), names="value")
+    for i in range(1, 200):
+        ex.progress(i / 200, f"tick {i}")
+    assert len(updates) <= 3
+
+
 def test_spectrum_explorer_compares_groups():
     d = lk.examples.omd_ogd()
     ex = lk.widgets.SpectrumExplorer(d, n_resamples=19)

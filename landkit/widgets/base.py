@@ -40,7 +40,13 @@ class Explorer(W.VBox):
         self._thread: threading.Thread | None = None
         self._figure = None
         self._last_draw = 0.0
+        self._last_progress = 0.0
+        self._controls = list(controls)
+        self._shown_settings: dict | None = None  # the settings the figure on show was made with
         self.error: BaseException | None = None
+        for c in self._controls:
+            if hasattr(c, "observe") and hasattr(c, "value"):
+                c.observe(lambda _change: self._mark_outdated(), names="value")
         buttons = W.HBox([self.run_button, self.stop_button, self.export_button, self.bar])
         super().__init__([W.HTML(f"<b>{self.title}</b>"), W.HBox(controls, layout=W.Layout(flex_flow="row wrap")),
                           buttons, self.message, self.image])  # fmt: skip
@@ -68,9 +74,32 @@ class Explorer(W.VBox):
         return tick
 
     def progress(self, fraction: float, text: str = "") -> None:
-        self.bar.value = min(max(float(fraction), 0.0), 1.0)
+        """Move the bar and say what is happening; at most ~10 updates a second reach the browser
+        (the start, the end and a changed stage always do)."""
+        fraction = min(max(float(fraction), 0.0), 1.0)
+        now = time.monotonic()
+        if 0.0 < fraction < 1.0 and now - self._last_progress < 0.1:
+            return
+        self._last_progress = now
+        self.bar.value = fraction
         if text:
             self.message.value = text
+
+    def settings(self) -> dict:
+        """The value of every control, by its label: what a run uses (echoed when it starts)."""
+        out = {}
+        for c in self._controls:
+            if hasattr(c, "value") and getattr(c, "description", ""):
+                v = c.value
+                out[c.description] = f"{v:.3g}" if isinstance(v, float) else v
+        return out
+
+    def _mark_outdated(self) -> None:
+        if self._shown_settings is not None and self.settings() != self._shown_settings:
+            if "outdated" not in self.message.value:
+                self.message.value = ("<span style='color:#D55E00'>⚠ outdated: the figure shows the "
+                                      "previous settings — press "
+                                      f"<b>{self.run_label}</b></span>")  # fmt: skip
 
     def show_figure(self, fig, *, throttle: float = 0.0) -> None:
         """Render ``fig`` into the explorer (at most once per ``throttle`` seconds)."""
@@ -83,6 +112,7 @@ class Explorer(W.VBox):
         self.image.value = buf.getvalue()
         self.image.layout.display = None
         self._figure = fig
+        self._shown_settings = getattr(self, "_run_settings", None)
         self.export_button.disabled = False
 
     # -- running -------------------------------------------------------------------------------
@@ -93,6 +123,12 @@ class Explorer(W.VBox):
             return
         self._stop.clear()
         self.error = None
+        self._run_settings = self.settings()
+        if self._run_settings:
+            self.message.value = "working with " + ", ".join(
+                f"{k} = {v}" for k, v in self._run_settings.items()
+            )
+        self._last_progress = 0.0
         self.run_button.disabled = True
         self.stop_button.disabled = False
         self._thread = threading.Thread(target=self._guarded, daemon=True)
@@ -116,19 +152,41 @@ class Explorer(W.VBox):
             self.progress(0.0, "stopped")
         except BaseException as e:  # shown in the widget, re-raised by wait()
             self.error = e
+            old = " (the figure below is from an earlier run)" if self._figure is not None else ""
+            self.bar.value = 0.0
             self.message.value = (
-                f"<span style='color:#D55E00'>error: {type(e).__name__}: {e}</span>"
+                f"<span style='color:#D55E00'>error: {type(e).__name__}: {e}{old}</span>"
             )
         finally:
             self.run_button.disabled = False
             self.stop_button.disabled = True
 
+    def export_name(self) -> str:
+        """A file name for the figure: the explorer and the settings it was made with."""
+        import re
+
+        parts = [type(self).__name__] + [
+            f"{k}-{v}" for k, v in (self._shown_settings or {}).items()
+        ]
+        # no dots: a suffix is added to the name
+        name = re.sub(r"[^A-Za-z0-9=_-]+", "-", "_".join(str(p) for p in parts)).strip("-")
+        return name[:120] or "landkit-figure"
+
     def export(self, path: str | Path | None = None) -> list[Path]:
-        """Save the current figure as PNG and SVG (default ``landkit-figure.png/.svg``)."""
+        """Save the current figure as PNG and SVG (default: named after the explorer and its settings,
+        in the kernel's folder) and offer both as browser downloads (a link in the message: in Voilà
+        the file on the server is out of the user's reach)."""
+        import base64
+
         from ..plots import save_figure
 
         if self._figure is None:
             raise RuntimeError("nothing to export yet: run the explorer first")
-        paths = save_figure(self._figure, Path(path or "landkit-figure"))
-        self.message.value = "saved " + ", ".join(str(p) for p in paths)
+        paths = save_figure(self._figure, Path(path or self.export_name()))
+        links = []
+        for p in paths:
+            mime = "image/png" if p.suffix == ".png" else "image/svg+xml"
+            data = base64.b64encode(p.read_bytes()).decode()
+            links.append(f"<a download='{p.name}' href='data:{mime};base64,{data}'>{p.name}</a>")
+        self.message.value = "saved; download " + " · ".join(links)
         return paths

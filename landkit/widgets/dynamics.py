@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import ipywidgets as W
 import numpy as np
 
@@ -106,6 +108,7 @@ class MorseExplorer(Explorer):
         coords = [int(c) for c in text.replace(",", " ").split()] if text else 2
         if isinstance(coords, list) and len(coords) != 2:
             raise InvalidArgument("give exactly two weight indices (or leave blank)")
+        t0 = time.monotonic()
         self.progress(0.1, "fitting the surrogate and computing the Morse graph…")
         m = morse.from_runs(self.runs, start_step=self.start_step.value, end_step=self.end_step.value,
                             coords=coords, subdiv=self.subdiv.value,
@@ -122,9 +125,17 @@ class MorseExplorer(Explorer):
         empty = sum(1 for k in held_runs.values() if not k)
         if empty:  # an attractor no run reaches is a property of the surrogate, not of the runs
             counts += f"; {empty} attractor(s) of the surrogate reached by no run"
+        between, outside = int(np.sum(basins == -2)), int(np.sum(basins == -1))
+        if between:
+            counts += (f"; {between} of {len(basins)} runs end on a boundary between basins (their "
+                       "box can flow to more than one attractor)")  # fmt: skip
+        if outside:
+            counts += (f"; {outside} of {len(basins)} runs end in boxes that flow to no attractor "
+                       "(outside the region the surrogate learned, or still moving: try a later "
+                       "end step or more runs)")  # fmt: skip
         held = m.info.get("surrogate_r2", [])
         trust = ("" if len(self.runs) >= 10 * len(m.coords) and min(held, default=1) >= 0.5 else
                  f" <span style='color:#D55E00'>— {len(self.runs)} runs: too few for a reliable graph"
                  f" (surrogate held-out R² {', '.join(f'{r:.2f}' for r in held)})</span>")  # fmt: skip
         self.progress(1.0, f"weights {m.coords}: {len(m.morse_sets)} Morse sets, {len(m.attractors)} "
-                           f"attractor(s) ({counts}); {m.info['seconds']:.1f} s{trust}")  # fmt: skip
+                           f"attractor(s) ({counts}); computed in {time.monotonic() - t0:.1f} s{trust}")  # fmt: skip

@@ -103,4 +103,18 @@ class TrainExplorer(Explorer):
         )
         acc = self.result.final.get("test_acc", float("nan"))
         self.progress(1.0 if state == "done" else self.bar.value,
-                      f"{state}: test accuracy {acc:.3f}; {len(self.trajectory)} snapshots recorded in <code>{path}</code>")  # fmt: skip
+                      f"{state}: test accuracy {acc:.3f}{_chance_note(self.result, self.task)}; "
+                      f"{len(self.trajectory)} snapshots recorded in <code>{path}</code>")  # fmt: skip
+
+
+def _chance_note(result, task) -> str:
+    """A warning when a run ended no better than guessing, or diverged: a number alone says nothing."""
+    if result.diverged:
+        return (" — <b>the loss became infinite</b>: the learning rate is too high for this model; "
+                "lower it")  # fmt: skip
+    n = getattr(task, "n_classes", None)
+    acc = result.final.get("test_acc")
+    if n and acc is not None and acc <= 1.5 / n:
+        return (f" — <b>no better than chance</b> (1/{n} = {1 / n:.3f}): the model learned nothing; "
+                "a learning rate this high often does that")  # fmt: skip
+    return ""
