@@ -81,6 +81,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/global.py
 	$(PY) benchmarks/glassy.py
 	$(PY) benchmarks/taxonomy.py
+	$(PY) benchmarks/threads.py
 
 clean:
 	rm -rf $(VENV) report .pytest_cache .ruff_cache

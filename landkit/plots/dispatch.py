@@ -67,7 +67,7 @@ def plot_trace(est, *, ax=None, title: str | None = None):
                    alpha=0.15, label=f"± 2 s.e. ({2 * est.stderr:.2g})")  # fmt: skip
         ax.set_xlabel("per-probe value")
         ax.set_ylabel("probes")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=10)
         ax.set_title(title or f"trace from {est.num_matvecs} products")
     return ax.figure
 
@@ -90,7 +90,7 @@ def plot_collapse_quality(col, *, ax=None, title: str | None = None):
         ax.axvspan(col.mu - col.mu_stderr, col.mu + col.mu_stderr, color=PALETTE[3], alpha=0.15)
         ax.set_xlabel("μ")
         ax.set_ylabel("spread after rescaling")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=10)
         ax.set_title(title or "scaling collapse: the best μ")
     return ax.figure
 
@@ -115,7 +115,7 @@ def plot_slice_topology(st, *, ax=None, title: str | None = None):
         ax.set_xticks(x, [("raw" if t == 0 else f"{t:g} of range") for t in st.thresholds])
         ax.set_xlabel("noise threshold")
         ax.set_ylabel("minima")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=10)
         ax.set_title(title or f"minima over {len(st.seeds)} random slices")
     return ax.figure
 

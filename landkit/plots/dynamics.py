@@ -115,7 +115,11 @@ def plot_morse(m, *, starts=None, ends=None, ax=None, dims=(0, 1), basins: bool 
             handles += [Line2D([], [], marker="o", ls="none", color="0.3", label="run starts"),
                         Line2D([], [], marker="x", ls="none", color="0.3", label="run ends")]  # fmt: skip
         ax.legend(
-            handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False
+            handles=handles,
+            fontsize=10,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            frameon=False,
         )
         ax.set_title(title or f"Morse sets and basins (subdivision {m.subdiv})", fontsize=11)
     return ax.figure

@@ -53,7 +53,7 @@ def plot_aging(
             ax.set_ylabel(
                 "Δ / D(t_w)" if normalised else "Δ(t_w, t_w + t)  (mean square, per weight)"
             )
-        ax.legend(fontsize=7, ncol=2)
+        ax.legend(fontsize=10, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         ax.set_title(
             title
             or ("mean-square displacement" if quantity != "correlation" else "two-time correlation")
@@ -82,7 +82,7 @@ def plot_collapse(ag, mu: float | None = None, *, ax=None, title: str | None = N
             )
         ax.set_xlabel(f"t / t_w^μ   (μ = {mu:.2f})")
         ax.set_ylabel("Δ(t_w, t_w + t)")
-        ax.legend(fontsize=7, ncol=2)
+        ax.legend(fontsize=10, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         err = f" ± {fit.mu_stderr:.2f}" if fit is not None else ""
         ax.set_title(title or f"scaling collapse, μ = {mu:.2f}{err}")
     return ax.figure
@@ -116,6 +116,6 @@ def plot_regimes(ag_or_steps, loss=None, *, ax=None, title: str | None = None,
         ax.axvspan(r["bottom_start"], hi, color=PALETTE[4], alpha=0.15, label="bottom")
         ax.set_xlabel("step t (log)")
         ax.set_ylabel(ylabel)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=10)
         ax.set_title(title or "loss and its regimes")
     return ax.figure

@@ -12,12 +12,20 @@ from .style import PALETTE, RC, new_figure
 _MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 
 
-def plot_eigenvalues(spectra, labels: Sequence[str] | None = None, *, ax=None, zoom: bool = False,
-                     title: str | None = None):  # fmt: skip
+def plot_eigenvalues(spectra, labels: Sequence[str] | None = None, *, ax=None,
+                     zoom: bool | str = "auto", title: str | None = None):  # fmt: skip
     """Koopman eigenvalues in the complex plane with the unit circle, one colour per group.
 
     ``spectra``: a KoopmanSpectrum, a list of them, or a dict label -> spectrum (or eigenvalue array).
-    ``zoom=True`` frames the eigenvalues instead of the whole unit disc.
+    ``zoom=True`` frames the eigenvalues instead of the whole unit disc; ``"auto"`` (default) zooms
+    when they crowd into a small part of it (training spectra cluster near 1, where the whole disc
+    shows one blob).
+
+    Example
+    -------
+    >>> fig = lk.plots.plot_eigenvalues({"a": np.array([0.99, 0.98 + 0.01j, 0.98 - 0.01j])})
+    >>> ax = fig.axes[0]; bool(ax.get_xlim()[1] - ax.get_xlim()[0] < 0.5)   # zoomed in on the cluster
+    True
     """
     if isinstance(spectra, Mapping):
         labels, spectra = list(spectra), list(spectra.values())
@@ -39,6 +47,8 @@ def plot_eigenvalues(spectra, labels: Sequence[str] | None = None, *, ax=None, z
         ax.set_xlabel("Re λ")
         ax.set_ylabel("Im λ")
         allz = np.concatenate([np.asarray(getattr(s, "eigenvalues", s)).ravel() for s in spectra])
+        if zoom == "auto":
+            zoom = bool(len(allz)) and max(np.ptp(allz.real), np.ptp(allz.imag)) < 0.5
         if (
             zoom
         ):  # frame the eigenvalues (the unit circle passes through the frame as a reference arc)
@@ -46,12 +56,16 @@ def plot_eigenvalues(spectra, labels: Sequence[str] | None = None, *, ax=None, z
             half = max(np.ptp(allz.real), np.ptp(allz.imag), 0.02) * 0.6
             ax.set_xlim(cx - half, cx + half)
             ax.set_ylim(cy - half, cy + half)
+            from matplotlib.ticker import MaxNLocator
+
+            for axis in (ax.xaxis, ax.yaxis):  # a narrow frame: few ticks, or their labels collide
+                axis.set_major_locator(MaxNLocator(nbins=4))
         else:
             lim = max(1.1, np.abs(allz).max() * 1.05)
             ax.set_xlim(-lim, lim)
             ax.set_ylim(-lim, lim)
         ax.legend(
-            frameon=True, framealpha=0.9, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0)
+            frameon=True, framealpha=0.9, fontsize=10, loc="upper left", bbox_to_anchor=(1.01, 1.0)
         )
         ax.set_title(title or "Koopman eigenvalues")
     return ax.figure
@@ -75,7 +89,7 @@ def plot_distance_matrix(distances, labels: Sequence[str] | None = None, *, ax=N
         if n <= 8:
             for i in range(n):
                 for j in range(n):
-                    ax.text(j, i, f"{d[i, j]:.3g}", ha="center", va="center", fontsize=8,
+                    ax.text(j, i, f"{d[i, j]:.3g}", ha="center", va="center", fontsize=9,
                             color="white" if np.isfinite(shown[i, j]) and shown[i, j] < np.nanmean(shown) else "black")  # fmt: skip
         ax.set_title(title)
     return ax.figure
@@ -114,5 +128,5 @@ def plot_null(result, *, ax=None, label: str | None = None, title: str | None = 
         ax.set_xlabel("Wasserstein distance between spectra")
         ax.set_ylabel("count")
         ax.set_title(title or label or "conjugacy test")
-        ax.legend(frameon=False, fontsize=8)
+        ax.legend(frameon=False, fontsize=10)
     return ax.figure

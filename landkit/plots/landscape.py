@@ -107,7 +107,7 @@ def plot_surface(surf, *, ax=None, style: str = "contour", log: bool | None = No
                             label=f"saddles ({topo.n_saddles})")  # fmt: skip
             ax.set_aspect("equal")
             _axis_labels(ax, surf)
-            ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3,
+            ax.legend(fontsize=10, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3,
                       frameon=False)  # fmt: skip
         long = _DIRECTION_NAMES.get(surf.method, ("directions",))[0]
         ax.set_title(title or f"{metric} around the model\nalong {long}", fontsize=11)
@@ -177,7 +177,7 @@ def plot_persistence(topo, *, ax=None, style: str = "diagram", title: str | None
             ax.set_ylim(*d)
             ax.set_xlabel("birth (loss at the minimum)")
             ax.set_ylabel("death (loss at the merging saddle)")
-            ax.legend(fontsize=8, loc="lower right")
+            ax.legend(fontsize=10, loc="lower right")
         else:
             order = np.argsort(-(sig[:, 1] - sig[:, 0])) if len(sig) else []
             for row, i in enumerate(order):
@@ -251,6 +251,6 @@ def plot_density(dens, *, ax=None, log: bool = True, label: str | None = None, t
         ax.set_xlabel("Hessian eigenvalue λ")
         ax.set_ylabel("spectral density" + (" (log)" if log else ""))
         if label or top is not None:
-            ax.legend(fontsize=8)
+            ax.legend(fontsize=10)
         ax.set_title(title or "Hessian spectral density (SLQ)")
     return ax.figure

@@ -14,7 +14,7 @@ RC = {
     "font.size": 11,
     "axes.titlesize": 12,
     "axes.labelsize": 11,
-    "legend.fontsize": 9,
+    "legend.fontsize": 10,
     "axes.spines.top": False,
     "axes.spines.right": False,
     "figure.dpi": 100,

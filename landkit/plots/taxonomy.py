@@ -61,7 +61,7 @@ def plot_phase_diagrams(table, metrics=("loss", "test_acc", "lambda_max", "trace
                         light = (
                             metric == "mc" or norm(vals[i, j]) > 0.55
                         )  # dark text on light cells
-                        ax.text(j, i, f"{vals[i, j]:.3g}", ha="center", va="center", fontsize=7,
+                        ax.text(j, i, f"{vals[i, j]:.3g}", ha="center", va="center", fontsize=9,
                                 color="black" if light else "white")  # fmt: skip
             _axes_labels(ax, table, loads, temps)
             ax.set_title(_LABELS.get(metric, metric), fontsize=10)
@@ -87,7 +87,7 @@ def plot_phase_map(table, *, ax=None, title: str | None = None):
         ax.set_ylim(-0.5, len(loads) - 0.5)
         _axes_labels(ax, table, loads, temps)
         th = table.thresholds
-        ax.legend(handles=[Patch(color=c, label=p) for p, c in PHASE_COLOURS.items()], fontsize=8,
+        ax.legend(handles=[Patch(color=c, label=p) for p, c in PHASE_COLOURS.items()], fontsize=10,
                   loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # fmt: skip
         ax.set_title(
             title
@@ -110,6 +110,6 @@ def plot_connectivity(curves, *, ax=None, metric: str = "error", title: str | No
             ax.plot(c.t, getattr(c, metric), lw=1.8, label=f"{label} (mc = {c.value:+.3f})")
         ax.set_xlabel("t along the curve (0: model A, 1: model B)")
         ax.set_ylabel(f"training {metric}")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=10)
         ax.set_title(title or "mode connectivity")
     return ax.figure
