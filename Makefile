@@ -63,7 +63,8 @@ data: $(VENV)/.installed
 	$(PY) data/make_data.py
 
 lab: $(VENV)/.installed
-	OMP_NUM_THREADS=$(THREADS) $(VENV)/bin/jupyter lab --ip=127.0.0.1 notebooks/
+	OMP_NUM_THREADS=$(THREADS) $(VENV)/bin/jupyter lab --ip=127.0.0.1 notebooks/ \
+		--ContentsManager.pre_save_hook=landkit.widgets.save_hook.strip_widget_outputs
 
 $(VENV)/.installed-bench: $(VENV)/.installed pyproject.toml constraints.txt
 	$(PIP) install -q -e ".[bench]"

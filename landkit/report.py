@@ -92,6 +92,7 @@ def training_section(runs: RunSet) -> Section:
             f"Curves are grouped by <code>{html.escape(group)}</code>: thin lines are single runs, bold lines their median."
             if group
             else "",
+            _training_verdict(runs, trajs),
         ],
         [
             (
@@ -102,6 +103,29 @@ def training_section(runs: RunSet) -> Section:
         ],
         rows,
     )
+
+
+def _training_verdict(runs: RunSet, trajs) -> str:
+    """In words: which group ends best, and any run that learned nothing."""
+    if "test_acc" not in trajs[0].scalars:
+        return ""
+    final = {}
+    for label, group in _groups(runs).items():
+        final[label] = float(np.median([t.scalars["test_acc"][-1] for t in group]))
+    best = max(final, key=final.get)
+    out = f"<b>Verdict:</b> {html.escape(best)} ends best (median test accuracy {final[best]:.3f})"
+    if len(final) > 1:
+        worst = min(final, key=final.get)
+        out += f", {html.escape(worst)} worst ({final[worst]:.3f})"
+    try:
+        n = trajs[0].task().n_classes
+    except (ValueError, AttributeError):  # a run whose task landkit cannot rebuild: no chance level
+        n = None
+    if n:
+        stuck = [t for t in trajs if float(t.scalars["test_acc"][-1]) <= 1.5 / n]
+        if stuck:
+            out += f"; {len(stuck)} run(s) no better than chance (1/{n}): they learned nothing"
+    return out + "."
 
 
 def koopman_section(runs: RunSet) -> Section | None:
@@ -126,9 +150,15 @@ def koopman_section(runs: RunSet) -> Section | None:
             "(50 of each), and the verdict also asks whether W exceeds the margin 0.05 "
             "(<code>lk.koopman.conjugacy_test</code>); <em>within</em> is the median of that null for each "
             "group (its seed-to-seed spread).")  # fmt: skip
+    verdict = ""
+    if rows:
+        verdict = "<b>Verdict:</b> " + "; ".join(
+            f"{html.escape(r['groups'])}: {r['verdict']} (W {r['W']:.3g}, p {r['p']:.2g})" for r in rows
+        ) + (". A pair is called not conjugate only when W exceeds both the resampling spread and the "
+             "margin.")  # fmt: skip
     return Section(
         "Koopman spectra",
-        [text],
+        [text, verdict],
         [("koopman_eigenvalues", fig, "Koopman eigenvalues per group, with the unit circle.")],
         rows,
     )
@@ -179,7 +209,18 @@ def landscape_section(runs: RunSet) -> Section | None:
             "training samples. Minima and saddles are H0 sublevel-set persistence pairs above 1% of the "
             "slice's loss range (8-connectivity). λ_max: Lanczos to 1e-3; trace: Hutch++ with 30 Hessian-"
             "vector products (± its standard error).")  # fmt: skip
-    return Section("Loss landscape", [text], figures, rows)
+    verdict = ""
+    if len(rows) > 1 and all("lambda_max" in r for r in rows):
+        sharp = max(rows, key=lambda r: r["lambda_max"])
+        flat = min(rows, key=lambda r: r["lambda_max"])
+
+        def minima(r):
+            return f"{r['n_minima']} {'minimum' if r['n_minima'] == 1 else 'minima'}"
+
+        verdict = (f"<b>Verdict:</b> sharpest {html.escape(sharp['group'])} (λ_max {sharp['lambda_max']:.3g}, "
+                   f"{minima(sharp)} on its slice), flattest {html.escape(flat['group'])} "
+                   f"(λ_max {flat['lambda_max']:.3g}, {minima(flat)}).")  # fmt: skip
+    return Section("Loss landscape", [text, verdict], figures, rows)
 
 
 def global_section(runs: RunSet) -> Section | None:
@@ -204,7 +245,11 @@ def global_section(runs: RunSet) -> Section | None:
     figures = [("mapper_graphs", fig, "Mapper graphs of every snapshot of each group's runs (joint "
                 "10-component PCA, lens: training loss, 10 intervals, 30% overlap); colour: mean step.")]  # fmt: skip
     paragraphs = ["A <em>split</em> is a set of runs whose first snapshots share a node but whose last ones "
-                  "do not; <em>loops</em> count independent cycles."]  # fmt: skip
+                  "do not; <em>loops</em> count independent cycles.",
+                  "<b>Verdict:</b> " + "; ".join(
+                      f"{html.escape(r['group'])}: " + (f"{r['splits']} split(s): runs that started "
+                      "together end apart" if r["splits"] else "no split: the runs travel together")
+                      for r in rows) + "."]  # fmt: skip
     big = max(labels, key=lambda lab: len(groups[lab]))
     ens = groups[big]
     common = RunSet(list(ens), [t.config for t in ens]).common_steps()
@@ -217,8 +262,13 @@ def global_section(runs: RunSet) -> Section | None:
         plots.plot_morse_graph(m, ax=maxes[1])
         figures.append(("morse_graph", mfig, f"Conley–Morse graph of {big}'s training map, step {start} → "
                         "end, on its two most spread weights (GP surrogate, subdivision 12)."))  # fmt: skip
-        paragraphs.append(f"{big}: {len(m.morse_sets)} Morse sets, {len(m.attractors)} attractor(s); "
-                          f"surrogate held-out R² {', '.join(f'{r:.3f}' for r in m.info['surrogate_r2'])}.")  # fmt: skip
+        r2 = m.info["surrogate_r2"]
+        trust = ("" if len(ens) >= 20 and min(r2) >= 0.5 else
+                 f" Read it with care: {len(ens)} runs and a surrogate that predicts "
+                 f"{sum(r < 0.5 for r in r2)} of its {len(r2)} coordinates poorly are too little data "
+                 "for reliable attractors (20 or more runs are).")  # fmt: skip
+        paragraphs.append(f"Conley–Morse graph of {big}: {len(m.morse_sets)} Morse sets, {len(m.attractors)} "
+                          f"attractor(s); surrogate held-out R² {', '.join(f'{r:.3f}' for r in r2)}.{trust}")  # fmt: skip
     else:
         paragraphs.append(f"Conley–Morse graph skipped: it needs an ensemble of at least 5 runs of one model "
                           f"(the largest group, {html.escape(big)}, has {len(ens)}).")  # fmt: skip
@@ -246,13 +296,20 @@ def aging_section(runs: RunSet) -> Section | None:
         s = glassy.summary(ag)
         rows.append({"group": lab, "seeds": ag.n_runs, "aging_score": s["aging_score"], "mu": s["mu"],
                      "mu_stderr": s["mu_stderr"], "alpha": s["alpha"], "alpha_stderr": s["alpha_stderr"],
-                     "final_loss": s.get("final_loss", float("nan"))})  # fmt: skip
+                     "final_loss": s.get("final_loss", float("nan")), "verdict": glassy.verdict(s)})  # fmt: skip
     text = ("Δ(t_w, t_w + t), the mean-square displacement per weight between a waiting time t_w and a "
             "later time, from every pair of recorded snapshots (seeds averaged). Curves that coincide: no "
             "aging; curves that shift right as t_w grows: aging. μ: the exponent of the collapse "
             "Δ = F(t / t_w^μ) (1 simple aging, 0 stationary); α: Δ ∝ t^α at the latest waiting time "
             "(1: diffusion).")  # fmt: skip
-    paras = [text] + [f"Skipped {s}" for s in skipped]
+    verdict = (
+        "<b>Verdict:</b> "
+        + "; ".join(f"{html.escape(r['group'])} {html.escape(r['verdict'])}" for r in rows)
+        + "."
+        if rows
+        else ""
+    )
+    paras = [text, verdict] + [f"Skipped {s}" for s in skipped]
     return Section("Aging", paras, [("aging_curves", fig, "Two-time mean-square displacement per "
                                      "group, one curve per waiting time (log-log).")], rows)  # fmt: skip
 
@@ -280,7 +337,7 @@ def taxonomy_section(runs: RunSet) -> Section | None:
     text = (f"Load <code>{html.escape(load)}</code> × temperature <code>{html.escape(temp)}</code>. mc: "
             f"signed mode connectivity of a trained Bezier curve between seeds (|mc| ≤ {th.mc_eps:g}: "
             f"connected); loss > {th.loss:g}: high loss; CKA ≥ {th.cka:g} on mixup inputs: IV-B.")  # fmt: skip
-    findings = "What the grid shows: " + "; ".join(html.escape(f) for f in table.findings()) + "."
+    findings = "<b>Verdict:</b> " + "; ".join(html.escape(f) for f in table.findings()) + "."
     return Section("Phases (local vs global)", [text, findings],
                    [("phase_diagrams", plots.plot_phase_diagrams(table), "Each metric over the sweep."),
                     ("phase_map", plots.plot_phase_map(table), "The phase of each cell.")], rows)  # fmt: skip

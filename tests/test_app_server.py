@@ -86,3 +86,36 @@ def _get_quiet(url):
         return _get(url)
     except OSError:
         return None
+
+
+def test_lab_saves_notebooks_without_live_widget_outputs(tmp_path):
+    """make lab's pre-save hook (the import string the Makefile passes): a notebook saved with an
+    explorer's output reopens with a note, not "Error displaying widget: model not found"."""
+    import json
+
+    import nbformat
+    from jupyter_server.services.contents.filemanager import FileContentsManager
+
+    makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
+    hook = "landkit.widgets.save_hook.strip_widget_outputs"
+    assert f"--ContentsManager.pre_save_hook={hook}" in makefile
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("lk.widgets.TrainExplorer()")
+    cell.outputs = [
+        nbformat.v4.new_output("display_data", data={
+            "application/vnd.jupyter.widget-view+json": {"model_id": "f00", "version_major": 2,
+                                                         "version_minor": 0},
+            "text/plain": "TrainExplorer(...)"}),
+        nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo="}),
+    ]  # fmt: skip
+    nb.cells.append(cell)
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    cm = FileContentsManager(root_dir=str(tmp_path), pre_save_hook=hook)
+    cm.save({"type": "notebook", "format": "json", "content": json.loads(nbformat.writes(nb))},
+            "lesson.ipynb")  # fmt: skip
+    saved = json.loads((tmp_path / "lesson.ipynb").read_text())
+    outs = saved["cells"][0]["outputs"]
+    assert "application/vnd.jupyter.widget-view+json" not in json.dumps(saved)
+    assert "run the cell again" in "".join(outs[0]["data"]["text/plain"])
+    assert outs[1]["data"]["image/png"] == "iVBORw0KGgo="  # figures are kept
+    assert "widgets" not in saved["metadata"]
