@@ -3,7 +3,7 @@
 python data/make_data.py [--out data] [--sets digits-widths,omd-ogd,...]
 
 The grokking set takes about 20 CPU-minutes (60 transformer runs at the paper's size), the grokking
-curve hours (one run trained until it groks); the others a few minutes.
+curve 75 (one run trained until it groks, 18 400 steps); the others a few minutes.
 """
 
 from __future__ import annotations

@@ -61,3 +61,15 @@ def test_shipped_grokking_set_shows_the_phenomenon():
         top = lk.koopman.spectrum(d[k], delays=32, rank=10).moduli
         if k.startswith("grokking"):
             assert top.max() >= 1.025 and (top > 1).mean() >= 0.8, k  # paper 1.035-1.040, 91%
+
+
+def test_shipped_grokking_run_groks():
+    """Seed 0 of the grokking regime, trained on: training accuracy first, test accuracy thousands of
+    steps later (the shipped curve; 75 CPU-minutes to make)."""
+    c = lk.examples.example_runs("grokking-curve")
+    memorised = c["step"][np.argmax(c["train_acc"] >= 0.99)]
+    generalised = c["step"][np.argmax(c["test_acc"] >= 0.95)]
+    assert c["train_acc"].max() >= 0.99 and c["test_acc"][-1] >= 0.99
+    assert generalised >= 10 * memorised  # test accuracy comes long after training accuracy
+    at_memorised = c["test_acc"][np.argmax(c["train_acc"] >= 0.99)]
+    assert at_memorised < 0.05  # and at that point the test set is at chance (1/113)

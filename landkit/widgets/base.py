@@ -17,6 +17,16 @@ import ipywidgets as W
 from ..progress import Cancelled
 
 
+def _leaves(widgets):
+    """The controls inside boxes, depth first."""
+    for w in widgets:
+        children = getattr(w, "children", None)
+        if children and not hasattr(w, "value"):
+            yield from _leaves(children)
+        else:
+            yield w
+
+
 class Explorer(W.VBox):
     """Base class of landkit's explorers (one look and set of controls for every lens)."""
 
@@ -44,7 +54,11 @@ class Explorer(W.VBox):
         self._controls = list(controls)
         self._shown_settings: dict | None = None  # the settings the figure on show was made with
         self.error: BaseException | None = None
-        for c in self._controls:
+        for c in _leaves(self._controls):
+            if hasattr(c, "continuous_update"):
+                # a slider commits its value once, on release: a click on Run right after a drag
+                # cannot overtake it (the work is then done with what the slider shows)
+                c.continuous_update = False
             if hasattr(c, "observe") and hasattr(c, "value"):
                 c.observe(lambda _change: self._mark_outdated(), names="value")
         buttons = W.HBox([self.run_button, self.stop_button, self.export_button, self.bar])
@@ -88,7 +102,7 @@ class Explorer(W.VBox):
     def settings(self) -> dict:
         """The value of every control, by its label: what a run uses (echoed when it starts)."""
         out = {}
-        for c in self._controls:
+        for c in _leaves(self._controls):
             if hasattr(c, "value") and getattr(c, "description", ""):
                 v = c.value
                 out[c.description] = f"{v:.3g}" if isinstance(v, float) else v
@@ -112,7 +126,11 @@ class Explorer(W.VBox):
         self.image.value = buf.getvalue()
         self.image.layout.display = None
         self._figure = fig
-        self._shown_settings = getattr(self, "_run_settings", None)
+        in_run = threading.current_thread() is self._thread
+        # a run shows what it started with; a live redraw (a cheap control) shows what is set now
+        self._shown_settings = getattr(self, "_run_settings", None) if in_run else self.settings()
+        if "⚠ outdated" in self.message.value and self.settings() == self._shown_settings:
+            self.message.value = ""
         self.export_button.disabled = False
 
     # -- running -------------------------------------------------------------------------------
