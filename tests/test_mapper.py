@@ -91,3 +91,17 @@ def test_streamed_points_equal_the_in_memory_ones():
     a = lk.mapper.graph(runs, lens="loss", n_cubes=6, pca=5)
     b = lk.mapper.graph(runs, lens="loss", n_cubes=6, pca=5, max_memory=1e5)
     assert (len(a.nodes), len(a.links)) == (len(b.nodes), len(b.links))
+
+
+def test_colour_bars_say_what_the_colour_is():
+    runs = lk.examples.example_runs("digits-widths").where(width=32)
+    g = lk.mapper.graph(list(runs)[:3], lens="loss", n_cubes=6, pca=5)
+    labels = []
+    for column in ("mean_lens", "mean_step", "size"):
+        fig = lk.plots.plot_mapper(g, color_by=column)
+        labels.append(fig.axes[-1].get_ylabel())
+    assert labels == [
+        "mean training loss (the lens)",
+        "mean training step",
+        "snapshots in the node",
+    ]

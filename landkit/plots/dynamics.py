@@ -20,6 +20,21 @@ from .style import PALETTE, RC, new_figure
 _ATTRACTOR_COLOURS = [PALETTE[i] for i in (0, 3, 2, 4, 1, 5, 7, 6)]
 
 
+def _colour_label(g, column: str) -> str:
+    """A colour bar's label in words: "mean lens" says nothing; "mean training loss of the node's
+    snapshots" does."""
+    words = {"loss": "training loss", "step": "training step", "distance_to_end": "distance to the end",
+             "size": "snapshots in the node"}  # fmt: skip
+    if column == "size":
+        return words["size"]
+    if column == "mean_lens":
+        lens = (getattr(g, "params", None) or {}).get("lens", "lens")
+        name = words.get(lens, str(lens).replace("_", " ")) if isinstance(lens, str) else "lens"
+        return f"mean {name} (the lens)"
+    key = column.removeprefix("mean_")
+    return f"mean {words.get(key, key.replace('_', ' '))}"
+
+
 def plot_mapper(g, *, color_by: str = "mean_lens", ax=None, seed: int = 0, labels: bool = False,
                 title: str | None = None, cmap: str = "viridis"):  # fmt: skip
     """A Mapper graph drawn with a seeded spring layout: node area ∝ members, colour = a node-table
@@ -49,7 +64,7 @@ def plot_mapper(g, *, color_by: str = "mean_lens", ax=None, seed: int = 0, label
         xy = np.array([pos[n] for n in nodes])
         sc = ax.scatter(xy[:, 0], xy[:, 1], s=30 + 270 * sizes / sizes.max(), c=colours, cmap=cmap,
                         edgecolor="black", linewidth=0.6, zorder=2)  # fmt: skip
-        ax.figure.colorbar(sc, ax=ax, label=color_by.replace("_", " "), shrink=0.8)
+        ax.figure.colorbar(sc, ax=ax, label=_colour_label(g, color_by), shrink=0.8)
         if labels:
             for n, (x, y) in zip(nodes, xy):
                 ax.annotate(n.replace("cube", "c").replace("_cluster", "·"), (x, y), fontsize=6,
