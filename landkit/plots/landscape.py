@@ -239,8 +239,9 @@ def plot_density(dens, *, ax=None, log: bool = True, label: str | None = None, t
         _, ax = new_figure(width=5.0, height=3.4)
     with matplotlib.rc_context(RC):
         y = np.asarray(dens.density, dtype=float)
-        if log:
-            floor = max(y.max() * 1e-7, 1e-12)
+        if log:  # four decades: the outliers stay visible, the valleys between quadrature nodes
+            # (a comb of spikes down to 1e-7 of the peak, an artefact of the Gaussian smoothing) do not
+            floor = max(y.max() * 1e-4, 1e-12)
             ax.semilogy(dens.grid, np.clip(y, floor, None), lw=1.6, label=label)
             ax.set_ylim(floor, y.max() * 3)
         else:
