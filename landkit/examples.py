@@ -189,6 +189,13 @@ def _grok_model(*, p, d_model, n_heads, d_mlp, seed, perturbation, eps, dtype):
     return model
 
 
+def _grok_adamw(lr):
+    """The grokking regime's optimizer (Nanda et al.): AdamW, betas (0.9, 0.98), weight decay 1.0."""
+    import torch
+
+    return lambda params: torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.98), weight_decay=1.0)
+
+
 def _grok_run(regime: str, seed: int, perturbation: int, p: int, d_model: int, n_heads: int,
               d_mlp: int, steps: int, lr: float, eps: float, scale: float, dtype: str,
               run_dir: str):  # fmt: skip
@@ -202,9 +209,7 @@ def _grok_run(regime: str, seed: int, perturbation: int, p: int, d_model: int, n
     model = _grok_model(p=p, d_model=d_model, n_heads=n_heads, d_mlp=d_mlp, seed=seed,
                         perturbation=perturbation, eps=eps, dtype=dtype)  # fmt: skip
     if regime == "grokking":
-
-        def optimizer(params):
-            return torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.98), weight_decay=1.0)
+        optimizer = _grok_adamw(lr)
     else:  # scaled-down initialisation, norms held fixed, no weight decay: no grokking
         with torch.no_grad():
             for q in model.parameters():
@@ -291,6 +296,12 @@ def grokking_observables(runs, *, steps: int = 100, pca: int = 10) -> dict[str, 
                 f"{key}: {len(short)} run(s) hold fewer than steps={steps} snapshots "
                 f"({len(short[0])}): train them longer or lower steps"
             )
+        uneven = [t for t in copies if not np.array_equal(t.steps[:steps], np.arange(steps))]
+        if uneven:  # DMD reads snapshot k as step k: a sparser schedule would be a wrong spectrum
+            raise InvalidArgument(
+                f"{key}: the first {steps} snapshots must be steps 0..{steps - 1}, recorded every "
+                f"step; run {uneven[0].path} has steps {uneven[0].steps[:5].tolist()}..."
+            )
         arrays = [np.asarray(t.weights[:steps], dtype=np.float64) for t in copies]
         out[key] = np.stack(koopman.observables(arrays, pca=pca, keep_mean=True))
     return out
@@ -313,7 +324,6 @@ def grokking_curve(*, seed: int = 0, p: int = 113, d_model: int = 128, n_heads: 
     >>> h["step"].tolist()
     [0, 10, 20]
     """
-    import torch
 
     from . import tasks
     from .training import StopTraining, train
@@ -330,11 +340,8 @@ def grokking_curve(*, seed: int = 0, p: int = 113, d_model: int = 128, n_heads: 
         if metrics.get("test_acc", 0.0) >= until:
             raise StopTraining
 
-    def optimizer(params):
-        return torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.98), weight_decay=1.0)
-
     res = train(model, task, steps=integer("max_steps", max_steps, minimum=1), lr=lr,
-                optimizer=optimizer, seed=seed, eval_every=eval_every, callback=stop,
+                optimizer=_grok_adamw(lr), seed=seed, eval_every=eval_every, callback=stop,
                 progress=progress)  # fmt: skip
     return {k: np.asarray(v) for k, v in res.history.items()}
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import plots
 from .store import RunSet
+from .training import at_chance
 
 __all__ = ["SECTIONS", "Section", "build_report", "write_report"]
 
@@ -122,7 +123,7 @@ def _training_verdict(runs: RunSet, trajs) -> str:
     except (ValueError, AttributeError):  # a run whose task landkit cannot rebuild: no chance level
         n = None
     if n:
-        stuck = [t for t in trajs if float(t.scalars["test_acc"][-1]) <= 1.5 / n]
+        stuck = [t for t in trajs if at_chance(float(t.scalars["test_acc"][-1]), n)]
         if stuck:
             out += f"; {len(stuck)} run(s) no better than chance (1/{n}): they learned nothing"
     return out + "."

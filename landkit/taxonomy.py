@@ -35,6 +35,8 @@ from .validate import number
 
 __all__ = ["PhaseTable", "Thresholds", "classify", "digits_sweep", "measure"]
 
+PHASES = ("I", "II", "III", "IV-A", "IV-B")
+
 
 @register
 @dataclasses.dataclass(frozen=True)
@@ -149,8 +151,8 @@ class PhaseTable(Result):
             r = self.rows[i]
             out.append(f"the best test accuracy ({accs[i]:.3f}) is at {self.load} {r['load']}, "
                        f"{self.temperature} {r['temperature']}: phase {self.phase[i]}")  # fmt: skip
-        reached = [p for p in ("I", "II", "III", "IV-A", "IV-B") if p in self.phase]
-        missing = [p for p in ("I", "II", "III", "IV-A", "IV-B") if p not in self.phase]
+        reached = [p for p in PHASES if p in self.phase]
+        missing = [p for p in PHASES if p not in self.phase]
         out.append(f"phases reached: {', '.join(reached)}"
                    + (f"; not reached: {', '.join(missing)}" if missing else ""))  # fmt: skip
         return out

@@ -320,6 +320,12 @@ def _check(model, task, steps, lr, batch_size, eval_every, recorder):
     return steps, batch_size, lr_at, eval_every
 
 
+def at_chance(accuracy: float, n_classes: int | None) -> bool:
+    """Whether an accuracy is no better than guessing among ``n_classes`` (at most 1.5 / n_classes): a
+    run that learned nothing, whatever its number says."""
+    return bool(n_classes) and accuracy <= 1.5 / n_classes
+
+
 class _CallbackBar:
     """The tqdm calls train() makes, forwarded to a ``progress(done, total)`` callable."""
 

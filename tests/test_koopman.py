@@ -423,3 +423,15 @@ def test_keep_mean_on_recorded_runs_equals_in_memory(tmp_path):
     lazy = K.spectrum(group, delays=2, rank=6, pca=4, keep_mean=True).eigenvalues
     mem = K.spectrum(ref, delays=2, rank=6).eigenvalues
     np.testing.assert_allclose(np.sort_complex(lazy), np.sort_complex(mem), atol=1e-7)
+
+
+def test_grokking_observables_refuse_runs_not_recorded_every_step(tmp_path):
+    rs = lk.examples.grokking_runs(tmp_path / "g", p=7, d_model=8, d_mlp=16, n_seeds=1,
+                                   n_perturbations=2, steps=8, max_workers=1)  # fmt: skip
+    sparse = [t.every(2) for t in rs]  # snapshot k is no longer step k
+    for t, c in zip(sparse, rs.configs):
+        t.meta.setdefault("config", {}).update(c)
+    with pytest.raises(ValueError, match="recorded every step"):
+        lk.examples.grokking_observables(sparse, steps=4, pca=2)
+    with pytest.raises(ValueError, match="fewer than steps=20"):
+        lk.examples.grokking_observables(rs, steps=20, pca=2)

@@ -69,6 +69,8 @@ def test_explorer_echoes_settings_marks_outdated_figures_and_offers_downloads(
     for i in range(1, 200):
         ex.progress(i / 200, f"tick {i}")
     assert len(updates) <= 3
+    ex.progress(0.5, "a new stage")  # a changed stage always reaches the user
+    assert ex.message.value == "a new stage"
 
 
 def test_spectrum_explorer_compares_groups():

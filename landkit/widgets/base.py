@@ -51,6 +51,7 @@ class Explorer(W.VBox):
         self._figure = None
         self._last_draw = 0.0
         self._last_progress = 0.0
+        self._last_stage = ""
         self._controls = list(controls)
         self._shown_settings: dict | None = None  # the settings the figure on show was made with
         self.error: BaseException | None = None
@@ -92,9 +93,13 @@ class Explorer(W.VBox):
         (the start, the end and a changed stage always do)."""
         fraction = min(max(float(fraction), 0.0), 1.0)
         now = time.monotonic()
-        if 0.0 < fraction < 1.0 and now - self._last_progress < 0.1:
+        stage = "".join(
+            ch for ch in text if not ch.isdigit()
+        )  # "runs 3/10" and "runs 4/10": one stage
+        same_stage = stage == self._last_stage or not text
+        if 0.0 < fraction < 1.0 and same_stage and now - self._last_progress < 0.1:
             return
-        self._last_progress = now
+        self._last_progress, self._last_stage = now, stage if text else self._last_stage
         self.bar.value = fraction
         if text:
             self.message.value = text

@@ -9,7 +9,7 @@ import ipywidgets as W
 from .. import models, plots, tasks
 from ..capture import Recorder, schedules
 from ..store import load
-from ..training import StopTraining, train
+from ..training import StopTraining, at_chance, train
 from .base import Explorer
 
 
@@ -114,7 +114,7 @@ def _chance_note(result, task) -> str:
                 "lower it")  # fmt: skip
     n = getattr(task, "n_classes", None)
     acc = result.final.get("test_acc")
-    if n and acc is not None and acc <= 1.5 / n:
+    if acc is not None and at_chance(acc, n):
         return (f" — <b>no better than chance</b> (1/{n} = {1 / n:.3f}): the model learned nothing; "
                 "a learning rate this high often does that")  # fmt: skip
     return ""
