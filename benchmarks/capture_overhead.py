@@ -6,6 +6,14 @@ Variants:
 - ``baseline``: ``lk.train`` without a recorder;
 - ``landkit_every_step``: a Recorder on ``every(1)`` (2001 snapshots, 674 MB);
 - ``landkit_geometric_100``: a Recorder on ``geometric(1, 2000, 100)`` (~90 snapshots);
+- ``landkit_every_step_lz4``: every step, ``compress="lz4"`` (XOR of consecutive snapshots + Blosc);
+- ``landkit_every_step_nice10``: every step with the writer thread at ``nice +10`` (what landkit shipped
+  before; starves under load);
+- ``landkit_every_step_float16``: every step stored as float16 (half the bytes; lossy, an explicit choice);
+- ``landkit_every_step_default_evaluate``: every step with the default ``evaluate="auto"`` (about 100
+  full train/test evaluations instead of none);
+- ``landkit_every_step_evaluate_all``: every step, evaluating at every snapshot (``evaluate=True``, the
+  default before 2026-11-24);
 - ``naive_deepcopy_list``: ``copy.deepcopy(model.state_dict())`` appended to a list after every step;
 - ``naive_np_save``: ``np.save`` of the flat parameters to one file per step.
 
@@ -14,7 +22,10 @@ minibatch loss, lr and gradient norm). Each variant runs ``--repeats`` times, in
 reported; ratios are against the baseline's median in the same run. Also measured: the floor that any
 every-step recorder pays on this machine — copying the parameters once per step, and writing 674 MB.
 
-    python benchmarks/capture_overhead.py [--steps 2000] [--repeats 5] [--threads N]
+    python benchmarks/capture_overhead.py [--steps 2000] [--repeats 5] [--threads N] [--load K]
+
+``--load K`` starts K busy background processes (pure-Python loops) for the whole measurement: the
+"loaded laptop" case. The load average before and after is recorded with the results.
 
 Results: ``benchmarks/out/capture_overhead.json`` (and the table printed).
 """
@@ -69,6 +80,34 @@ def variants(steps, batch, tmp: Path):
         )
         return timed_train(steps, batch, recorder=rec)
 
+    def every_step_lz4():
+        rec = lk.Recorder(tmp / "lz4", schedule=lk.schedules.every(1), evaluate=False,
+                          overwrite=True, compress="lz4")  # fmt: skip
+        return timed_train(steps, batch, recorder=rec)
+
+    def every_step_nice():
+        rec = lk.Recorder(
+            tmp / "nice", schedule=lk.schedules.every(1), evaluate=False, overwrite=True
+        )
+        rec.start(fresh(), max_step=steps)  # the model is rebound on the first capture
+        os.setpriority(os.PRIO_PROCESS, rec._thread.native_id, 10)
+        return timed_train(steps, batch, recorder=rec)
+
+    def every_step_float16():
+        rec = lk.Recorder(tmp / "f16", schedule=lk.schedules.every(1), evaluate=False,
+                          overwrite=True, dtype="float16")  # fmt: skip
+        return timed_train(steps, batch, recorder=rec)
+
+    def every_step_evaluate_all():
+        rec = lk.Recorder(
+            tmp / "evall", schedule=lk.schedules.every(1), evaluate=True, overwrite=True
+        )
+        return timed_train(steps, batch, recorder=rec)
+
+    def every_step_default():
+        rec = lk.Recorder(tmp / "default", schedule=lk.schedules.every(1), overwrite=True)
+        return timed_train(steps, batch, recorder=rec)
+
     def geometric():
         sched = lk.schedules.geometric(1, steps, 100)
         rec = lk.Recorder(tmp / "geom", schedule=sched, evaluate=False, overwrite=True)
@@ -100,6 +139,11 @@ def variants(steps, batch, tmp: Path):
         "baseline": baseline,
         "landkit_every_step": every_step,
         "landkit_geometric_100": geometric,
+        "landkit_every_step_lz4": every_step_lz4,
+        "landkit_every_step_nice10": every_step_nice,
+        "landkit_every_step_float16": every_step_float16,
+        "landkit_every_step_default_evaluate": every_step_default,
+        "landkit_every_step_evaluate_all": every_step_evaluate_all,
         "naive_deepcopy_list": naive_memory,
         "naive_np_save": naive_npsave,
     }
@@ -132,6 +176,21 @@ def floor(steps, tmp: Path):
     }
 
 
+def _busy():  # a background process that keeps one core busy
+    while True:
+        sum(range(100_000))
+
+
+def start_load(k: int):
+    import multiprocessing as mp
+
+    procs = [mp.Process(target=_busy, daemon=True) for _ in range(k)]
+    for p in procs:
+        p.start()
+    time.sleep(2)
+    return procs
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=2000)
@@ -139,12 +198,16 @@ def main():
     ap.add_argument(
         "--threads", type=int, default=None, help="torch threads (default: torch's choice)"
     )
+    ap.add_argument("--load", type=int, default=0, help="busy background processes")
+    ap.add_argument("--only", nargs="*", help="variants to run (baseline always)")
     ap.add_argument("--batch-size", type=int, nargs="+", default=[32, 0], help="0 = full batch")
     ap.add_argument("--out", default=str(Path(__file__).parent / "out" / "capture_overhead.json"))
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     tmp = Path(tempfile.mkdtemp(prefix="lk-bench-", dir=os.environ.get("LANDKIT_BENCH_DIR")))
+    load_before = os.getloadavg()
+    procs = start_load(args.load) if args.load else []
     results = {"steps": args.steps, "repeats": args.repeats, "torch_threads": torch.get_num_threads(),
                "n_params": sum(p.numel() for p in fresh().parameters()), "cases": {}}  # fmt: skip
     results["floor"] = floor(args.steps, tmp)
@@ -153,6 +216,8 @@ def main():
     )
     for bs in args.batch_size:
         cases = variants(args.steps, bs or None, tmp)
+        if args.only:
+            cases = {k: v for k, v in cases.items() if k == "baseline" or k in args.only}
         cases["baseline"]()  # warm-up
         times = {k: [] for k in cases}
         for _ in range(args.repeats):
@@ -167,8 +232,14 @@ def main():
         results["cases"][label] = case
         print(f"\n{label}: {args.steps} steps, median of {args.repeats}")
         for k, v in case.items():
-            print(f"  {k:24s} {v['median_s']:7.3f} s   {v['ratio']:5.2f}x")
+            lo, hi = min(v["all_s"]) / med["baseline"], max(v["all_s"]) / med["baseline"]
+            print(f"  {k:36s} {v['median_s']:7.3f} s   {v['ratio']:5.2f}x  ({lo:.2f}-{hi:.2f})")
+    results["background_processes"] = args.load
+    results["loadavg_before"], results["loadavg_after"] = load_before, os.getloadavg()
+    for p in procs:
+        p.terminate()
     shutil.rmtree(tmp, ignore_errors=True)
+    print(f"load average before {load_before}, after {results['loadavg_after']}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1))

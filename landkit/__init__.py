@@ -32,7 +32,7 @@ from . import (
     taxonomy,
     topology,
 )
-from .capture import Recorder, schedules
+from .capture import Recorder, RecordingSlowWarning, schedules
 from .errors import InvalidArgument, InvalidType, LandkitError, RunExistsError, StoreError
 from .progress import Cancelled
 from .results import load_result
@@ -46,6 +46,7 @@ __all__ = [
     "InvalidType",
     "LandkitError",
     "Recorder",
+    "RecordingSlowWarning",
     "RunExistsError",
     "RunSet",
     "StopTraining",

@@ -443,8 +443,10 @@ def summary(ag: AgingResult) -> dict:
     except ValueError:
         out["alpha"] = out["alpha_stderr"] = float("nan")
     if ag.loss is not None:
-        out.update(regimes(ag.steps, ag.loss))
-        out["final_loss"] = float(ag.loss[-1])
+        ok = ~np.isnan(ag.loss)  # a dense run's loss is evaluated at some snapshots only
+        if ok.sum() >= 2:
+            out.update(regimes(ag.steps[ok], ag.loss[ok]))
+            out["final_loss"] = float(ag.loss[ok][-1])
     return out
 
 

@@ -316,6 +316,13 @@ def graph(source, /, lens="loss", *, n_cubes: int = 12, overlap: float = 0.3, cl
                     f"lens must be one of {[k for k, v in named.items() if v is not None]} or an array"
                 )
             lens_values, lens_name = named[lens], lens
+            if lens == "loss" and not np.isfinite(lens_values).all():
+                raise InvalidArgument(
+                    f"lens='loss': {int((~np.isfinite(lens_values)).sum())} of {len(lens_values)} "
+                    "snapshots have no full training loss (lk.Recorder evaluates about 100 snapshots "
+                    "of a densely recorded run, or the run diverged); use lens='step' or "
+                    "'distance', or record with lk.Recorder(evaluate=True)"
+                )
         else:
             lens_values, lens_name = np.asarray(lens, dtype=float), "custom"
     if len(X) < 2:

@@ -7,7 +7,10 @@ A run is a zarr (v3) group::
                              offsets), tied (other names of shared parameters), buffers (names),
                              sketch, versions, scalar names
     RUN/weights/             (capacity, D) float array, chunked along time (full rows per chunk),
-                             uncompressed; rows >= n_snapshots are not valid
+                             uncompressed (any zarr v3 reader opens it) or, recorded with
+                             ``compress=``, each chunk the XOR of consecutive rows ("landkit.xor_rows"
+                             codec, then Blosc with byte shuffle; read by landkit only); rows >=
+                             n_snapshots are not valid
     RUN/steps/               (capacity,) int64 training steps of the snapshots
     RUN/scalars/NAME/        (capacity,) float64 per recorded scalar (loss, lr, grad_norm, ...)
     RUN/buffers.npz          the model's persistent buffers (BatchNorm statistics, ...) at every
@@ -297,6 +300,7 @@ class _Array:
     dtype: str
     fill_value: float | int
     crc: _Array | None = None  # its row checksums (CRC-32 of each row's bytes), or None
+    compress: str | None = None  # None (raw chunks) or the Blosc compressor after the XOR filter
 
     def meta(self) -> dict:
         fill = self.fill_value
@@ -308,7 +312,7 @@ class _Array:
             "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": list(self.chunks)}},
             "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
             "fill_value": fill,
-            "codecs": [{"name": "bytes", "configuration": {"endian": "little"}}],
+            "codecs": _codecs(self.compress, np.dtype(self.dtype).itemsize),
             "attributes": {},
             "zarr_format": 3,
             "node_type": "array",
@@ -329,7 +333,59 @@ class _Array:
         raw = _RawArray(path)
         fill = raw.fill_value
         return cls(path, raw.shape, raw.chunks, raw.dtype.name, fill,
-                   cls.open(crc) if crc is not None and crc.exists() else None)  # fmt: skip
+                   cls.open(crc) if crc is not None and crc.exists() else None,
+                   raw.compress)  # fmt: skip
+
+
+_RAW_CODECS = [{"name": "bytes", "configuration": {"endian": "little"}}]
+_XOR_CODEC = "landkit.xor_rows"
+_COMPRESSORS = ("lz4", "zstd")
+
+
+def _codecs(compress: str | None, itemsize: int) -> list:
+    """zarr v3 codecs of an array: raw little-endian bytes, or (``compress``) landkit's XOR of
+    consecutive rows, then the bytes, then Blosc with byte shuffle."""
+    if compress is None:
+        return _RAW_CODECS
+    blosc = {"cname": compress, "clevel": 1, "shuffle": "shuffle", "typesize": itemsize,
+             "blocksize": 0}  # fmt: skip
+    return [{"name": _XOR_CODEC, "configuration": {}}, *_RAW_CODECS,
+            {"name": "blosc", "configuration": blosc}]  # fmt: skip
+
+
+def _compressed_codec(codecs) -> str | None:
+    """The compressor named by stored ``codecs`` (None for raw chunks); raises on anything else."""
+    if codecs in (None, _RAW_CODECS):
+        return None
+    for cname in _COMPRESSORS:
+        for itemsize in (2, 4, 8):
+            if codecs == _codecs(cname, itemsize):
+                return cname
+    raise ValueError(codecs)
+
+
+def _unsigned(a: np.ndarray) -> np.ndarray:
+    return a.view(f"<u{a.dtype.itemsize}")
+
+
+def _encode_chunk(data: np.ndarray, compress: str) -> bytes:
+    """A chunk of rows as stored compressed: row 0, then each row XOR the one before, Blosc'd."""
+    from numcodecs import Blosc
+
+    u = _unsigned(np.ascontiguousarray(data))
+    x = u.copy()
+    np.bitwise_xor(u[1:], u[:-1], out=x[1:])
+    return Blosc(cname=compress, clevel=1, shuffle=Blosc.SHUFFLE, blocksize=0).encode(x)
+
+
+def _decode_chunk(raw: bytes, dtype: np.dtype, shape: tuple) -> np.ndarray:
+    from numcodecs import Blosc
+
+    x = np.frombuffer(Blosc().decode(raw), dtype=f"<u{dtype.itemsize}")
+    if x.size != math.prod(shape):
+        raise ValueError(f"{x.size} values where a chunk has {math.prod(shape)}")
+    x = x.reshape(shape)
+    return np.bitwise_xor.accumulate(x, axis=0).view(dtype)
 
 
 def _group_meta(attributes: dict) -> dict:
@@ -355,8 +411,10 @@ class StoreWriter:
         chunk_bytes: int = 4 << 20,
         overwrite: bool = False,
         resume: bool = False,
+        compress: str | None = None,
     ):
         self.path = Path(path)
+        self.compress = compress
         acquire_lock(self.path)  # before anything is read or removed: one writer per run
         try:
             self._open(dim, meta, capacity, dtype, chunk_bytes, overwrite, resume)
@@ -408,6 +466,7 @@ class StoreWriter:
             np.dtype(dtype).name,
             float("nan"),
             crc=self._crc_array("weights"),
+            compress=self.compress,
         )
         self.weights.save()
         self.steps = self._vector("steps", "int64", -1)
@@ -569,8 +628,8 @@ def _row_crcs(values: np.ndarray) -> np.ndarray:
 
 
 def _write_rows(arr: _Array, start: int, values: np.ndarray) -> None:
-    """Write ``values`` at rows ``start..`` of an uncompressed array, chunk file by chunk file, then
-    their checksums (when the array keeps them).
+    """Write ``values`` at rows ``start..`` of an array, chunk file by chunk file, then their
+    checksums (when the array keeps them). Compressed arrays encode each chunk first.
 
     An uncompressed zarr v3 chunk is the raw little-endian bytes of the full chunk shape, so a full
     chunk is one ``write`` (which releases the GIL: training goes on meanwhile); a partial chunk is
@@ -592,16 +651,19 @@ def _write_rows(arr: _Array, start: int, values: np.ndarray) -> None:
         if hi - lo == rows:
             data = piece
         else:
-            if path.exists():
-                data = np.fromfile(path, dtype=dtype).reshape(arr.chunks)
-            else:
+            if not path.exists():
                 data = np.full(arr.chunks, arr.fill_value, dtype=dtype)
+            elif arr.compress:
+                data = _decode_chunk(path.read_bytes(), dtype, arr.chunks).copy()
+            else:
+                data = np.fromfile(path, dtype=dtype).reshape(arr.chunks)
             data[lo - c * rows : hi - c * rows] = piece
+        out = _encode_chunk(data, arr.compress) if arr.compress else np.ascontiguousarray(data).data
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             with open(tmp, "wb") as f:
-                f.write(np.ascontiguousarray(data).data)
+                f.write(out)
             os.replace(tmp, path)
         except BaseException:  # disk full, ...: no temporary file left behind
             with contextlib.suppress(OSError):
@@ -671,8 +733,14 @@ class _RawArray:
             raise _bad(
                 where, f"shape {list(shape)} with chunks {list(chunks)} is not a run's layout"
             )
-        if codecs not in (None, [{"name": "bytes", "configuration": {"endian": "little"}}]):
-            raise _bad(where, f"codecs {codecs!r}: landkit stores raw little-endian chunks only")
+        try:
+            self.compress = _compressed_codec(codecs)
+        except ValueError:
+            raise _bad(
+                where, f"codecs {codecs!r}: not raw little-endian chunks nor landkit's compression"
+            ) from None
+        if self.compress and len(shape) != 2:
+            raise _bad(where, "only the weights of a run are stored compressed")
         self.shape, self.chunks = shape, chunks
         self.dtype = np.dtype(dtype).newbyteorder("<")
         self.fill_value = float("nan") if fill == "NaN" else fill
@@ -680,6 +748,7 @@ class _RawArray:
         self.chunk_bytes = chunks[0] * self.row_bytes
         self.crc: np.ndarray | None = None  # the stored row checksums (set by load)
         self._verified: np.ndarray | None = None
+        self._cached: tuple[int, np.ndarray] | None = None  # the last decoded compressed chunk
 
     def keep_checksums(self, crc: np.ndarray, where: Path) -> None:
         self.crc, self._crc_where = np.asarray(crc, dtype=np.uint32), where
@@ -701,7 +770,7 @@ class _RawArray:
             ) from None
         except OSError as e:
             raise _bad(f, f"cannot be read ({e.strerror or e})") from None
-        if not os.path.isfile(f) or st.st_size != self.chunk_bytes:
+        if not os.path.isfile(f) or (st.st_size != self.chunk_bytes and not self.compress):
             what = "a directory" if f.is_dir() else f"{st.st_size} bytes"
             raise _bad(f, f"a chunk file of {self.chunk_bytes} bytes expected, found {what}")
 
@@ -713,6 +782,10 @@ class _RawArray:
             a, b = max(lo, c * r), min(hi, (c + 1) * r)
             f = self.chunk_file(c)
             view = out[a - lo : b - lo]
+            if self.compress:
+                view[:] = self._chunk(c, f)[a - c * r : b - c * r]
+                self._verify(a, view, f)
+                continue
             try:
                 with open(f, "rb") as fh:
                     size = os.fstat(fh.fileno()).st_size
@@ -728,6 +801,23 @@ class _RawArray:
                 raise _bad(f, f"read {got} of {view.nbytes} bytes (the file shrank while reading)")
             self._verify(a, view, f)
         return out
+
+    def _chunk(self, c: int, f: Path) -> np.ndarray:
+        """Compressed chunk ``c``, decoded (the last one is kept: row-by-row reads decode it once)."""
+        if self._cached is not None and self._cached[0] == c:
+            return self._cached[1]
+        try:
+            raw = f.read_bytes()
+        except FileNotFoundError:
+            raise StoreError(f"missing chunk file {f}: the store is truncated") from None
+        except OSError as e:
+            raise _bad(f, f"cannot be read ({e.strerror or e})") from None
+        try:
+            data = _decode_chunk(raw, self.dtype, self.chunks)
+        except Exception as e:  # Blosc's own errors are RuntimeError/ValueError
+            raise _bad(f, f"a compressed chunk that does not decode ({e})") from None
+        self._cached = (c, data)
+        return data
 
     def _verify(self, start: int, block: np.ndarray, f: Path) -> None:
         if self.crc is None:

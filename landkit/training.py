@@ -229,7 +229,8 @@ def train(
                 loss.backward()
                 snap = recorder is not None and (recorder.due(step) or step == steps)
                 evaluate = step == steps or bool(eval_every and step % eval_every == 0)
-                metrics = task.evaluate(model) if evaluate or (snap and recorder.evaluate) else {}
+                metrics = (task.evaluate(model) if evaluate or (snap and recorder.evaluates(step))
+                           else {})  # fmt: skip
                 if evaluate:
                     history["step"].append(step)
                     for k, v in metrics.items():
@@ -365,8 +366,8 @@ def _snapshot(
     grads = [p.grad for p in params if p.grad is not None]
     if grads:
         scalars["grad_norm"] = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-    if rec.evaluate:
-        scalars["loss"] = metrics["train_loss"]
+    if rec.evaluate is not False:  # NaN at the snapshots that were not evaluated
+        scalars["loss"] = metrics.get("train_loss", np.nan)
         scalars.update({k: v for k, v in metrics.items() if k != "train_loss"})
     else:
         scalars["loss"] = loss.detach()

@@ -700,7 +700,7 @@ def test_hostile_metadata_is_refused_naming_the_file(tmp_path, change, message):
             "chunk size is 0",
         ),
         ({"data_type": "object"}, "data type 'object'"),
-        ({"codecs": [{"name": "gzip"}]}, "raw little-endian chunks only"),
+        ({"codecs": [{"name": "gzip"}]}, "not raw little-endian chunks nor landkit"),
         ({"shape": None}, "malformed array metadata"),
     ],
 )
@@ -803,3 +803,150 @@ def test_fsync_pushes_every_file_to_disk(tmp_path, monkeypatch, digits):
     }
     assert files <= set(synced), files - set(synced)
     assert str(tmp_path / "r") in synced  # the folder naming them too
+
+
+# -- compression, evaluation schedule, backpressure (issue 16) -------------------------------------
+
+
+def _dense_run(path, *, steps=60, **kw):
+    task = lk.tasks.digits(n_train=200, seed=0)
+    model = lk.models.mlp(task.in_features, [16], task.n_classes, seed=0)
+    kw = {"chunk_mb": 0.01, **kw}
+    rec = lk.Recorder(path, schedule=lk.schedules.every(1), evaluate=False, **kw)
+    lk.train(model, task, steps=steps, lr=0.05, batch_size=16, seed=0, recorder=rec, progress=False)
+    return model
+
+
+@pytest.mark.parametrize("compress", ["lz4", "zstd"])
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_compressed_runs_read_back_bit_for_bit(tmp_path, compress, dtype):
+    _dense_run(tmp_path / "raw", dtype=dtype)
+    # partial flushes at every capture: chunks are decoded, merged and re-encoded many times
+    model = _dense_run(tmp_path / "z", dtype=dtype, compress=compress, flush_every=1e-6)
+    raw, z = lk.load(tmp_path / "raw"), lk.load(tmp_path / "z")
+    assert z.weights.shape == raw.weights.shape and z.weights.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(np.asarray(z.weights), np.asarray(raw.weights))
+    np.testing.assert_array_equal(z.weights[-1], flat(model).astype(dtype))
+    for i in (0, 7, 31, len(z) - 1):  # row by row, across chunk boundaries
+        np.testing.assert_array_equal(z.weights[i], raw.weights[i])
+    np.testing.assert_array_equal(z.weights[[3, 40, 2]], raw.weights[[3, 40, 2]])
+
+
+def test_compression_saves_bytes_on_a_dense_run(tmp_path):
+    def size(p):
+        return sum(f.stat().st_size for f in (p / "weights" / "c").rglob("*") if f.is_file())
+
+    sizes = {}
+    for compress in (None, "lz4", "zstd"):  # all 61 snapshots in one 4 MB chunk
+        path = tmp_path / str(compress)
+        _dense_run(path, compress=compress, chunk_mb=4.0)
+        sizes[compress] = size(path)
+    # consecutive SGD steps share their sign, exponent and leading mantissa bits
+    assert sizes["zstd"] < sizes["lz4"] < 0.75 * sizes[None], sizes
+
+
+def test_a_compressed_run_resumes_and_catches_damage(tmp_path):
+    task = lk.tasks.digits(n_train=200, seed=0)
+    model = lk.models.mlp(task.in_features, [16], task.n_classes, seed=0)
+    path = tmp_path / "z"
+    for resume, steps in ((False, 25), ("force", 50)):  # the second call appends 26..50
+        rec = lk.Recorder(path, schedule=lk.schedules.every(1), evaluate=False, chunk_mb=0.01,
+                          compress="lz4", resume=resume)  # fmt: skip
+        kw = dict(lr=0.05, batch_size=16, seed=0, recorder=rec, progress=False)
+        lk.train(model, task, steps=steps, **kw)
+        if not resume:
+            before = np.asarray(lk.load(path).weights)
+    t = lk.load(path)
+    assert len(t) == 26 + 25 and np.array_equal(np.asarray(t.weights)[:26], before)
+    np.testing.assert_array_equal(t.weights[-1], flat(model))
+    chunk = path / "weights" / "c" / "1" / "0"
+    data = bytearray(chunk.read_bytes())
+    data[len(data) // 2] ^= 0x10  # one bit inside the compressed stream
+    chunk.write_bytes(bytes(data))
+    t = lk.load(path)
+    with pytest.raises(StoreError, match=r"weights/c/1/0: (row \d+ does not match|a compressed)"):
+        np.asarray(t.weights)
+    chunk.write_bytes(bytes(data[:10]))  # truncated
+    with pytest.raises(StoreError, match=r"weights/c/1/0: a compressed chunk that does not decode"):
+        np.asarray(lk.load(path).weights)
+
+
+def test_an_unknown_compressor_is_refused():
+    with pytest.raises(lk.InvalidArgument, match="compress"):
+        lk.Recorder("x", compress="gzip")
+    with pytest.raises(lk.InvalidArgument, match="evaluate must be"):
+        lk.Recorder("x", evaluate="sometimes")
+
+
+def test_default_evaluation_is_geometric_on_dense_runs(tmp_path):
+    task = lk.tasks.digits(n_train=200, seed=0)
+    model = lk.models.mlp(task.in_features, [16], task.n_classes, seed=0)
+    rec = lk.Recorder(tmp_path / "d", schedule=lk.schedules.every(1))  # evaluate="auto"
+    lk.train(model, task, steps=1000, lr=0.05, batch_size=16, seed=0, recorder=rec, progress=False)
+    t = lk.load(tmp_path / "d")
+    ev = np.isfinite(t.scalars["loss"])
+    assert len(t) == 1001 and 60 <= ev.sum() <= 102 and ev[0] and ev[-1]
+    evaluated = t.steps[ev]
+    assert (evaluated[:10] == np.arange(10)).all()  # geometric: dense early, sparse late
+    assert np.diff(evaluated)[-1] >= 40
+    assert np.isfinite(t.scalars["batch_loss"]).all()
+    assert (np.isfinite(t.scalars["test_acc"]) == ev).all()
+    assert t.meta["evaluated"] == "some snapshots" and t.meta["loss_source"] == "train_set"
+    i = int(np.flatnonzero(ev)[len(evaluated) // 2])  # an evaluated snapshot is the real full loss
+    net = t.model(i)
+    assert t.scalars["loss"][i] == pytest.approx(task.evaluate(net)["train_loss"], rel=1e-5)
+    # the lenses say what to do instead of computing on NaN
+    with pytest.raises(lk.InvalidArgument, match=r"lens='loss': \d+ of \d+ snapshots have no full"):
+        lk.mapper.graph([t], lens="loss", n_cubes=5)
+    assert lk.mapper.graph([t], lens="step", n_cubes=5).nodes
+    fig = lk.plots.plot_curves(t)
+    assert len(fig.axes[0].lines[0].get_xdata()) == ev.sum()
+
+
+@pytest.mark.parametrize("evaluate, expected", [
+    ("auto", 51), (True, 51), (False, 0), (lk.schedules.every(10), 6),
+])  # fmt: skip
+def test_evaluate_choices_on_a_sparse_run(tmp_path, evaluate, expected):
+    task = lk.tasks.digits(n_train=200, seed=0)
+    model = lk.models.mlp(task.in_features, [16], task.n_classes, seed=0)
+    rec = lk.Recorder(tmp_path / "d", schedule=lk.schedules.every(1), evaluate=evaluate)
+    # eval_every=0: the history's evaluations would also fill the columns
+    kw = dict(lr=0.05, batch_size=16, seed=0, recorder=rec, progress=False, eval_every=0)
+    lk.train(model, task, steps=50, **kw)
+    t = lk.load(tmp_path / "d")
+    if evaluate is False:
+        assert "test_acc" not in t.scalars
+        np.testing.assert_array_equal(t.scalars["loss"], t.scalars["batch_loss"])
+    else:
+        assert np.isfinite(t.scalars["test_acc"]).sum() == expected
+
+
+def test_a_slow_disk_is_buffered_then_waited_for_with_a_warning(tmp_path, monkeypatch):
+    from landkit import store
+
+    write = store.StoreWriter.write
+
+    def slow(self, *a):
+        time.sleep(0.05)
+        return write(self, *a)
+
+    monkeypatch.setattr(store.StoreWriter, "write", slow)
+    task = lk.tasks.digits(n_train=200, seed=0)
+    row_mb = 1306 * 4 / 2**20  # the MLP's parameters in float32
+    for buffer_mb, warns in ((3 * 4 * row_mb, True), (1000 * row_mb, False)):
+        model = lk.models.mlp(task.in_features, [16], task.n_classes, seed=0)
+        # one snapshot per chunk: every snapshot is a write of its own
+        rec = lk.Recorder(tmp_path / str(warns), schedule=lk.schedules.every(1), evaluate=False,
+                          chunk_mb=row_mb, buffer_mb=buffer_mb)  # fmt: skip
+        with __import__("warnings").catch_warnings(record=True) as got:
+            __import__("warnings").simplefilter("always")
+            r = lk.train(model, task, steps=40, lr=0.05, seed=0, recorder=rec, progress=False)
+        slow_warnings = [w for w in got if issubclass(w.category, lk.RecordingSlowWarning)]
+        t = lk.load(tmp_path / str(warns))
+        assert len(t) == 41 and np.array_equal(t.weights[-1], flat(model))  # nothing dropped
+        if warns:
+            assert len(slow_warnings) == 1 and "buffer_mb" in str(slow_warnings[0].message)
+            assert t.meta["summary"]["writer_wait_s"] > 0.5
+        else:  # 41 snapshots fit in memory: training never waited (the close does)
+            assert not slow_warnings and "writer_wait_s" not in t.meta["summary"]
+            assert r.seconds < 1.0  # the loop ended long before the 2 s of writes

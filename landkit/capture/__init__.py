@@ -2,8 +2,17 @@
 
 from . import schedules
 from .noise import gradient_noise
-from .recorder import Recorder
+from .recorder import Recorder, RecordingSlowWarning
 from .schedules import at, every, geometric
 from .sketch import CountSketch
 
-__all__ = ["CountSketch", "Recorder", "at", "every", "geometric", "gradient_noise", "schedules"]
+__all__ = [
+    "CountSketch",
+    "Recorder",
+    "RecordingSlowWarning",
+    "at",
+    "every",
+    "geometric",
+    "gradient_noise",
+    "schedules",
+]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import atexit
-import os
 import queue
 import threading
 import time
+import warnings
 import weakref
 from pathlib import Path
 
@@ -19,9 +19,31 @@ from ..validate import choice, integer, number
 from .schedules import Schedule, every
 from .sketch import CountSketch
 
-__all__ = ["Recorder"]
+__all__ = ["Recorder", "RecordingSlowWarning"]
 
 _OPEN: weakref.WeakSet = weakref.WeakSet()
+_AUTO_EVALUATE_ALL = 200  # evaluate="auto": every snapshot up to this many
+_AUTO_EVALUATIONS = 100  # beyond: about this many, geometric in the step
+
+
+def _evaluated_label(evaluate, eval_at) -> str:
+    if evaluate is False:
+        return "none"
+    return "every snapshot" if eval_at is None else "some snapshots"
+
+
+class RecordingSlowWarning(UserWarning):
+    """The disk could not keep up with the recording, and training waited for it."""
+
+
+class _EverySnapshotIn:
+    """``step in`` a schedule (evaluate=<schedule> when the run's length is not known)."""
+
+    def __init__(self, schedule):
+        self.schedule = schedule
+
+    def __contains__(self, step):
+        return step == 0 or step in self.schedule
 
 
 @atexit.register
@@ -47,9 +69,14 @@ class Recorder:
         ``sketch_seed``).
     grad_noise : under :func:`landkit.train`, also record the minibatch gradient-noise estimate
         (``grad_var``, ``grad_noise``; see :func:`landkit.capture.gradient_noise`) at each snapshot.
-    evaluate : under :func:`landkit.train`, evaluate the model on the whole train and test sets at
-        each snapshot (``loss`` is then the full training loss, plus ``test_loss``, ``test_acc``, ...).
-        With ``evaluate=False`` ``loss`` is the minibatch loss at that step (free).
+    evaluate : under :func:`landkit.train`, which snapshots also evaluate the model on the whole train
+        and test sets (``loss`` is then the full training loss, plus ``test_loss``, ``test_acc``, ...).
+        ``"auto"`` (default): every snapshot when the run records at most 200, otherwise about 100
+        snapshots spaced geometrically in the step (and the first and last); the other snapshots hold
+        NaN in those columns (an evaluation costs more than a training step, so a dense recording
+        would otherwise be dominated by it). ``True``: every snapshot. A schedule: the snapshots at
+        its steps. ``False``: none; ``loss`` is then the minibatch loss at every snapshot (free).
+        The minibatch loss is always kept as ``batch_loss``.
     flush_every : seconds between flushes to disk (also flushed whenever a chunk fills, and at close).
     overwrite, resume : what to do when ``path`` already holds a run: replace it, or append after
         its last recorded step. Neither: :class:`landkit.errors.RunExistsError`. A resume checks that
@@ -60,6 +87,15 @@ class Recorder:
     dtype : storage precision of the weights (``"float32"``; ``"float64"`` to keep double models
         exact; ``"float16"`` to halve the store).
     chunk_mb : target size of one storage chunk of whole snapshots; reading one snapshot reads one chunk.
+    buffer_mb : memory the recorder may fill with snapshots waiting for the disk. Training never waits
+        for a write until that much is queued; then it does (a slow or busy disk), once with a
+        :class:`RecordingSlowWarning` saying what to change, and the run's summary keeps the seconds
+        waited (``writer_wait_s``).
+    compress : ``None`` (raw chunks, any zarr v3 reader opens them), ``"lz4"`` (fast) or ``"zstd"``
+        (smaller): each chunk of snapshots is stored as the bitwise XOR of consecutive snapshots,
+        byte-shuffled and compressed with Blosc. Lossless (the weights read back bit for bit); about
+        1.7× (lz4) to 2× (zstd) smaller for SGD trajectories recorded every step, little for sparse
+        schedules. Only landkit reads such a store (zarr-python does not know the XOR filter).
     fsync : durability. Every file is replaced atomically and every row carries a CRC-32, so a run
         whose process is killed (or whose disk fills) opens with every snapshot flushed before, and a
         byte changed later on disk is reported, never read. With the default ``fsync=False`` an
@@ -91,13 +127,15 @@ class Recorder:
         sketch: int | None = None,
         sketch_seed: int = 0,
         grad_noise: bool = False,
-        evaluate: bool = True,
+        evaluate: bool | str | Schedule = "auto",
         flush_every: float = 10.0,
         overwrite: bool = False,
         resume: bool = False,
         config: dict | None = None,
         dtype: str = "float32",
         chunk_mb: float = 4.0,
+        buffer_mb: float = 256.0,
+        compress: str | None = None,
         fsync: bool = False,
     ):
         if schedule is None:
@@ -112,7 +150,14 @@ class Recorder:
             )
         flush_every = number("flush_every", flush_every, minimum=0, strict=True)
         chunk_mb = number("chunk_mb", chunk_mb, minimum=0, strict=True, maximum=1e6)
+        buffer_mb = number("buffer_mb", buffer_mb, minimum=0, strict=True)
         choice("dtype", dtype, ["float16", "float32", "float64"])
+        if compress is not None:
+            choice("compress", compress, ["lz4", "zstd"])
+        if not (isinstance(evaluate, (bool, Schedule)) or evaluate == "auto"):
+            raise InvalidArgument(
+                f"evaluate must be True, False, 'auto' or a landkit schedule, got {evaluate!r}"
+            )
         if sketch is not None:
             sketch = integer("sketch", sketch, minimum=1)
         self.path = Path(path)
@@ -121,13 +166,17 @@ class Recorder:
         self.sketch_dim = sketch
         self.sketch_seed = int(sketch_seed)
         self.grad_noise = bool(grad_noise)
-        self.evaluate = bool(evaluate)
+        self.evaluate = evaluate
+        self._eval_at: set[int] | None = None  # None: every snapshot (when evaluating at all)
         self.flush_every = float(flush_every)
         self.overwrite = bool(overwrite)
         self.resume = "force" if resume == "force" else bool(resume)
         self.config = dict(config or {})
         self.dtype = dtype
         self.chunk_mb = float(chunk_mb)
+        self.buffer_mb = float(buffer_mb)
+        self.compress = compress
+        self.writer_wait_s = 0.0
         self.fsync = bool(fsync)
         self._writer: _store.StoreWriter | None = None
         self._closed = False
@@ -146,6 +195,26 @@ class Recorder:
     def due(self, step: int) -> bool:
         """Whether ``step`` is scheduled (step 0 always is)."""
         return step == 0 or step in self.schedule
+
+    def evaluates(self, step: int) -> bool:
+        """Whether the snapshot at ``step`` also evaluates the model (see ``evaluate``)."""
+        if self.evaluate is False:
+            return False
+        return self._eval_at is None or int(step) in self._eval_at
+
+    def _resolve_evaluate(self, max_step: int | None) -> None:
+        ev = self.evaluate
+        if isinstance(ev, Schedule):
+            if max_step is None:
+                self._eval_at = _EverySnapshotIn(ev)
+            else:
+                self._eval_at = {int(s) for s in ev.steps(max_step)} | {0, int(max_step)}
+        elif ev == "auto" and max_step is not None:
+            snaps = np.union1d(self.schedule.steps(max_step), [0, max_step])
+            if len(snaps) > _AUTO_EVALUATE_ALL:
+                targets = np.geomspace(1, max(int(max_step), 1), _AUTO_EVALUATIONS)
+                near = np.clip(np.searchsorted(snaps, targets), 0, len(snaps) - 1)
+                self._eval_at = {int(s) for s in snaps[near]} | {0, int(max_step)}
 
     def start(
         self,
@@ -188,6 +257,7 @@ class Recorder:
         self._tensors = [chosen[n] for n in names]
         self._layout = _store.layout((n, chosen[n].shape) for n in names)
         self._model = weakref.ref(model)
+        self._resolve_evaluate(max_step)
         total = sum(p.numel for p in self._layout)
         self._sketch = (
             CountSketch(total, self.sketch_dim, self.sketch_seed) if self.sketch_dim else None
@@ -211,7 +281,8 @@ class Recorder:
             "sketch": self._sketch.to_json() if self._sketch else None,
             "schedule": self.schedule.to_json(),
             "model": type(model).__name__,
-            "loss_source": "train_set" if self.evaluate else "minibatch",
+            "loss_source": "train_set" if self.evaluate is not False else "minibatch",
+            "evaluated": _evaluated_label(self.evaluate, self._eval_at),
             "dtype": self.dtype,
             "versions": {
                 "landkit": landkit.__version__,
@@ -223,14 +294,18 @@ class Recorder:
         self._writer = _store.StoreWriter(
             self.path, dim=dim, meta=run_meta, capacity=capacity, dtype=self.dtype,
             chunk_bytes=int(self.chunk_mb * (1 << 20)), overwrite=self.overwrite, resume=self.resume,
+            compress=self.compress,
         )  # fmt: skip
         self._last_step = self._writer.last_step
         self._chunk = self._writer.chunk_rows
         self._buf_start = self._writer.n
         self._free: queue.Queue = queue.Queue()
         self._n_buffers = 0
+        buf_bytes = self._chunk * self._writer.dim * np.dtype(self.dtype).itemsize
+        self._max_buffers = max(3, int(self.buffer_mb * (1 << 20) // max(buf_bytes, 1)))
+        self._warned_slow = False
         self._new_buffer()
-        self._queue: queue.Queue = queue.Queue(maxsize=2)
+        self._queue: queue.Queue = queue.Queue()  # bounded by the buffers (full chunks)
         self._error: BaseException | None = None
         self._thread = threading.Thread(
             target=self._write_loop, name=f"landkit-writer-{self.path.name}", daemon=True
@@ -248,11 +323,23 @@ class Recorder:
         try:
             buf = self._free.get_nowait()
         except queue.Empty:
-            if self._n_buffers < 3:
+            if self._n_buffers < self._max_buffers:
                 buf = torch.empty((self._chunk, self._writer.dim), dtype=getattr(torch, self.dtype))
                 self._n_buffers += 1
-            else:  # all three in flight: wait for the writer to hand one back
+            else:  # all in flight: the disk is slower than training; wait for the writer
+                t0 = time.monotonic()
                 buf = self._free.get()
+                self.writer_wait_s += time.monotonic() - t0
+                if not self._warned_slow:
+                    self._warned_slow = True
+                    warnings.warn(
+                        f"recording to {self.path} waits for the disk: {self.buffer_mb:g} MB of "
+                        "snapshots are queued and training pauses until they are written. Record less "
+                        "often (a sparser schedule), fewer parameters (params=, sketch=), compress='lz4' "
+                        "or dtype='float16', or allow more memory (buffer_mb=)",
+                        RecordingSlowWarning,
+                        stacklevel=4,
+                    )
         self._buf_full = buf
         self._buf = buf[: self._cap]
         self._steps: list[int] = []
@@ -363,10 +450,8 @@ class Recorder:
             self._flushed = self._rows
 
     def _write_loop(self):
-        try:  # Linux: a lower priority for this thread only, so training threads come first
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-        except (AttributeError, OSError):
-            pass
+        # The writer runs at the process's own priority: lowered, it starves on a busy machine, the
+        # queue fills and training waits for it (benchmarks/capture_overhead.py --load).
         while True:
             item = self._queue.get()
             try:
@@ -429,6 +514,8 @@ class Recorder:
             self._closed = True
             _OPEN.discard(self)
         err = self._error
+        if self.writer_wait_s > 0:
+            summary = {**summary, "writer_wait_s": round(self.writer_wait_s, 3)}
         if err is not None:  # a write failed: never "finished" — "truncated" at the last good row
             status = "truncated" if self._writer.n else "failed"
             summary = {**summary, "error": f"{type(err).__name__}: {err}"}

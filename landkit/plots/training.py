@@ -70,9 +70,11 @@ def plot_curves(
                 members = [t for t, k in zip(trajs, keys) if k == level and metric in t.scalars]
                 for t in members:
                     x = np.maximum(t.steps, 0.5) if logx else t.steps  # step 0 at the left edge
+                    y = np.asarray(t.scalars[metric], dtype=float)
+                    ok = ~np.isnan(y)  # a metric evaluated at some snapshots only: its points
                     ax.plot(
-                        x,
-                        t.scalars[metric],
+                        x[ok],
+                        y[ok],
                         color=colour,
                         lw=0.8,
                         alpha=0.35 if len(members) > 1 else 1,
@@ -80,9 +82,10 @@ def plot_curves(
                 if len(members) > 1 and len({len(t) for t in members}) == 1:
                     med = np.median(np.stack([t.scalars[metric] for t in members]), axis=0)
                     x = np.maximum(members[0].steps, 0.5) if logx else members[0].steps
+                    ok = ~np.isnan(med)
                     ax.plot(
-                        x,
-                        med,
+                        x[ok],
+                        med[ok],
                         color=colour,
                         lw=2.2,
                         label=f"{group_by}={level} (median of {len(members)})"
