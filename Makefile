@@ -10,7 +10,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # two threads per kernel thrash (the tour's taxonomy cell: 71 s with 2, 5 s with 1). `make lab THREADS=4`
 THREADS ?= 1
 
-.PHONY: demo test lint format lab app bench data install install-test clean
+.PHONY: demo test lint format lab app bench data install install-test clean student
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,10 @@ APP_CULL = --VoilaConfiguration.multi_kernel_manager_class=landkit.widgets.voila
 
 data: $(VENV)/.installed
 	$(PY) data/make_data.py
+
+# the student copies of the lesson notebooks: each exercise's solution replaced by a stub (its check stays)
+student: $(VENV)/.installed
+	$(VENV)/bin/landkit student notebooks/ notebooks/student/
 
 lab: $(VENV)/.installed
 	OMP_NUM_THREADS=$(THREADS) $(VENV)/bin/jupyter lab --ip=127.0.0.1 notebooks/ \

@@ -30,6 +30,7 @@ from . import (
     similarity,
     tasks,
     taxonomy,
+    teach,
     topology,
 )
 from .capture import Recorder, RecordingSlowWarning, schedules
@@ -78,6 +79,7 @@ __all__ = [
     "sweep",
     "tasks",
     "taxonomy",
+    "teach",
     "topology",
     "train",
     "widgets",

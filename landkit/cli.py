@@ -2,6 +2,7 @@
 
 landkit tour --out report/           train a small digits ensemble, record it, write the report
 landkit report RUN_DIR --out report/ the same report for runs you recorded yourself
+landkit student notebooks/ OUT/      student copies: solution cells become stubs with their checks
 """
 
 from __future__ import annotations
@@ -94,11 +95,36 @@ def main(argv=None):
     r = sub.add_parser("report", help="write the report for recorded runs")
     r.add_argument("run_dir", help="a run directory, or a directory of runs (e.g. a sweep)")
     r.add_argument("--out", default="report")
+    s = sub.add_parser("student", help="write student copies of the notebooks (solutions removed)")
+    s.add_argument("src", help="a notebook or a folder of notebooks")
+    s.add_argument("out", help="the folder for the student copies")
     args = ap.parse_args(argv)
     if args.command == "tour":
         tour(args.out, args.root, args.fast, args.workers, args.threads)
+    elif args.command == "student":
+        student(args.src, args.out)
     else:
         report(args.run_dir, args.out)
+
+
+def student(src: str, out: str) -> list[Path]:
+    """Student copies of ``src`` (a notebook or a folder of them) in ``out``; only notebooks with
+    exercises (cells tagged ``solution``) are written."""
+    from landkit.teach import make_student
+
+    src_path = Path(src)
+    paths = sorted(src_path.glob("*.ipynb")) if src_path.is_dir() else [src_path]
+    written = []
+    for path in paths:
+        if '"solution"' not in path.read_text():
+            continue
+        dst = Path(out) / path.name
+        counts = make_student(path, dst)
+        print(f"{dst}: {counts['solutions']} exercises")
+        written.append(dst)
+    if not written:
+        print(f"no notebook with exercises (cells tagged 'solution') in {src}")
+    return written
 
 
 if __name__ == "__main__":
