@@ -196,3 +196,11 @@ def test_the_student_exercise_sections_run_and_every_check_says_not_yet(tmp_path
         for c in checks:
             text = json.dumps(c.outputs)
             assert "not written yet" in text, (path.name, c.source, text[:300])
+
+
+def test_the_teachers_guide_covers_every_notebook_and_exercise():
+    guide = (NOTEBOOKS / "TEACHING.md").read_text()
+    for path in NOTEBOOKS.glob("*.ipynb"):
+        assert f"`{path.stem}`" in guide, path.stem
+    for name in teach.EXERCISES:
+        assert f"`{name}" in guide, name
