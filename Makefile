@@ -10,7 +10,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # two threads per kernel thrash (the tour's taxonomy cell: 71 s with 2, 5 s with 1). `make lab THREADS=4`
 THREADS ?= 1
 
-.PHONY: demo test lint format lab app bench data install install-test clean student
+.PHONY: demo test lint format lab app bench data install install-test clean student wheelhouse
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,12 @@ APP_CULL = --VoilaConfiguration.multi_kernel_manager_class=landkit.widgets.voila
 
 data: $(VENV)/.installed
 	$(PY) data/make_data.py
+
+# every wheel landkit needs (the CPU build of torch included, about 360 MB) in wheelhouse/, for a USB stick;
+# then, with the network off:  python3 -m venv env && env/bin/pip install --no-index --find-links wheelhouse landkit
+wheelhouse: $(VENV)/.installed
+	$(PIP) wheel -q . -w wheelhouse
+	@echo "wheelhouse/: $$(ls wheelhouse | wc -l) wheels, $$(du -sh wheelhouse | cut -f1)"
 
 # the student copies of the lesson notebooks: each exercise's solution replaced by a stub (its check stays)
 student: $(VENV)/.installed

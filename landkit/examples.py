@@ -587,8 +587,9 @@ def make_example_data(
 
 
 def data_dir() -> Path:
-    """Where the example runs are: ``$LANDKIT_DATA``, else the repository's ``data/`` folder (a source
-    checkout), else a cache folder where they are recorded on first use.
+    """Where the example runs are: ``$LANDKIT_DATA``, else the ones shipped with landkit (the repository's
+    ``data/`` folder, which an installed wheel carries as ``landkit/_data``), else a cache folder where
+    they are recorded on first use.
 
     Example
     -------
@@ -600,9 +601,11 @@ def data_dir() -> Path:
     env = os.environ.get("LANDKIT_DATA")
     if env:
         return Path(env)
-    repo = Path(__file__).resolve().parent.parent / "data"
-    if (repo / "digits-widths").exists():
-        return repo
+    shipped = (
+        Path(__file__).parent / "_data"
+    )  # the repository's data/ (a link), or the wheel's copy
+    if (shipped / "digits-widths").exists():
+        return shipped.resolve()
     return Path.home() / ".cache" / "landkit" / "data"
 
 

@@ -4,6 +4,10 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
+import landkit as lk
+
 ROOT = Path(__file__).parent.parent
 CONDA_NAMES = {"torch": "pytorch"}
 
@@ -36,7 +40,7 @@ def test_torch_is_pinned_for_every_pip_call():
     installs = [
         ln
         for ln in makefile.splitlines()
-        if re.search(r"\binstall\b", ln) and not ln.startswith((".PHONY", "install"))
+        if re.search(r"\binstall\b", ln) and not ln.startswith((".PHONY", "install", "#"))
     ]
     assert installs and all("$(PIP) install" in ln for ln in installs), installs
     # the package itself asks only a floor, so a user's own CUDA build is kept
@@ -58,3 +62,41 @@ def test_cli_help():
         [sys.executable, "-m", "landkit.cli", "--help"], capture_output=True, text=True, check=True
     )
     assert "tour" in out.stdout and "report" in out.stdout
+
+
+@pytest.mark.slow
+def test_the_wheelhouse_installs_with_the_network_off(tmp_path):
+    """`make wheelhouse`'s command fills a folder with every wheel; a fresh venv installs landkit from it
+    with --no-index and no pip configuration (so no mirror or find-links of this machine is used), and
+    the installed copy has the shipped example runs (nothing recorded on first use)."""
+    import os
+    import venv
+
+    makefile = (ROOT / "Makefile").read_text()
+    assert "$(PIP) wheel -q . -w wheelhouse" in makefile
+    wheels = tmp_path / "wheelhouse"
+    env = {**os.environ, "PIP_CONSTRAINT": str(ROOT / "constraints.txt")}
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", str(ROOT), "-w", str(wheels)],
+                   check=True, env=env, cwd=tmp_path)  # fmt: skip
+    names = [p.name for p in wheels.glob("*.whl")]
+    assert any(n.startswith("torch-2.13.0") for n in names), names
+    venv.create(tmp_path / "env", with_pip=True)
+    py = tmp_path / "env" / "bin" / "python"
+    offline = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    offline.update(PIP_CONFIG_FILE=os.devnull, PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-index", "--find-links", str(wheels),
+                    "landkit"], check=True, env=offline, cwd=tmp_path)  # fmt: skip
+    code = (
+        "import warnings; warnings.simplefilter('error');"
+        "import landkit as lk, pathlib;"
+        "d = lk.examples.data_dir(); assert 'site-packages' in str(d), d;"
+        "runs = lk.examples.example_runs('digits-widths'); g = lk.examples.example_runs('grokking');"
+        "print(len(runs), len(g), lk.teach.check('displacement', "
+        "lambda W, tw, t: ((W[tw + t] - W[tw]) ** 2).mean()).passed)"
+    )
+    out = subprocess.run([str(py), "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                         env={**offline, "HOME": str(tmp_path)})  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    n_runs, n_grok, passed = out.stdout.split()
+    assert int(n_runs) == len(lk.examples.example_runs("digits-widths")) and int(n_grok) > 0
+    assert passed == "True"
