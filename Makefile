@@ -49,7 +49,10 @@ $(VENV)/.installed-app: $(VENV)/.installed pyproject.toml constraints.txt
 # the tour as a web app on 127.0.0.1 (no code cells shown); the landkit template keeps it offline
 app: $(VENV)/.installed-app
 	OMP_NUM_THREADS=$(THREADS) JUPYTER_PATH=$(CURDIR)/app $(VENV)/bin/voila notebooks/00_tour.ipynb --template=landkit \
-		--Voila.ip=127.0.0.1 --port=8866 --no-browser $(APP_CULL)
+		--Voila.ip=127.0.0.1 --port=8866 --no-browser $(APP_PAINT) $(APP_CULL)
+
+# the page paints each cell as soon as it has run (title in 2 s instead of 14-16 s for the whole tour)
+APP_PAINT = --VoilaConfiguration.progressive_rendering=True
 
 # every page view starts a kernel (~470 MB running the tour): at most 8 alive at once (a ninth visitor
 # gets HTTP 503, "busy"), and kernels idle for 10 minutes with no browser connected are shut down,

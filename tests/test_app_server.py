@@ -40,7 +40,7 @@ def _get(url):
 
 
 def test_make_app_caps_and_culls_kernels(tmp_path):
-    flags = _make_flags("APP_CULL")
+    flags = _make_flags("APP_PAINT") + _make_flags("APP_CULL")
     assert any("CappedKernelManager" in f for f in flags)
     # the same settings, scaled down for a test: at most 1 kernel, culled after 2 s idle
     flags = [f for f in flags if "max_kernels" not in f and "cull_idle_timeout" not in f

@@ -245,7 +245,7 @@ def voila_app(tmp_path):
     log = open(tmp_path / "voila.log", "w")
     env = {**os.environ, "JUPYTER_PATH": str(ROOT / "app")}
     cmd = [sys.executable, "-m", "voila", "00_tour.ipynb", "--template=landkit", "--no-browser",
-           "--Voila.ip=127.0.0.1", f"--port={port}"]  # fmt: skip
+           "--Voila.ip=127.0.0.1", f"--port={port}", "--VoilaConfiguration.progressive_rendering=True"]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=work, stdout=log, stderr=subprocess.STDOUT, env=env,
                             start_new_session=True)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
