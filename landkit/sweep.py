@@ -292,6 +292,7 @@ def sweep(
     threads_per_run: int | None = None,
     timeout: float | None = None,
     progress: bool = True,
+    cost: Callable[[Mapping], float] | None = None,
 ) -> SweepResult:
     """Run ``fn(**config)`` for every config of ``grid``, each in its own directory under ``root``.
 
@@ -309,6 +310,10 @@ def sweep(
     ``executor``: any ``concurrent.futures.Executor``; the default is a pool of
     ``max_workers`` (default: CPU count) spawned processes with ``threads_per_run`` torch threads each.
     For Dask: ``client.get_executor()``.
+
+    ``cost``: an estimate of each run's cost from its config (``lambda c: c["width"] * c["steps"]``);
+    runs are then started longest first, so that no long run starts last while the other workers idle
+    (results keep the grid's order).
 
     Example
     -------
@@ -345,6 +350,12 @@ def sweep(
         timeout = number("timeout", timeout, minimum=0, strict=True)
     if not callable(fn):
         raise InvalidType(f"fn must be callable, got {type(fn).__name__}")
+    order = list(range(len(configs)))
+    if cost is not None:
+        if not callable(cost):
+            raise InvalidType(f"cost must be a function of a config, got {type(cost).__name__}")
+        costs = [float(cost(c)) for c in configs]
+        order.sort(key=lambda i: -costs[i])  # stable: equal costs keep the grid's order
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     names = [run_name(c) for c in configs]
@@ -391,7 +402,8 @@ def sweep(
 
     try:
         futures = {}
-        for i, (config, name) in enumerate(zip(configs, names)):
+        for i in order:
+            config, name = configs[i], names[i]
             run_dir = root / name
             record = _completed(run_dir)
             if record is not None:

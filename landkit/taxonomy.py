@@ -252,6 +252,11 @@ def measure(runs, *, load: str = "width", temperature: str = "batch_size", curve
                 trace_matvecs=trace_matvecs, max_pairs=max_pairs,
                 threads=threads_per_cell or (1 if executor is not None else None))  # fmt: skip
     keys = sorted(cells)
+    keys_order = {k: i for i, k in enumerate(keys)}  # rows come back in this (sorted) order
+    if (
+        executor is not None
+    ):  # the costliest cells (largest load: Hessian and curve grow with it) first
+        keys.sort(key=lambda k: -float(k[0]) if isinstance(k[0], (int, float)) else 0.0)
     with Progress(progress, len(keys), "cells", unit="cell") as bar:
         if executor is None:
             it = (_measure_cell(cells[k], opts) for k in keys)
@@ -262,7 +267,8 @@ def measure(runs, *, load: str = "width", temperature: str = "batch_size", curve
             results.append(r)
             if bar is not None:
                 bar.update()
-    rows = [{"load": k[0], "temperature": k[1], **r} for k, r in zip(keys, results)]
+    rows = sorted(({"load": k[0], "temperature": k[1], **r} for k, r in zip(keys, results)),
+                  key=lambda row: keys_order[(row["load"], row["temperature"])])  # fmt: skip
     th = thresholds or Thresholds()
     return PhaseTable(load, temperature, rows, classify(rows, th), th)
 
@@ -278,8 +284,9 @@ def _sweep_cell(
     model = models.mlp(64, [width], 10, seed=seed)
     rec = Recorder(run_dir, schedule=schedules.at([0, steps]), evaluate=False,
                    config={"width": width, "batch_size": batch_size})  # fmt: skip
+    # eval_every=0: only the final evaluation (the lenses read the stored weights, not a history)
     return train(model, task, steps=steps, lr=lr, batch_size=batch_size, seed=seed, recorder=rec,
-                 progress=False)  # fmt: skip
+                 progress=False, eval_every=0)  # fmt: skip
 
 
 def digits_sweep(root, *, widths=(4, 16, 64), batch_sizes=(8, 32, 128), seeds: int = 2,
@@ -302,8 +309,10 @@ def digits_sweep(root, *, widths=(4, 16, 64), batch_sizes=(8, 32, 128), seeds: i
 
     g = grid(width=list(widths), batch_size=list(batch_sizes), seed=list(range(seeds)), steps=steps,
              lr=lr, n_train=n_train)  # fmt: skip
+    # longest first: a step costs about batch × width (plus a fixed overhead)
     res = sweep(_sweep_cell, g, root, executor=executor, max_workers=max_workers,
-                threads_per_run=threads_per_run, progress=False)  # fmt: skip
+                threads_per_run=threads_per_run, progress=False,
+                cost=lambda c: c["steps"] * (c["batch_size"] * c["width"] + 256))  # fmt: skip
     if res.failed:
         raise RuntimeError(f"{len(res.failed)} runs failed; first error:\n{res.failed[0]['error']}")
     return res.load()

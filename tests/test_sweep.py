@@ -210,3 +210,19 @@ def _alive(pid):
         return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+def test_costly_runs_start_first_and_results_keep_the_grid_order(tmp_path):
+    import concurrent.futures as cf
+
+    log = tmp_path / "order.log"
+    grid = lk.grid(width=[4, 16, 8], seed=[0, 1], log=str(log))
+    with cf.ThreadPoolExecutor(1) as pool:  # one worker: runs execute in submission order
+        res = lk.sweep(small_run, grid, tmp_path / "sw", executor=pool, progress=False,
+                       cost=lambda c: c["width"])  # fmt: skip
+    done = [json.loads(x) for x in log.read_text().splitlines()]
+    assert [d["width"] for d in done] == [16, 16, 8, 8, 4, 4]  # longest first, ties in grid order
+    assert [d["seed"] for d in done] == [0, 1, 0, 1, 0, 1]
+    assert [r["config"]["width"] for r in res.completed] == [c["width"] for c in grid]
+    with pytest.raises(lk.InvalidType, match="cost must be a function"):
+        lk.sweep(small_run, grid, tmp_path / "sw2", cost=3, progress=False)
