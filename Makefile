@@ -10,7 +10,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # two threads per kernel thrash (the tour's taxonomy cell: 71 s with 2, 5 s with 1). `make lab THREADS=4`
 THREADS ?= 1
 
-.PHONY: demo test lint format lab app bench data install install-test clean student wheelhouse
+.PHONY: demo test lint format lab app bench data install install-test clean student wheelhouse site
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,15 @@ data: $(VENV)/.installed
 wheelhouse: $(VENV)/.installed
 	$(PIP) wheel -q . -w wheelhouse
 	@echo "wheelhouse/: $$(ls wheelhouse | wc -l) wheels, $$(du -sh wheelhouse | cut -f1)"
+
+$(VENV)/.installed-site: $(VENV)/.installed pyproject.toml constraints.txt
+	$(PIP) install -q -e ".[site]"
+	@touch $@
+
+# every notebook executed (full mode; `make site FAST=1` for a quick one) as a static website in site/
+# that opens from disk with no network: site/index.html
+site: $(VENV)/.installed-site
+	OMP_NUM_THREADS=$(THREADS) $(VENV)/bin/landkit site notebooks/ site/ $(if $(FAST),--fast,)
 
 # the student copies of the lesson notebooks: each exercise's solution replaced by a stub (its check stays)
 student: $(VENV)/.installed

@@ -3,6 +3,7 @@
 landkit tour --out report/           train a small digits ensemble, record it, write the report
 landkit report RUN_DIR --out report/ the same report for runs you recorded yourself
 landkit student notebooks/ OUT/      student copies: solution cells become stubs with their checks
+landkit site notebooks/ OUT/ [--fast] the notebooks executed, as a static website that needs no network
 """
 
 from __future__ import annotations
@@ -98,7 +99,17 @@ def main(argv=None):
     s = sub.add_parser("student", help="write student copies of the notebooks (solutions removed)")
     s.add_argument("src", help="a notebook or a folder of notebooks")
     s.add_argument("out", help="the folder for the student copies")
+    w = sub.add_parser("site", help="execute the notebooks and write them as an offline website")
+    w.add_argument("src", help="the folder of notebooks")
+    w.add_argument("out", help="the folder for the website")
+    w.add_argument("--fast", action="store_true", help="execute with FAST = True")
+    w.add_argument("--only", nargs="*", help="only these notebooks (names or stems)")
     args = ap.parse_args(argv)
+    if args.command == "site":
+        from landkit.site import build_site
+
+        print(f"written: {build_site(args.src, args.out, fast=args.fast, names=args.only)}")
+        return
     if args.command == "tour":
         tour(args.out, args.root, args.fast, args.workers, args.threads)
     elif args.command == "student":
