@@ -1,6 +1,5 @@
 """The static site (make site): executed notebooks as pages that open from disk with no network."""
 
-import json
 import time
 from pathlib import Path
 
