@@ -186,14 +186,16 @@ def landscape_section(runs: RunSet) -> Section | None:
     labels = list(profiles)
     fig, axes = plots.new_figure(len(labels), width=4.2, height=4.4)
     axes = np.atleast_1d(axes)
+    shared = plots.surface_limits([profiles[lab].surface for lab in labels])  # one colour, one loss
     for ax, lab in zip(axes, labels):
-        plots.plot_surface(profiles[lab].surface, ax=ax, topo=profiles[lab].topology, title=lab)
+        plots.plot_surface(profiles[lab].surface, ax=ax, topo=profiles[lab].topology, title=lab,
+                           limits=shared)  # fmt: skip
     dfig, dax = plots.new_figure(width=6.0, height=3.6)
     for lab in labels:
         plots.plot_density(profiles[lab].density, ax=dax, label=lab)
     figures = [
         ("landscape_slices", fig, "Loss on filter-normalised random planes around each group's "
-         "final model (log colours; triangles: minima, crosses: saddles)."),
+         "final model, on one colour scale (log colours; triangles: minima, crosses: saddles)."),
         ("hessian_density", dfig, "Hessian spectral density (stochastic Lanczos quadrature), log scale."),
     ]  # fmt: skip
     last = firsts[labels[-1]]

@@ -239,3 +239,35 @@ def test_profile_counts_minima_over_slices_reusing_its_own():
     np.testing.assert_array_equal(p.slices.minima, st.minima)
     assert p.row()["mean_minima@0"] == st.mean_minima[0]
     assert "minima over 2 slices" in lk.landscape.format_row(p)
+
+
+def test_colour_bars_read_in_loss_units_and_panels_share_a_scale():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    task = lk.tasks.digits(seed=0, n_train=200)
+    a = lk.models.mlp(64, [8], 10, seed=0)
+    lk.train(a, task, steps=200, lr=0.2, batch_size=32, seed=0, progress=False)
+    b = lk.models.mlp(64, [8], 10, seed=1)  # untrained: a flat, high surface
+    sa = lk.landscape.plane(a, task, resolution=9, span=2.0, progress=False)
+    sb = lk.landscape.plane(b, task, resolution=9, span=2.0, progress=False)
+    lo, hi = lk.plots.surface_limits([sa, sb])
+    assert lo == pytest.approx(min(sa.loss.min(), sb.loss.min()))
+    assert hi == pytest.approx(max(sa.loss.max(), sb.loss.max()))
+    fig, axes = lk.plots.new_figure(2)
+    ranges, labels = [], []
+    for ax, s in zip(axes, (sa, sb)):
+        lk.plots.plot_surface(s, ax=ax, limits=(lo, hi), log=True)
+    fig.canvas.draw()
+    for bar in [x for x in fig.axes if x.get_label() == "<colorbar>"]:
+        ranges.append(tuple(np.round(bar.get_ylim(), 9)))
+        labels.append([float(t.get_text()) for t in bar.get_yticklabels() if t.get_text()])
+    assert len(ranges) == 2 and ranges[0] == ranges[1]  # one colour means one loss in both panels
+    for ticks in labels:  # loss values (1, 2, 5 × 10^k), not their logarithms
+        assert ticks and all(lo * 0.99 <= t <= hi * 1.01 for t in ticks)
+        assert all(round(t / 10 ** np.floor(np.log10(t)), 6) in (1.0, 2.0, 5.0) for t in ticks)
+    assert "log scale" in next(x for x in fig.axes if x.get_label() == "<colorbar>").get_ylabel()
+    with pytest.raises(lk.InvalidArgument, match="low < high"):
+        lk.plots.plot_surface(sa, limits=(2.0, 1.0))
+    with pytest.raises(lk.InvalidArgument, match="positive limits"):
+        lk.plots.plot_surface(sa, limits=(0.0, 1.0), log=True)

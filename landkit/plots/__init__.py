@@ -8,7 +8,14 @@ from .dispatch import plot, plot_collapse_quality, plot_eigenpairs, plot_slice_t
 from .dynamics import plot_mapper, plot_morse, plot_morse_graph
 from .glassy import plot_aging, plot_collapse, plot_regimes
 from .koopman import plot_distance_matrix, plot_eigenvalues, plot_null
-from .landscape import plot_density, plot_line, plot_merge_tree, plot_persistence, plot_surface
+from .landscape import (
+    plot_density,
+    plot_line,
+    plot_merge_tree,
+    plot_persistence,
+    plot_surface,
+    surface_limits,
+)
 from .style import PALETTE, new_figure, save_figure
 from .taxonomy import plot_connectivity, plot_phase_diagrams, plot_phase_map
 from .training import plot_curves, plot_history
@@ -41,4 +48,5 @@ __all__ = [
     "plot_surface",
     "plot_trace",
     "save_figure",
+    "surface_limits",
 ]

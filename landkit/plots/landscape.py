@@ -53,22 +53,53 @@ def _draw_path(ax, surf, z=None):
         ax.plot(p[:, 0], p[:, 1], z, **kw)
 
 
+def surface_limits(surfaces, metric: str = "loss") -> tuple[float, float]:
+    """(lowest, highest) finite value over several surfaces: pass it as ``limits=`` to every panel
+    that is meant to be compared, so that one colour means one loss in all of them.
+
+    Example
+    -------
+    >>> surf = lk.landscape.plane(model, task, resolution=5, progress=False)
+    >>> lo, hi = lk.plots.surface_limits([surf, surf])
+    >>> bool(lo == surf.loss.min() and hi == surf.loss.max())
+    True
+    """
+    vals = np.concatenate([np.ravel(np.asarray(getattr(s, metric), dtype=float)) for s in surfaces])
+    vals = vals[np.isfinite(vals)]
+    if not len(vals):
+        raise InvalidArgument(f"no finite {metric} in these surfaces")
+    return float(vals.min()), float(vals.max())
+
+
 def plot_surface(surf, *, ax=None, style: str = "contour", log: bool | None = None, levels: int = 30,
-                 topo=None, metric: str = "loss", title: str | None = None):  # fmt: skip
+                 topo=None, metric: str = "loss", title: str | None = None, limits=None):  # fmt: skip
     """A 2-D slice as filled contours (``style="contour"``) or a 3-D surface (``style="3d"``).
 
     The training path (PCA planes) is drawn over it, start as a square and end as a star; the centre
     model is a cross. ``topo`` (a :class:`landkit.topology.Persistence` of this surface) marks its
-    significant minima (triangles) and saddles (x). ``log`` colours by log loss (default: when the loss
-    spans more than 30×). ``metric="accuracy"`` draws the accuracy instead.
+    significant minima (triangles) and saddles (x). ``log`` colours on a log scale (default: when the
+    loss spans more than 30×); the colour bar still reads in loss units. ``limits=(low, high)``: the
+    colour scale's range (values beyond get the end colours), the same for panels meant for comparison
+    (:func:`surface_limits`). ``metric="accuracy"`` draws the accuracy instead.
     """
     choice("style", style, ("contour", "3d"))
     Z = np.asarray(surf.loss if metric == "loss" else surf.accuracy, dtype=float)
     if Z is None or Z.ndim != 2:
         raise InvalidArgument(f"the surface has no 2-D {metric} to draw")
-    log = _use_log(Z) if log is None else log
-    label = f"{'log₁₀ ' if log else ''}{'train ' if 'test' not in surf.data else 'test '}{metric}"
+    if limits is not None:
+        lo_lim, hi_lim = (float(v) for v in limits)
+        if not (np.isfinite(lo_lim) and np.isfinite(hi_lim) and lo_lim < hi_lim):
+            raise InvalidArgument(f"limits must be (low, high) with low < high, got {limits!r}")
+    log = _use_log(Z if limits is None else [lo_lim, hi_lim]) if log is None else log
+    if log and limits is not None and lo_lim <= 0:
+        raise InvalidArgument(f"a log colour scale needs positive limits, got {limits!r}")
+    label = (
+        f"{'train ' if 'test' not in surf.data else 'test '}{metric}{' (log scale)' if log else ''}"
+    )
     shown = np.log10(np.clip(Z, 1e-12, None)) if log else Z
+    if limits is not None:
+        lo_s, hi_s = (np.log10(lo_lim), np.log10(hi_lim)) if log else (lo_lim, hi_lim)
+        levels = np.linspace(lo_s, hi_s, int(levels) + 1)
     A, B = np.meshgrid(surf.alpha, surf.beta, indexing="ij")
     with matplotlib.rc_context(RC):
         if style == "3d":
@@ -88,9 +119,12 @@ def plot_surface(surf, *, ax=None, style: str = "contour", log: bool | None = No
         else:
             if ax is None:
                 _, ax = new_figure(width=5.2, height=4.4)
-            cs = ax.contourf(A, B, shown, levels=levels, cmap="viridis")
+            cs = ax.contourf(A, B, shown, levels=levels, cmap="viridis",
+                             extend="both" if limits is not None else "neither")  # fmt: skip
             ax.contour(A, B, shown, levels=levels, colors="white", linewidths=0.3, alpha=0.5)
-            ax.figure.colorbar(cs, ax=ax, label=label, shrink=0.82)
+            bar = ax.figure.colorbar(cs, ax=ax, label=label, shrink=0.82)
+            if log:  # ticks at round losses, labelled in loss units (not log₁₀ of it)
+                _loss_ticks(bar, float(np.min(cs.levels)), float(np.max(cs.levels)))
             ax.plot(0, 0, marker="P", color="white", mec="black", ms=10, ls="none", label="model")
             _draw_path(ax, surf)
             if topo is not None:
@@ -112,6 +146,22 @@ def plot_surface(surf, *, ax=None, style: str = "contour", log: bool | None = No
         long = _DIRECTION_NAMES.get(surf.method, ("directions",))[0]
         ax.set_title(title or f"{metric} around the model\nalong {long}", fontsize=11)
     return ax.figure
+
+
+def _loss_ticks(bar, lo: float, hi: float) -> None:
+    """Colour-bar ticks at 1, 2, 5 × 10^k within [lo, hi] (log₁₀ units), labelled as losses."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter
+
+    ticks = [np.log10(m * 10.0**k) for k in range(int(np.floor(lo)) - 1, int(np.ceil(hi)) + 1)
+             for m in (1, 2, 5)]  # fmt: skip
+    ticks = [t for t in ticks if lo - 1e-9 <= t <= hi + 1e-9]
+    if len(ticks) > 7:  # a wide range: decades only
+        ticks = [t for t in ticks if abs(t - round(t)) < 1e-9]
+    if len(ticks) < 2:
+        ticks = list(np.linspace(lo, hi, 4))
+    bar.ax.yaxis.set_major_locator(FixedLocator(ticks))
+    bar.ax.yaxis.set_minor_locator(FixedLocator([]))
+    bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{10**v:.3g}"))
 
 
 def plot_line(lines, labels=None, *, ax=None, metric: str = "loss", title: str | None = None):
