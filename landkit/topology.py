@@ -45,6 +45,8 @@ class Persistence(Result):
     merge_tree : list of merges ``{"saddle": index, "value", "child_min": index, "parent_min": index,
         "persistence", "basin_size"}`` in order of saddle value (significant ones only)
     minima : grid indices of the significant minima (global minimum first)
+    edge_minima : how many of ``minima`` lie on the grid's edge: there the slice ends, not
+        necessarily the basin (the loss may fall further beyond it)
     minimum_values : the surface's value at each of ``minima``
     max_value : the surface's largest value (where the last basin's bar ends in a drawing)
     threshold, absolute_threshold, connectivity : how noise was cut
@@ -65,12 +67,14 @@ class Persistence(Result):
     connectivity: int
     minimum_values: list = dataclasses.field(default_factory=list)
     max_value: float = float("nan")
+    edge_minima: int = 0
 
     @property
     def counts(self) -> str:
         """The significant minima and saddles in words ("2 minima, 1 saddle")."""
-        m, s = self.n_minima, self.n_saddles
-        return f"{m} {'minimum' if m == 1 else 'minima'}, {s} {'saddle' if s == 1 else 'saddles'}"
+        m, s, e = self.n_minima, self.n_saddles, self.edge_minima
+        edge = f" ({e} at the edge of the grid)" if e else ""
+        return f"{m} {'minimum' if m == 1 else 'minima'}{edge}, {s} {'saddle' if s == 1 else 'saddles'}"
 
 
 def _neighbours(shape, connectivity):
@@ -193,6 +197,9 @@ def persistence(
         else float("nan")
     )
     global_min = int(order[0])
+    minima = [global_min] + [m["child_min"] for m in sig]
+    on_edge = sum(any(k == 0 or k == n - 1 for k, n in zip(np.unravel_index(i, shape), shape))
+                  for i in minima)  # fmt: skip
     return Persistence(
         diagram=diagram,
         all_pairs=all_pairs,
@@ -201,10 +208,11 @@ def persistence(
         average_persistence=float(pers.mean()) if len(pers) else float("nan"),
         smad=smad,
         merge_tree=sig,
-        minima=[global_min] + [m["child_min"] for m in sig],
+        minima=minima,
         threshold=float(threshold),
         absolute_threshold=cut,
         connectivity=connectivity,
         minimum_values=[float(flat[m]) for m in [global_min] + [m["child_min"] for m in sig]],
         max_value=float(flat.max()),
+        edge_minima=int(on_edge),
     )

@@ -112,3 +112,27 @@ def test_plain_deep_network_has_more_minima_than_its_residual_twin():
         raw[residual] = st.mean_minima
     assert raw[True][0] <= 1.5 and raw[False][0] >= 4, raw  # the finding: several vs about one
     np.testing.assert_allclose([raw[True][0], raw[False][0]], [1.0, 6.0], atol=1.5)
+
+
+def test_a_minimum_on_the_edge_of_the_grid_is_flagged():
+    """A bowl whose deeper basin lies beyond the slice: the grid's corner is a sublevel-set minimum of
+    the slice, not a minimum of the loss. It is still counted, and flagged, and drawn hollow."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    g = np.linspace(-1, 1, 21)
+    X, Y = np.meshgrid(g, g, indexing="ij")
+    Z = X**2 + Y**2 - 3 * np.exp(-((X - 1.3) ** 2 + (Y - 1.3) ** 2) / 0.3)  # falls beyond (1, 1)
+    p = lk.topology.persistence(Z)
+    corner = np.ravel_multi_index((20, 20), Z.shape)
+    assert p.n_minima == 2 and corner in p.minima and p.edge_minima == 1
+    assert p.counts == "2 minima (1 at the edge of the grid), 1 saddle"
+    inner = lk.topology.persistence(X**2 + Y**2)
+    assert inner.edge_minima == 0 and inner.counts == "1 minimum, 0 saddles"
+
+    class Surf:  # the attributes plot_surface reads
+        alpha, beta, loss, accuracy, path, method, data = g, g, Z, None, None, "random", "train"
+
+    fig = lk.plots.plot_surface(Surf(), topo=p, log=False)
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert "minima (1)" in labels and "minima at the edge (1)" in labels

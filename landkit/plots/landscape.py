@@ -131,10 +131,16 @@ def plot_surface(surf, *, ax=None, style: str = "contour", log: bool | None = No
                 shape = Z.shape
                 mins = [np.unravel_index(i, shape) for i in topo.minima]
                 sads = [np.unravel_index(m["saddle"], shape) for m in topo.merge_tree]
-                if mins:
-                    ax.plot([surf.alpha[i] for i, _ in mins], [surf.beta[j] for _, j in mins], "^",
+                edge = [(i, j) for i, j in mins if i in (0, shape[0] - 1) or j in (0, shape[1] - 1)]
+                inner = [m for m in mins if m not in edge]
+                if inner:
+                    ax.plot([surf.alpha[i] for i, _ in inner], [surf.beta[j] for _, j in inner], "^",
                             color=PALETTE[1], mec="black", ms=8, ls="none",
-                            label=f"minima ({topo.n_minima})")  # fmt: skip
+                            label=f"minima ({len(inner)})")  # fmt: skip
+                if edge:  # hollow: the slice ends there, the basin may not
+                    ax.plot([surf.alpha[i] for i, _ in edge], [surf.beta[j] for _, j in edge], "^",
+                            color="none", mec="black", mew=1.5, ms=9, ls="none", clip_on=False,
+                            label=f"minima at the edge ({len(edge)})")  # fmt: skip
                 if sads:
                     ax.plot([surf.alpha[i] for i, _ in sads], [surf.beta[j] for _, j in sads], "X",
                             color=PALETTE[4], mec="black", ms=8, ls="none",
