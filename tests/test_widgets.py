@@ -265,3 +265,45 @@ def test_every_long_lens_reports_progress_and_honours_cancel():
     assert calls[-1] == (3, 100)  # two groups × 50 resample pairs
     with pytest.raises(lk.Cancelled):
         lk.mapper.graph(wide, lens="loss", progress=counting([], stop_at=2))
+
+
+def test_the_projector_switch_enlarges_text_in_the_same_pixels():
+    """lk.plots.projector(): every figure (and every explorer's image) keeps its pixel size while text
+    and markers grow by the scale; off again, everything is as before."""
+    import io
+
+    from PIL import Image
+
+    def title_height_and_png():
+        fig, ax = lk.plots.new_figure(width=5, height=4)
+        ax.plot([0, 1], [0, 1], "o-")
+        t = ax.set_title("a title to read from the back of the room")
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=fig.get_dpi())
+        fig.canvas.draw()
+        return t.get_window_extent().height, Image.open(io.BytesIO(buf.getvalue())).size
+
+    def explorer_png():
+        rows = [dict(load=w, temperature=b, loss=0.05 * b / w, mc=0.0, mc_std=0.01, cka=0.8,
+                     test_acc=0.9, lambda_max=5.0, trace=40.0, n_seeds=2)
+                for w in (4, 16) for b in (8, 32)]  # fmt: skip
+        table = lk.taxonomy.PhaseTable("width", "batch_size", rows, lk.taxonomy.classify(rows),
+                                       lk.taxonomy.Thresholds())  # fmt: skip
+        ex = lk.widgets.PhaseExplorer(table)
+        ex.start(wait=True)
+        return Image.open(io.BytesIO(ex.image.value)).size
+
+    try:
+        h_off, size_off = title_height_and_png()
+        ex_off = explorer_png()
+        assert lk.plots.projector(True, scale=1.5) == 1.5
+        h_on, size_on = title_height_and_png()
+        ex_on = explorer_png()
+    finally:
+        lk.plots.projector(False)
+    assert h_on / h_off == pytest.approx(1.5, rel=0.05)
+    assert abs(size_on[0] - size_off[0]) <= 2 and abs(size_on[1] - size_off[1]) <= 2
+    assert abs(ex_on[0] - ex_off[0]) <= 0.1 * ex_off[0]  # bbox="tight" trims a little differently
+    assert title_height_and_png()[0] == pytest.approx(h_off)
+    with pytest.raises(lk.InvalidArgument, match="between 1 and 4"):
+        lk.plots.projector(True, scale=10)

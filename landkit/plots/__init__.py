@@ -16,7 +16,7 @@ from .landscape import (
     plot_surface,
     surface_limits,
 )
-from .style import PALETTE, new_figure, save_figure
+from .style import PALETTE, new_figure, projector, save_figure
 from .taxonomy import plot_connectivity, plot_phase_diagrams, plot_phase_map
 from .training import plot_curves, plot_history
 
@@ -47,6 +47,7 @@ __all__ = [
     "plot_slice_topology",
     "plot_surface",
     "plot_trace",
+    "projector",
     "save_figure",
     "surface_limits",
 ]

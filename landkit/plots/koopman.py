@@ -72,7 +72,7 @@ def plot_eigenvalues(spectra, labels: Sequence[str] | None = None, *, ax=None,
 
 
 def plot_distance_matrix(distances, labels: Sequence[str] | None = None, *, ax=None, log: bool = False,
-                         title: str = "Wasserstein distance between spectra"):  # fmt: skip
+                         title: str = "Wasserstein distance\nbetween spectra"):  # fmt: skip
     """A heatmap of a distance matrix (``log=True`` colours by log10 distance), values annotated when small."""
     d = np.asarray(distances, dtype=float)
     if ax is None:

@@ -24,6 +24,38 @@ RC = {
 
 
 _DISPLAY_HOOKED = False
+_SCALE = 1.0  # the projector scale: text, lines and markers this much larger in the same pixels
+
+
+def projector(on: bool = True, *, scale: float = 1.5) -> float:
+    """One switch for a room: every figure drawn afterwards (notebook cells and every explorer) keeps
+    its size in pixels but draws text, lines and markers ``scale`` times larger. ``projector(False)``
+    goes back. Returns the scale now in force.
+
+    Example
+    -------
+    >>> lk.plots.projector(True)
+    1.5
+    >>> fig, ax = lk.plots.new_figure()
+    >>> round(fig.get_dpi())                       # 1.5 × 100 dpi on a figure 1.5 × smaller in inches
+    150
+    >>> lk.plots.projector(False)
+    1.0
+    """
+    global _SCALE
+    if on:
+        scale = float(scale)
+        if not 1.0 <= scale <= 4.0:
+            from ..errors import InvalidArgument
+
+            raise InvalidArgument(f"scale must be between 1 and 4, got {scale}")
+    _SCALE = float(scale) if on else 1.0
+    return _SCALE
+
+
+def scale() -> float:
+    """The projector scale in force (1.0 when off)."""
+    return _SCALE
 
 
 def _hook_display():
@@ -58,8 +90,10 @@ def new_figure(ncols: int = 1, nrows: int = 1, *, width: float = 4.6, height: fl
     # A pyplot-free Figure: safe to draw from a widget's background thread, never shown twice by
     # the inline backend, garbage-collected like any object. Jupyter displays it when returned.
     _hook_display()
+    k = _SCALE  # projector: fewer inches at more dots per inch, so points (text, markers) grow
     with matplotlib.rc_context(RC):
-        fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
+        fig = Figure(figsize=(width * ncols / k, height * nrows / k), dpi=RC["figure.dpi"] * k,
+                     layout="constrained")  # fmt: skip
         axes = fig.subplots(nrows, ncols, squeeze=True, **kw)
     return fig, axes
 

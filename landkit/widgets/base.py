@@ -14,6 +14,7 @@ from pathlib import Path
 
 import ipywidgets as W
 
+from ..plots.style import scale as projector_scale
 from ..progress import Cancelled
 
 
@@ -127,7 +128,7 @@ class Explorer(W.VBox):
             return
         self._last_draw = now
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=90)
+        fig.savefig(buf, format="png", dpi=90 * projector_scale())  # the projector keeps the pixels
         self.image.value = buf.getvalue()
         self.image.layout.display = None
         self._figure = fig
