@@ -41,6 +41,7 @@ __all__ = [
     "Collapse",
     "collapse",
     "diffusion_exponent",
+    "evaluated_loss",
     "regimes",
     "summary",
     "two_time",
@@ -422,6 +423,23 @@ def regimes(steps, loss, *, plateau: float = 0.05, bottom: float = 0.05) -> dict
     return {"plateau_end": float(end), "bottom_start": float(start)}
 
 
+def evaluated_loss(ag: AgingResult) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, loss) at the snapshots where the training loss was evaluated: a densely recorded run
+    is evaluated at some snapshots only (``lk.Recorder(evaluate="auto")``), NaN at the others.
+
+    Example
+    -------
+    >>> steps = np.arange(50)
+    >>> ag = lk.glassy.two_time(steps, np.cumsum(np.random.default_rng(0).standard_normal((50, 8)), 0))
+    >>> ag.loss is None                  # arrays carry no loss; recorded runs do
+    True
+    """
+    if ag.loss is None:
+        raise InvalidArgument("this result has no recorded loss")
+    ok = ~np.isnan(ag.loss)
+    return np.asarray(ag.steps)[ok], np.asarray(ag.loss)[ok]
+
+
 def summary(ag: AgingResult) -> dict:
     """The lens's numbers in one dict: aging score, collapse μ ± stderr, late diffusion exponent α ±
     stderr (NaN where a fit is impossible), and the loss regimes when a loss was recorded.
@@ -443,10 +461,10 @@ def summary(ag: AgingResult) -> dict:
     except ValueError:
         out["alpha"] = out["alpha_stderr"] = float("nan")
     if ag.loss is not None:
-        ok = ~np.isnan(ag.loss)  # a dense run's loss is evaluated at some snapshots only
-        if ok.sum() >= 2:
-            out.update(regimes(ag.steps[ok], ag.loss[ok]))
-            out["final_loss"] = float(ag.loss[ok][-1])
+        steps, loss = evaluated_loss(ag)
+        if len(loss) >= 2:
+            out.update(regimes(steps, loss))
+            out["final_loss"] = float(loss[-1])
     return out
 
 

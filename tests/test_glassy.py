@@ -148,3 +148,23 @@ def test_verdicts_of_the_exact_processes():
     assert glassy.verdict(decaying).startswith("ages")
     with pytest.raises(TypeError, match="AgingResult"):
         glassy.verdict({"mu": 1.0})
+
+
+def test_a_dense_run_evaluated_at_some_snapshots_still_has_its_regimes(tmp_path):
+    """Recorder(evaluate="auto") evaluates ~100 of a dense run's snapshots (NaN between): the aging
+    summary and the regimes plot use the evaluated ones instead of refusing the NaNs."""
+    task = lk.tasks.digits(n_train=200, seed=0)
+    model = lk.models.mlp(task.in_features, [16], task.n_classes, seed=0)
+    rec = lk.Recorder(tmp_path / "d", schedule=lk.schedules.every(1))
+    lk.train(model, task, steps=400, lr=0.1, batch_size=16, seed=0, recorder=rec, progress=False,
+             eval_every=0)  # fmt: skip
+    traj = lk.load(tmp_path / "d")
+    ag = lk.glassy.two_time(traj)
+    assert np.isnan(ag.loss).any() and np.isfinite(ag.loss).sum() >= 60
+    steps, loss = lk.glassy.evaluated_loss(ag)
+    assert np.isfinite(loss).all() and steps[0] == 0 and steps[-1] == 400
+    s = lk.glassy.summary(ag)
+    assert s["final_loss"] == pytest.approx(traj.scalars["loss"][-1])
+    assert s["plateau_end"] <= s["bottom_start"]
+    fig = lk.plots.plot_regimes(ag)
+    assert len(fig.axes[0].lines[0].get_xdata()) == (steps > 0).sum()

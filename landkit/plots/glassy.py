@@ -12,7 +12,6 @@ from __future__ import annotations
 import matplotlib
 import numpy as np
 
-from ..errors import InvalidArgument
 from .style import PALETTE, RC, new_figure
 
 
@@ -92,12 +91,10 @@ def plot_regimes(ag_or_steps, loss=None, *, ax=None, title: str | None = None,
                  ylabel: str = "training loss", **kw):  # fmt: skip
     """The loss against log t with the regimes shaded: the early plateau, the slow decrease (where aging
     is expected) and the bottom (see :func:`landkit.glassy.regimes`)."""
-    from ..glassy import regimes
+    from ..glassy import evaluated_loss, regimes
 
     if loss is None:
-        steps, loss = ag_or_steps.steps, ag_or_steps.loss
-        if loss is None:
-            raise InvalidArgument("this result has no recorded loss")
+        steps, loss = evaluated_loss(ag_or_steps)  # the evaluated snapshots of a dense run
     else:
         steps = ag_or_steps
     steps = np.asarray(steps, dtype=float)
