@@ -53,7 +53,7 @@ def tour(out: str, root: str, fast: bool, workers: int | None, threads: int | No
     train_s = time.perf_counter() - t0
     index = build_report(runs, out, title="landkit tour: a digits MLP ensemble",
                          notes=f"Training and recording took {train_s:.0f} s.",
-                         sweep=lk.examples.example_runs("taxonomy-fast"))  # fmt: skip
+                         sweep=lk.examples.example_runs("taxonomy-fast"), references=True)  # fmt: skip
     print(f"landkit tour: done in {time.perf_counter() - t0:.0f} s; report at {index.resolve()}")
     return index
 

@@ -512,9 +512,20 @@ def pspin(n: int = 100, temperature: float = 0.5, steps: int = 20000, dt: float 
 
 # -- the example runs shipped in data/ ----------------------------------------------------------------
 
-EXAMPLE_SETS = ("digits-widths", "omd-ogd", "taxonomy-fast", "grokking", "grokking-curve")
+EXAMPLE_SETS = (
+    "digits-widths",
+    "omd-ogd",
+    "taxonomy-fast",
+    "students",
+    "grokking",
+    "grokking-curve",
+)
 _NPZ_SETS = ("omd-ogd", "grokking", "grokking-curve")
-_MAKE_TIME = {"grokking": "about 20 minutes", "grokking-curve": "about 75 minutes"}
+_MAKE_TIME = {
+    "students": "about 20 seconds",
+    "grokking": "about 20 minutes",
+    "grokking-curve": "about 75 minutes",
+}
 
 
 def _example_width_run(width: int, seed: int, run_dir: str):
@@ -541,6 +552,8 @@ def make_example_data(
     - ``omd-ogd.npz``: :func:`omd_ogd`'s three sets of trajectories;
     - ``taxonomy-fast/``: a small taxonomy grid (widths 4/16/64 × batch 8/32/128 × 2 seeds, 2000 steps),
       first and last weights only;
+    - ``students/``: :func:`student_runs` of widths 1 and 64 (one seed each, 20 000 steps; about
+      20 s): an under-parametrised student that ages beside an over-parametrised one that diffuses;
     - ``grokking.npz``: :func:`grokking_runs` at the paper's set-up (3 seeds × 10 copies × 2 regimes,
       100 steps) reduced by :func:`grokking_observables` (about 20 CPU-minutes);
     - ``grokking-curve.npz``: :func:`grokking_curve` of seed 0, trained until it groks (18 400 steps,
@@ -572,6 +585,8 @@ def make_example_data(
         with ThreadPoolExecutor(1) as ex:
             taxonomy.digits_sweep(root / "taxonomy-fast", widths=[4, 16, 64], batch_sizes=[8, 32, 128],
                                   seeds=2, steps=2000, executor=ex, threads_per_run=1)  # fmt: skip
+    if "students" in sets:
+        student_runs(root / "students", widths=(1, 64), n_seeds=1, steps=20_000)
     if "grokking" in sets:
         import shutil
 
@@ -611,7 +626,7 @@ def data_dir() -> Path:
 
 def example_runs(name: str = "digits-widths"):
     """One of the shipped example sets: a :class:`landkit.RunSet` (``"digits-widths"``,
-    ``"taxonomy-fast"``) or a dict of arrays (``"omd-ogd"``; ``"grokking"``: ``{"REGIME/seedS":
+    ``"taxonomy-fast"``, ``"students"``) or a dict of arrays (``"omd-ogd"``; ``"grokking"``: ``{"REGIME/seedS":
     array}``; ``"grokking-curve"``: ``{"step": ..., "test_acc": ...}``; see :func:`make_example_data`);
     recorded into the cache on first use when this installation has no ``data/`` folder.
 

@@ -18,7 +18,15 @@ from . import plots
 from .store import RunSet
 from .training import at_chance
 
-__all__ = ["SECTIONS", "Section", "build_report", "write_report"]
+__all__ = [
+    "REFERENCES",
+    "SECTIONS",
+    "Section",
+    "aging_reference",
+    "build_report",
+    "koopman_reference",
+    "write_report",
+]
 
 
 @dataclasses.dataclass
@@ -346,6 +354,82 @@ def taxonomy_section(runs: RunSet) -> Section | None:
                     ("phase_map", plots.plot_phase_map(table), "The phase of each cell.")], rows)  # fmt: skip
 
 
+def koopman_reference() -> Section:
+    """The Koopman lens on dynamics whose answer is known (Redman et al.'s shipped reference set):
+    OMD vs OGD, conjugate by construction (the paper's W 0.008), and OGD vs bisection, not conjugate
+    (the paper's W 0.753), with the same test as the runs above. Paragraphs and a figure to append to
+    the Koopman section, so that a reader sees what "not conjugate" looks like.
+
+    Example
+    -------
+    >>> ref = lk.report.koopman_reference()
+    >>> "0.753" in ref.paragraphs[0]
+    True
+    """
+    from . import examples, koopman
+
+    d = examples.example_runs("omd-ogd")
+    names = {"omd": "OMD", "ogd": "OGD", "bisection": "bisection"}
+    spectra = {names[k]: koopman.spectrum(d[k], delays=4) for k in names}
+    rows, parts = [], []
+    for a, b, paper in (("omd", "ogd", 0.008), ("ogd", "bisection", 0.753)):
+        r = koopman.conjugacy_test(d[a], d[b], delays=4, n_resamples=50)
+        rows.append({"groups": f"reference: {names[a]} vs {names[b]}", "W": r.distance, "paper_W": paper, "p": r.p_value,
+                     "verdict": r.verdict})  # fmt: skip
+        parts.append(
+            f"{names[a]} vs {names[b]}: <b>{r.verdict}</b> (W {r.distance:.3g}; the paper {paper:g})"
+        )
+    text = ("<b>For contrast</b>, the same test on dynamics whose answer is known (Redman et al.'s "
+            "reference set, shipped with landkit: 25 trajectories each of online mirror descent, gradient "
+            "descent in log coordinates — conjugate to it by construction — and bisection; 4 delays): "
+            + "; ".join(parts) + ". Conjugacy distances of a few hundredths sit on the conjugate side of "
+            "this scale.")  # fmt: skip
+    fig = plots.plot_eigenvalues(spectra, zoom=False, title="Reference: OMD, OGD, bisection")
+    return Section("Koopman spectra", [text], [("koopman_reference", fig,
+                   "Koopman eigenvalues of the reference dynamics: OMD and OGD coincide, "
+                   "bisection does not.")], rows)  # fmt: skip
+
+
+def aging_reference() -> Section:
+    """The aging lens on a contrast that shows it (Baity-Jesi et al.): the shipped teacher–student runs,
+    an under-parametrised student (width 1) that ages beside an over-parametrised one (width 64) that
+    reaches zero loss and then diffuses. Paragraphs, a figure and rows to append to the Aging section.
+
+    Example
+    -------
+    >>> ref = lk.report.aging_reference()
+    >>> [r["group"] for r in ref.table]
+    ['reference: width 1', 'reference: width 64']
+    """
+    from . import examples, glassy
+
+    runs = examples.example_runs("students")
+    fig, axes = plots.new_figure(len(runs), width=4.4, height=3.8)
+    rows = []
+    for ax, t, c in zip(np.atleast_1d(axes), runs, runs.configs):
+        ag = glassy.two_time(t)
+        plots.plot_aging(ag, ax=ax, title=f"student, width {c['width']}")
+        s = glassy.summary(ag)
+        rows.append({"group": f"reference: width {c['width']}", "seeds": ag.n_runs, "aging_score": s["aging_score"],
+                     "mu": s["mu"], "mu_stderr": s["mu_stderr"], "alpha": s["alpha"],
+                     "alpha_stderr": s["alpha_stderr"], "final_loss": s.get("final_loss", float("nan")),
+                     "verdict": glassy.verdict(s)})  # fmt: skip
+    text = ("<b>For contrast</b>, a case that ages (shipped teacher–student runs after Baity-Jesi et al.: "
+            "tanh students of width 1 and 64 learning a teacher of width 8, SGD, 20 000 steps): "
+            + "; ".join(f"{r['group'].removeprefix('reference: ')} {html.escape(r['verdict'])}"
+                        for r in rows)
+            + ". A student too narrow to fit the teacher stalls and ages; a wide one fits it and then "
+            "diffuses.")  # fmt: skip
+    return Section("Aging", [text], [("aging_reference", fig, "Two-time mean-square displacement of "
+                   "the reference students, one curve per waiting time (log-log).")], rows)  # fmt: skip
+
+
+REFERENCES: dict[str, Callable[[], Section]] = {
+    "Koopman spectra": koopman_reference,
+    "Aging": aging_reference,
+}
+
+
 SECTIONS: list[Callable[[RunSet], Section | None]] = [
     training_section,
     koopman_section,
@@ -414,10 +498,14 @@ def build_report(
     title: str = "landkit report",
     notes: str = "",
     sweep: RunSet | None = None,
+    references: bool = False,
 ) -> Path:
     """Every lens's section for ``runs``, written to ``out/index.html``. ``sweep``: a load ×
     temperature sweep for the phase section when ``runs`` vary one knob only (the tour passes the
-    shipped FAST taxonomy grid, so that no lens is missing from its report).
+    shipped FAST taxonomy grid, so that no lens is missing from its report). ``references``: append to
+    the Koopman and Aging sections a contrast with a known answer from the shipped reference sets
+    (:data:`REFERENCES`; the tour does, so that each lens shows what a difference looks like even when
+    its runs show none).
 
     Example
     -------
@@ -438,6 +526,11 @@ def build_report(
                 sec.paragraphs.insert(
                     0, "From the shipped taxonomy sweep (the runs above vary one knob)."
                 )
+            if references and sec.title in REFERENCES:
+                ref = REFERENCES[sec.title]()
+                sec.paragraphs.extend(ref.paragraphs)
+                sec.figures.extend(ref.figures)
+                sec.table = (sec.table or []) + (ref.table or [])
             sections.append(sec)
     stamp = f"Made by landkit in {time.perf_counter() - t0:.1f} s of analysis. {notes}"
     return write_report(sections, out, title=title, notes=stamp)

@@ -128,6 +128,12 @@ def test_under_parametrised_student_ages_the_over_parametrised_one_diffuses(tmp_
     width-1 student stalls at a non-zero loss and ages (μ > 0.5 over three decades of t_w, Δ no longer
     grows: α ≈ 0); the width-64 student reaches zero loss and then diffuses (α ≈ 1)."""
     runs = lk.examples.student_runs(tmp_path / "students", widths=(1, 64), steps=20_000)
+    shipped = lk.examples.example_runs("students")  # what the tour shows: the same runs
+    assert shipped.configs == runs.configs
+    for a, b in zip(shipped, runs):
+        np.testing.assert_allclose(
+            np.asarray(a.weights[:]), np.asarray(b.weights[:]), rtol=1e-3, atol=1e-4
+        )
     s = {c["width"]: glassy.summary(glassy.two_time(t)) for t, c in zip(runs, runs.configs)}
     ag = glassy.two_time(runs.where(width=1)[0])
     assert ag.waiting_times[-1] / ag.waiting_times[0] >= 1000  # three decades of waiting times

@@ -31,11 +31,23 @@ def test_tour_writes_a_self_contained_report(tmp_path):
     for name, body in sec.items():  # every section ends in a plain-language verdict
         assert "<b>Verdict:</b>" in body, name
     assert len(re.findall(r"<tr><td>width=", aging)) == 3 and "figures/aging_curves.png" in aging
+    assert len(re.findall(r"<tr><td>reference: width ", aging)) == 2
     assert len(re.findall(r"<tr><td>width=", dynamics)) == 3  # one Mapper graph per width
     assert "figures/mapper_graphs.png" in dynamics and "at least 5 runs" in dynamics
     assert len(re.findall(r"<tr><td>", training)) == 6  # 3 widths × 2 seeds
-    assert len(re.findall(r"<tr><td>", koopman)) == 3  # 8 vs 32, 8 vs 128, 32 vs 128
+    # 8 vs 32, 8 vs 128, 32 vs 128, then the two reference pairs with known answers
+    assert len(re.findall(r"<tr><td>width=", koopman)) == 3
     assert "figures/koopman_eigenvalues.png" in koopman
+    # the tour shows what a difference looks like: the reference contrasts with the papers' numbers
+    assert re.search(r"OMD vs OGD: <b>conjugate</b> \(W 0\.008\d*; the paper 0\.008\)", koopman)
+    assert re.search(
+        r"OGD vs bisection: <b>not conjugate</b> \(W 0\.753\d*; the paper 0\.753\)", koopman
+    )
+    assert "figures/koopman_reference.png" in koopman
+    assert (
+        re.search(r"width 1 ages: .*?μ = 1\.6\d", aging) and "figures/aging_reference.png" in aging
+    )
+    assert re.search(r"width 64 weak aging at most [^<]*?diffusion \(α = 1\.1\d", aging)
     # one profiled model per width, with its Hessian and topology numbers, and the path figure
     assert len(re.findall(r"<tr><td>width=", landscape)) == 3
     assert "lambda_max" in landscape and "n_minima" in landscape
@@ -48,5 +60,6 @@ def test_tour_writes_a_self_contained_report(tmp_path):
     again = cli.report(str(tmp_path / "runs"), str(tmp_path / "report2"))
     assert "6 runs recorded" in again.read_text()
     assert "Skipped: the taxonomy needs a sweep over two knobs" in again.read_text()
+    assert "For contrast" not in again.read_text()  # the references are the tour's, not a user's
     one = cli.report(str(runs[0].path), str(tmp_path / "report3"))
     assert "1 runs recorded" in one.read_text()
