@@ -1,5 +1,6 @@
 """ipywidgets explorers: thin compositions of a lens and its plots, with one shared look."""
 
+from .atlas import Atlas, Selection
 from .base import Explorer
 from .dynamics import MapperExplorer, MorseExplorer
 from .glassy import AgingExplorer
@@ -10,11 +11,13 @@ from .train import TrainExplorer
 
 __all__ = [
     "AgingExplorer",
+    "Atlas",
     "Explorer",
     "LandscapeExplorer",
     "MapperExplorer",
     "MorseExplorer",
     "PhaseExplorer",
+    "Selection",
     "SpectrumExplorer",
     "TrainExplorer",
 ]

@@ -1,0 +1,541 @@
+"""Atlas: the training curves, the weights' path, the Koopman spectrum and the Mapper graph of a set
+of runs side by side, sharing one selection of runs and one step window.
+
+Pointing works where matplotlib's widget backend (ipympl) is installed (it is a landkit dependency):
+hover any panel for a read-out, click a curve, a path or a Mapper node to select its runs (shift-click
+adds or removes). Everything cheap redraws at once; the Mapper graph (seconds) is computed in the
+background with a progress bar and cached per setting. Without a pointer, the *runs* list and the
+*steps* slider do the same.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import ipywidgets as W
+import matplotlib
+import matplotlib.lines
+import numpy as np
+import traitlets
+
+from .. import koopman, mapper
+from ..errors import InvalidArgument
+from ..plots.style import PALETTE, RC, new_figure
+from .base import Explorer
+
+
+class Selection(traitlets.HasTraits):
+    """The runs and the step window chosen in one view: pass the same object to several explorers
+    and a choice in one shows in all of them.
+
+    ``runs``: a tuple of run indices (empty: nothing chosen, every view shows every run);
+    ``window``: ``(first_step, last_step)``, inclusive.
+
+    Example
+    -------
+    >>> sel = lk.widgets.Selection(runs=(0, 2), window=(0, 500))
+    >>> seen = []
+    >>> sel.observe(lambda change: seen.append(change["new"]), names="runs")
+    >>> sel.runs = (1,)
+    >>> seen
+    [(1,)]
+    """
+
+    runs = traitlets.Tuple()
+    window = traitlets.Tuple()
+
+    def __repr__(self) -> str:
+        return f"Selection(runs={self.runs}, window={self.window})"
+
+
+def _label(config: dict, keys: list[str]) -> str:
+    return " ".join(f"{k}={config.get(k)}" for k in keys) or "run"
+
+
+def _loss_curve(t) -> tuple[np.ndarray, np.ndarray, str]:
+    """The run's steps and its training loss where it was evaluated (batch loss if never)."""
+    for name in ("loss", "batch_loss"):
+        if name in t.scalars:
+            y = np.asarray(t.scalars[name], dtype=float)
+            ok = np.isfinite(y)
+            if ok.sum() >= 2:
+                return np.asarray(t.steps)[ok], y[ok], name
+    return np.asarray(t.steps), np.full(len(t.steps), np.nan), "loss"
+
+
+class Atlas(Explorer):
+    """Four lenses on one set of runs, with one selection.
+
+    - **training curves** (top left): the loss of every run; click a curve to select its run;
+    - **weights' path** (top right): every snapshot of the runs of one size on their joint principal
+      plane (the Mapper graph's PCA), the selected runs drawn bold, the step window marked;
+    - **Koopman spectrum** (bottom left): time-delay DMD of the selected runs (all when none is
+      selected), per group, on the snapshots inside the step window — the windowed spectrum;
+    - **Mapper graph** (bottom right): snapshots clustered along the lens; click a node to select the
+      runs that pass through it. Nodes are coloured by the share of their snapshots that belong to
+      the selection (or by loss when nothing is selected).
+
+    ``runs``: a :class:`landkit.RunSet`, a list of trajectories or a dict label -> trajectory.
+    ``selection``: a :class:`Selection` to share with other views. ``interactive``: None uses
+    ipympl when it is installed (pointing); False draws PNGs (the controls still work).
+
+    Example
+    -------
+    >>> atlas = lk.widgets.Atlas(runs, start=False)
+    >>> atlas.start(wait=True)                      # what opening it does: the Mapper graph
+    >>> atlas.select(runs=[0, 5], window=(0, 500))  # what a click on two curves does
+    >>> sorted(atlas.spectra)                       # the spectrum of the selection, per group
+    ['width=32', 'width=8']
+    """
+
+    run_label = "Map"
+    title = "Atlas: one selection of runs, four lenses"
+
+    def __init__(self, runs, *, selection: Selection | None = None, lens: str = "loss",
+                 n_cubes: int = 10, overlap: float = 0.3, pca: int = 10, delays: int = 2,
+                 rank: int = 6, interactive: bool | None = None, start: bool = True):  # fmt: skip
+        if isinstance(runs, dict):
+            labels, trajs = list(runs), list(runs.values())
+            configs = [getattr(t, "config", {}) or {} for t in trajs]
+            group_of = list(labels)
+        else:
+            trajs = list(runs)
+            configs = list(runs.configs) if hasattr(runs, "configs") else [t.config for t in trajs]
+            keys = runs.varying_keys() if hasattr(runs, "varying_keys") else []
+            seedy = keys + (["seed"] if any("seed" in c for c in configs) else [])
+            labels = [_label(c, seedy) if seedy else f"run {i}" for i, c in enumerate(configs)]
+            group_of = [_label(c, keys) if keys else "all" for c in configs]
+        if not trajs:
+            raise InvalidArgument("give at least one run")
+        if not all(hasattr(t, "weights") for t in trajs):
+            raise InvalidArgument("the Atlas needs recorded runs (lk.load / lk.load_runs)")
+        self.trajectories, self.labels, self.group_of = trajs, labels, group_of
+        groups = list(dict.fromkeys(group_of))
+        self.colour = {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(groups)}
+        self.curves = [_loss_curve(t) for t in trajs]
+        self.dims = [int(t.weights.shape[1]) for t in trajs]
+        self.delays, self.rank = delays, rank
+        last = int(max(int(np.asarray(t.steps)[-1]) for t in trajs))
+        self.selection = selection if selection is not None else Selection()
+        if not self.selection.window:
+            self.selection.window = (0, last)
+
+        # controls that redraw at once (cheap or cached)
+        self.pick = W.SelectMultiple(options=[(lab, i) for i, lab in enumerate(labels)],
+                                     value=tuple(self.selection.runs), description="runs",
+                                     rows=min(6, len(labels)))  # fmt: skip
+        self.window = W.IntRangeSlider(value=tuple(self.selection.window), min=0, max=last,
+                                       step=max(1, last // 200), description="steps",
+                                       continuous_update=False)  # fmt: skip
+        self.clear = W.Button(description="Clear selection", icon="times")
+        self.readout = W.HTML(value="<i>hover a panel for a read-out; click to select</i>")
+        # controls of the Mapper graph (seconds of work: Map)
+        self.lens = W.Dropdown(options=["loss", "step", "distance"], value=lens, description="lens")
+        self.n_cubes = W.IntSlider(value=n_cubes, min=3, max=30, description="intervals")
+        self.overlap = W.FloatSlider(
+            value=overlap, min=0.05, max=0.7, step=0.05, description="overlap"
+        )
+        self.pca = pca
+        for w in (self.pick, self.window, self.lens, self.n_cubes, self.overlap):
+            w.style.description_width = "70px"
+        super().__init__([self.lens, self.n_cubes, self.overlap], css_class="lk-atlas")
+        live = W.HBox([self.pick, W.VBox([self.window, self.clear])],
+                      layout=W.Layout(flex_flow="row wrap"))  # fmt: skip
+        self.children = (*self.children[:1], live, *self.children[1:], self.readout)
+
+        self.graphs: dict = {}  # (dims, lens, n_cubes, overlap) -> (MapperGraph, layout, run ids)
+        self.spectra: dict = {}  # what the spectrum panel shows now: group -> KoopmanSpectrum
+        self._spectrum_cache: dict = {}
+        self._focus_dims = self.dims[self.selection.runs[0] if self.selection.runs else 0]
+        self._artists: dict = {}  # artist -> ("run", i) or ("node", node id)
+        self._last_hover = 0.0
+        self._lock = threading.RLock()  # the Map thread and a click both redraw
+        self.draw_seconds = float("nan")
+
+        self.fig, axes = new_figure(2, 2, width=5.0, height=3.9)
+        self.ax_curves, self.ax_path, self.ax_spec, self.ax_map = axes.ravel()
+        self.canvas = None
+        if interactive is not False:
+            try:
+                from ipympl.backend_nbagg import Canvas, FigureManager
+            except ImportError:
+                if interactive:
+                    raise InvalidArgument(
+                        "interactive=True needs ipympl (pip install ipympl)"
+                    ) from None
+            else:
+                self.canvas = Canvas(self.fig)
+                self.canvas.header_visible = False
+                self.canvas.toolbar_position = "left"
+                self._manager = FigureManager(self.canvas, 0)
+                self.children = (*self.children, self.canvas)
+        if self.canvas is None:  # PNGs; pointing still works on a local canvas (tests, exports)
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+            FigureCanvasAgg(self.fig)
+        c = self.fig.canvas
+        c.mpl_connect("button_press_event", self._on_click)
+        c.mpl_connect("motion_notify_event", self._on_hover)
+
+        self.pick.observe(lambda ch: self._set(runs=ch["new"]), names="value")
+        self.window.observe(lambda ch: self._set(window=ch["new"]), names="value")
+        self.clear.on_click(lambda _b: self._set(runs=()))
+        self.selection.observe(self._on_selection, names=["runs", "window"])
+        self.message.value = "Mapping the runs… (the other panels work already)"
+        self.redraw()
+        if start:
+            self.start()
+
+    # -- the selection ---------------------------------------------------------------------------
+
+    def select(self, runs=None, window=None) -> None:
+        """Select runs (indices) and/or a step window, as a click or a control would."""
+        self._set(runs=tuple(int(i) for i in runs) if runs is not None else None, window=window)
+
+    def _set(self, runs=None, window=None):
+        if runs is not None:
+            runs = tuple(sorted({int(i) for i in runs}))
+            if any(not 0 <= i < len(self.trajectories) for i in runs):
+                raise InvalidArgument(f"run indices must be in [0, {len(self.trajectories)})")
+            self.selection.runs = runs
+        if window is not None:
+            lo, hi = (int(v) for v in window)
+            self.selection.window = (min(lo, hi), max(lo, hi))
+
+    def _on_selection(self, change):
+        sel = self.selection
+        if tuple(self.pick.value) != sel.runs:
+            self.pick.value = sel.runs
+        if tuple(self.window.value) != sel.window:
+            self.window.value = sel.window
+        if sel.runs and self.dims[sel.runs[0]] != self._focus_dims:
+            self._focus_dims = self.dims[sel.runs[0]]  # another size of network: map it
+            if self._graph() is None and not (self._thread and self._thread.is_alive()):
+                self.start()
+        self.redraw()
+
+    @property
+    def chosen(self) -> list[int]:
+        """The selected runs, or every run when none is selected."""
+        return list(self.selection.runs) or list(range(len(self.trajectories)))
+
+    # -- the Mapper graph (the slow part) --------------------------------------------------------
+
+    def _key(self):
+        return (self._focus_dims, self.lens.value, self.n_cubes.value, round(self.overlap.value, 3))
+
+    def _graph(self):
+        return self.graphs.get(self._key())
+
+    def work(self):
+        key = self._key()
+        if key in self.graphs:
+            self.redraw()
+            self.progress(1.0, self._cache_note())
+            return
+        ids = [i for i, d in enumerate(self.dims) if d == key[0]]
+        focus = [self.trajectories[i] for i in ids]
+        note = ""
+        try:
+            g = mapper.graph(focus, lens=key[1], n_cubes=key[2], overlap=key[3], pca=self.pca,
+                             progress=self.hook(0.05, 0.85, "reading runs"))  # fmt: skip
+        except InvalidArgument as e:  # e.g. lens="loss" on runs evaluated at some snapshots only
+            if key[1] == "step":
+                raise
+            note = f" (lens {key[1]!r} not possible: {e}; mapped along the step instead)"
+            g = mapper.graph(focus, lens="step", n_cubes=key[2], overlap=key[3], pca=self.pca,
+                             progress=self.hook(0.05, 0.85, "reading runs"))  # fmt: skip
+        self.progress(0.9, "laying out the graph…")
+        import networkx as nx
+
+        nxg = g.to_networkx()
+        pos = nx.spring_layout(nxg, seed=0, k=1.5 / np.sqrt(max(len(nxg), 1))) if len(nxg) else {}
+        self.graphs[key] = (g, pos, ids)
+        self.redraw()
+        self.progress(1.0, self._cache_note() + note)
+
+    def _cache_note(self) -> str:
+        return (f"done. Cached: {len(self.graphs)} Mapper graph(s), {len(self._spectrum_cache)} "
+                "spectra; moving back to a setting is instant.")  # fmt: skip
+
+    # -- drawing ---------------------------------------------------------------------------------
+
+    def redraw(self) -> None:
+        """Redraw the four panels for the current selection (tens of milliseconds, the spectrum of a
+        new selection aside)."""
+        with self._lock:
+            self._redraw()
+
+    def _redraw(self) -> None:
+        t0 = time.perf_counter()
+        self._artists = {}
+        with matplotlib.rc_context(RC):
+            for ax in (self.ax_curves, self.ax_path, self.ax_spec, self.ax_map):
+                ax.clear()
+            self._draw_curves()
+            self._draw_path()
+            self._draw_spectrum()
+            self._draw_mapper()
+        if self.canvas is not None:
+            self.canvas.draw_idle()
+            self._figure = self.fig
+            self.export_button.disabled = False
+        else:
+            self.show_figure(self.fig)
+        self.draw_seconds = time.perf_counter() - t0
+
+    def _style(self, i):
+        sel = self.selection.runs
+        if not sel:
+            return dict(lw=1.3, alpha=0.8, zorder=2)
+        return dict(lw=2.4, alpha=1.0, zorder=3) if i in sel else dict(lw=0.8, alpha=0.2, zorder=1)
+
+    def _draw_curves(self):
+        ax = self.ax_curves
+        lo, hi = self.selection.window
+        for i, (steps, loss, _name) in enumerate(self.curves):
+            ok = (steps > 0) & np.isfinite(loss)
+            if not ok.any():
+                continue
+            (line,) = ax.plot(steps[ok], loss[ok], color=self.colour[self.group_of[i]],
+                              **self._style(i))  # fmt: skip
+            self._artists[line] = ("run", i)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.axvspan(max(lo, 1), max(hi, 1), color="0.5", alpha=0.12, lw=0, zorder=0)
+        handles = [matplotlib.lines.Line2D([], [], color=c, lw=2, label=g)
+                   for g, c in self.colour.items()]  # fmt: skip
+        if len(handles) > 1:
+            ax.legend(handles=handles, fontsize=8, loc="lower left", framealpha=0.9)
+        ax.set_xlabel("step")
+        ax.set_ylabel(self.curves[0][2].replace("_", " "))
+        n = len(self.selection.runs)
+        ax.set_title(f"Training curves — {n or 'no'} run{'s' if n != 1 else ''} selected; "
+                     "grey: the step window", fontsize=10)  # fmt: skip
+
+    def _draw_path(self):
+        ax = self.ax_path
+        entry = self._graph()
+        if entry is None:
+            ax.text(0.5, 0.5, "mapping… (the path appears with the Mapper graph)",
+                    ha="center", va="center", transform=ax.transAxes, color="0.4")  # fmt: skip
+            ax.set_axis_off()
+            return
+        g, _pos, ids = entry
+        lo, hi = self.selection.window
+        P, runs_of, steps_of = g.points[:, :2], g.members[:, 0].astype(int), g.members[:, 1]
+        for j, i in enumerate(ids):
+            m = runs_of == j
+            order = np.argsort(steps_of[m])
+            xy, st = P[m][order], steps_of[m][order]
+            c = self.colour[self.group_of[i]]
+            (line,) = ax.plot(xy[:, 0], xy[:, 1], color=c, **self._style(i))
+            self._artists[line] = ("run", i)
+            inside = (st >= lo) & (st <= hi)
+            if self.selection.runs and i not in self.selection.runs:
+                continue
+            ax.scatter(xy[inside, 0], xy[inside, 1], s=9, color=c, zorder=4)
+            ax.scatter(*xy[0], marker="o", s=30, facecolor="white", edgecolor=c, zorder=5)
+            ax.scatter(*xy[-1], marker="X", s=40, color=c, edgecolor="black", lw=0.5, zorder=5)
+        ax.set_xlabel("PC 1")
+        ax.set_ylabel("PC 2")
+        size = self.labels_of(ids)
+        ax.set_title(f"Path on the principal plane: {size}\n"
+                     "o start, X end, dots: in the step window", fontsize=10)  # fmt: skip
+
+    def labels_of(self, ids) -> str:
+        groups = sorted({self.group_of[i] for i in ids})
+        return f"{', '.join(groups)} ({len(ids)} runs)"
+
+    def _spectrum_of(self, ids: tuple, window: tuple):
+        key = (ids, window)
+        if key not in self._spectrum_cache:
+            lo, hi = window
+            trajs = []
+            for i in ids:
+                t = self.trajectories[i]
+                k = t.schedule_period
+                if k is None:
+                    raise InvalidArgument(
+                        "no evenly spaced snapshots: record with an every(k) schedule for the spectrum"
+                    )
+                t = t.every(k)
+                st = np.asarray(t.steps)
+                t = t.select((st >= lo) & (st <= hi))
+                trajs.append(t)
+            n = min(len(t) for t in trajs)
+            need = self.delays + 3
+            if n < need:
+                raise InvalidArgument(
+                    f"only {n} evenly spaced snapshots in steps {lo}–{hi}: widen the window "
+                    f"(DMD with {self.delays} delays needs {need})"
+                )
+            pca = 8 if trajs[0].weights.shape[1] > 8 else None  # as the report: 8 components
+            self._spectrum_cache[key] = koopman.spectrum(
+                trajs, delays=self.delays, rank=self.rank, pca=pca
+            )
+        return self._spectrum_cache[key]
+
+    def _draw_spectrum(self):
+        from ..plots import plot_eigenvalues
+
+        ax = self.ax_spec
+        lo, hi = self.selection.window
+        by_group: dict = {}
+        for i in self.chosen:
+            by_group.setdefault(self.group_of[i], []).append(i)
+        self.spectra = {}
+        problems = []
+        for grp, ids in by_group.items():
+            try:
+                self.spectra[grp] = self._spectrum_of(tuple(ids), (lo, hi))
+            except (InvalidArgument, ValueError) as e:
+                problems.append(f"{grp}: {e}")
+        if not self.spectra:
+            ax.text(0.5, 0.5, "\n".join(problems) or "no spectrum", ha="center", va="center",
+                    transform=ax.transAxes, wrap=True, fontsize=9, color="0.3")  # fmt: skip
+            ax.set_axis_off()
+            return
+        plot_eigenvalues(self.spectra, ax=ax, zoom=True,
+                         title=f"Koopman eigenvalues of {'the selection' if self.selection.runs else 'all runs'},"
+                               f"\nsteps {lo}–{hi}")  # fmt: skip
+        for coll, grp in zip(ax.collections, self.spectra):
+            coll.set_edgecolor(self.colour[grp])
+        if ax.get_legend() is not None:  # legend colours follow the groups' colours
+            for h, grp in zip(ax.get_legend().legend_handles[1:], self.spectra):
+                h.set_edgecolor(self.colour[grp])
+
+    def _draw_mapper(self):
+        ax = self.ax_map
+        entry = self._graph()
+        ax.set_axis_off()
+        if entry is None:
+            ax.text(0.5, 0.5, "mapping…", ha="center", va="center", transform=ax.transAxes,
+                    color="0.4")  # fmt: skip
+            return
+        g, pos, ids = entry
+        if not g.nodes:
+            ax.text(0.5, 0.5, "empty graph (every point was noise)", ha="center",
+                    transform=ax.transAxes)  # fmt: skip
+            return
+        sel = {ids.index(i) for i in self.selection.runs if i in ids}
+        nodes = list(g.nodes)
+        share = np.array([np.isin(g.members[g.nodes[n], 0], list(sel)).mean() for n in nodes])
+        for a, b in g.links:
+            ax.plot(*zip(pos[a], pos[b]), color="0.6", lw=1, zorder=1)
+        xy = np.array([pos[n] for n in nodes])
+        sizes = np.array([len(g.nodes[n]) for n in nodes], dtype=float)
+        if sel:
+            colours, cmap, label, vmax = share, "Oranges", "share of the node in the selection", 1.0
+        else:
+            colours = np.array([np.mean(g.lens[g.nodes[n]]) for n in nodes])
+            cmap, label, vmax = "viridis", f"mean {g.params['lens']}", None
+        sc = ax.scatter(xy[:, 0], xy[:, 1], s=30 + 270 * sizes / sizes.max(), c=colours, cmap=cmap,
+                        vmin=0 if sel else None, vmax=vmax, edgecolor="black", linewidth=0.6,
+                        zorder=2)  # fmt: skip
+        self._artists[sc] = ("nodes", nodes)
+        self._mapper_xy = (xy, nodes)
+        self._mapper_cbar_label = label
+        ax.set_title(f"Mapper: {len(nodes)} nodes of {self.labels_of(ids)}\n"
+                     f"colour: {label}", fontsize=10)  # fmt: skip
+
+    # -- pointing --------------------------------------------------------------------------------
+
+    def _nearest_run(self, ax, x, y) -> tuple[int | None, float]:
+        """The run whose line in panel ``ax`` passes nearest to display point (x, y), and how far
+        (pixels, to its nearest point)."""
+        best, who = np.inf, None
+        for artist, what in self._artists.items():
+            if what[0] != "run" or artist.axes is not ax:
+                continue
+            d = ax.transData.transform(np.asarray(artist.get_xydata(), dtype=float)) - (x, y)
+            dist = np.sqrt((d**2).sum(1)).min() if len(d) else np.inf
+            if dist < best:
+                best, who = dist, what[1]
+        return who, best
+
+    def _on_click(self, event):
+        if event.inaxes is None or getattr(event, "button", 1) not in (1, None):
+            return
+        toolbar = getattr(self.fig.canvas, "toolbar", None)
+        if toolbar is not None and str(getattr(toolbar, "mode", "")):
+            return  # zooming or panning, not choosing
+        self.click(event.inaxes, event.x, event.y, add="shift" in (event.key or ""))
+
+    def click(self, ax, x: float, y: float, *, add: bool = False) -> None:
+        """What a click at display point (x, y) of panel ``ax`` does: on a curve or a path, select
+        its run; on a Mapper node, the runs through it (``add``, a shift-click: add them, or remove
+        them when all are selected already)."""
+        picked: set = set()
+        if ax in (self.ax_curves, self.ax_path):
+            i, dist = self._nearest_run(ax, x, y)
+            if i is not None and dist <= 8:
+                picked = {i}
+        elif ax is self.ax_map and self._graph() is not None and hasattr(self, "_mapper_xy"):
+            g, _pos, ids = self._graph()
+            xy, nodes = self._mapper_xy
+            d = np.hypot(*(ax.transData.transform(xy) - (x, y)).T)
+            k = int(np.argmin(d))
+            if d[k] <= 14:
+                picked = {ids[int(r)] for r in g.members[g.nodes[nodes[k]], 0]}
+        if not picked:
+            return
+        now = set(self.selection.runs)
+        new = (now - picked if picked <= now else now | picked) if add else picked
+        self._set(runs=new)
+
+    def _on_hover(self, event):
+        if event.inaxes is None or event.xdata is None:
+            return
+        now = time.monotonic()
+        if now - self._last_hover < 0.05:  # at most 20 read-outs a second
+            return
+        self._last_hover = now
+        text = self.describe(event.inaxes, event.x, event.y)
+        if text:
+            self.readout.value = text
+
+    def describe(self, ax, x: float, y: float) -> str:
+        """What lies under the pointer at display coordinates (x, y) of panel ``ax``: the hover
+        read-out (run, step and loss on a curve or path; size, runs and loss of a Mapper node; an
+        eigenvalue's modulus)."""
+        pts, info = [], []
+        if ax is self.ax_curves:
+            for i, (steps, loss, name) in enumerate(self.curves):
+                ok = (steps > 0) & np.isfinite(loss)
+                for s, v in zip(steps[ok], loss[ok]):
+                    pts.append((s, v))
+                    info.append(f"<b>{self.labels[i]}</b> · step {int(s)} · {name} {v:.4g}")
+        elif ax is self.ax_path and self._graph() is not None:
+            g, _pos, ids = self._graph()
+            for (px, py), (r, s) in zip(g.points[:, :2], g.members):
+                pts.append((px, py))
+                i = ids[int(r)]
+                loss = np.interp(s, self.curves[i][0], self.curves[i][1])
+                info.append(f"<b>{self.labels[i]}</b> · step {int(s)} · loss ≈ {loss:.4g}")
+        elif ax is self.ax_map and self._graph() is not None and hasattr(self, "_mapper_xy"):
+            g, _pos, ids = self._graph()
+            xy, nodes = self._mapper_xy
+            for (px, py), n in zip(xy, nodes):
+                pts.append((px, py))
+                idx = g.nodes[n]
+                members = sorted({ids[int(r)] for r in g.members[idx, 0]})
+                names = ", ".join(self.labels[i] for i in members[:4]) + (
+                    " …" if len(members) > 4 else ""
+                )
+                st = g.members[idx, 1]
+                info.append(f"node of <b>{len(idx)}</b> snapshots · steps {int(st.min())}–{int(st.max())} "
+                            f"· mean lens {np.mean(g.lens[idx]):.4g} · runs: {names}")  # fmt: skip
+        elif ax is self.ax_spec:
+            for grp, s in self.spectra.items():
+                for lam in np.asarray(s.eigenvalues):
+                    pts.append((lam.real, lam.imag))
+                    info.append(
+                        f"<b>{grp}</b> · λ = {lam.real:.4f} {lam.imag:+.4f}i · |λ| = {abs(lam):.4f}"
+                    )
+        if not pts:
+            return ""
+        d = ax.transData.transform(np.asarray(pts, dtype=float)) - np.array([x, y])
+        j = int(np.argmin((d**2).sum(1)))
+        return info[j] if np.hypot(*d[j]) < 25 else ""
