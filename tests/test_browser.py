@@ -326,6 +326,58 @@ def _drive_tour_explorers(page, tmp_path, prefix):
     page.screenshot(path=str(tmp_path / f"{prefix}-phase.png"))
 
 
+def _drive_atlas(page, tmp_path) -> dict:
+    """Hover the atlas's training curves until the read-out names a run, click there: the run is
+    selected (the runs list follows) and the figure redraws. Returns the latencies in seconds."""
+    atlas = page.locator(".lk-atlas")
+    atlas.scroll_into_view_if_needed()
+    message = atlas.locator(".widget-html").nth(1)
+    deadline = time.monotonic() + 120
+    while "Cached" not in message.inner_text() and time.monotonic() < deadline:
+        time.sleep(0.3)  # the Mapper graph is computed as the atlas opens
+    assert "Cached" in message.inner_text(), message.inner_text()
+    canvas = atlas.locator("canvas").first
+    canvas.wait_for(timeout=30_000)
+    box = canvas.bounding_box()
+    readout = atlas.locator(".widget-html").last
+    before = readout.inner_text()
+    found, hover_s = None, None
+    for fy in (0.2, 0.25, 0.3, 0.15, 0.35):  # along the top-left panel, where the curves fall
+        for fx in (0.12, 0.15, 0.18, 0.21, 0.24, 0.27, 0.3, 0.33, 0.36, 0.39, 0.42):
+            x, y = box["x"] + fx * box["width"], box["y"] + fy * box["height"]
+            t0 = time.monotonic()
+            page.mouse.move(x, y)
+            while time.monotonic() - t0 < 1.0 and readout.inner_text() == before:
+                time.sleep(0.02)
+            if "step" in readout.inner_text() and "width=" in readout.inner_text():
+                found, hover_s = (x, y), time.monotonic() - t0
+                break
+            before = readout.inner_text()
+        if found:
+            break
+    assert found, f"no hover read-out over the curves: {readout.inner_text()!r}"
+    run = re.search(r"width=\d+ seed=\d+", readout.inner_text()).group(0)
+    pixels = canvas.evaluate("c => c.toDataURL()")
+    chosen = atlas.locator("select").first
+    t0 = time.monotonic()
+    page.mouse.click(*found)
+    while time.monotonic() - t0 < 10 and not chosen.evaluate("s => s.selectedOptions.length"):
+        time.sleep(0.02)
+    select_s = time.monotonic() - t0
+    names = chosen.evaluate(
+        "s => Array.from(s.selectedOptions).map(o => o.text.replace(/\\s/g, ' '))"
+    )
+    assert names == [run], (names, run)  # the run under the pointer, and only it
+    while time.monotonic() - t0 < 10 and canvas.evaluate("c => c.toDataURL()") == pixels:
+        time.sleep(0.02)
+    redraw_s = time.monotonic() - t0
+    assert canvas.evaluate("c => c.toDataURL()") != pixels, "the atlas did not redraw"
+    page.screenshot(path=str(tmp_path / "voila-atlas.png"))
+    timing = {"hover_s": hover_s, "click_to_selection_s": select_s, "click_to_redraw_s": redraw_s}
+    print("atlas latencies:", timing)
+    return timing
+
+
 def test_tour_app_in_voila(voila_app, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -355,6 +407,11 @@ def test_tour_app_in_voila(voila_app, tmp_path):
             page.screenshot(path=str(tmp_path / "voila-landscape.png"))
             assert image.get_attribute("src") != first, "the landscape figure did not change"
 
+            # the atlas answers the pointer: a hover read-out, a click that selects a run
+            atlas_timing = _drive_atlas(page, tmp_path)
+            ARTIFACTS.mkdir(exist_ok=True)
+            (ARTIFACTS / "atlas-latency.json").write_text(json.dumps(atlas_timing, indent=1))
+
             # every other explorer: run it, change one control, run it again, the figure changes
             _drive_tour_explorers(page, tmp_path, "voila")
         except BaseException:
@@ -366,6 +423,7 @@ def test_tour_app_in_voila(voila_app, tmp_path):
             browser.close()
     ARTIFACTS.mkdir(exist_ok=True)
     for name in (
+        "voila-atlas.png",
         "voila-landscape.png",
         "voila-mapper.png",
         "voila-spectrum.png",
@@ -397,12 +455,15 @@ def test_tour_in_jupyterlab(jupyterlab, tmp_path):
             page.locator(".jp-Notebook .jp-Cell").first.wait_for(state="attached", timeout=90_000)
             _run_all(page, url, token)
             _wait_idle(page)
-            for css in (".lk-spectrum-explorer", ".lk-landscape-explorer", ".lk-mapper-explorer",
+            for css in (".lk-atlas", ".lk-spectrum-explorer", ".lk-landscape-explorer", ".lk-mapper-explorer",
                         ".lk-morse-explorer", ".lk-aging-explorer", ".lk-phase-explorer"):  # fmt: skip
                 assert page.locator(css).count() == 1, f"{css} missing"
             assert not page.get_by_text(re.compile(r"<Figure size")).count()
             assert not page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
                                     has_text="Error").count()  # fmt: skip
+            _drive_atlas(
+                page, tmp_path
+            )  # ipympl's JupyterLab extension: the pointer works here too
             land = page.locator(".lk-landscape-explorer")
             land.scroll_into_view_if_needed()
             _press_and_wait(land, "Draw", "minim")

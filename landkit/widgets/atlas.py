@@ -24,6 +24,9 @@ from ..errors import InvalidArgument
 from ..plots.style import PALETTE, RC, new_figure
 from .base import Explorer
 
+# pixels: how far from a curve, a path point or an eigenvalue the pointer still reaches it
+REACH = 12
+
 
 class Selection(traitlets.HasTraits):
     """The runs and the step window chosen in one view: pass the same object to several explorers
@@ -148,7 +151,12 @@ class Atlas(Explorer):
         self.spectra: dict = {}  # what the spectrum panel shows now: group -> KoopmanSpectrum
         self._spectrum_cache: dict = {}
         self._focus_dims = self.dims[self.selection.runs[0] if self.selection.runs else 0]
-        self._artists: dict = {}  # artist -> ("run", i) or ("node", node id)
+        self._artists: dict = {}  # line -> ("run", i): what a click or a hover can reach
+        self._curve_lines: dict = {}  # run -> its line on the curves panel (made once)
+        self._path_lines: dict = {}  # run -> its line on the path panel (made per Mapper graph)
+        self._path_marks: list = []
+        self._path_key = None
+        self._span = None
         self._last_hover = 0.0
         self._lock = threading.RLock()  # the Map thread and a click both redraw
         self.draw_seconds = float("nan")
@@ -167,7 +175,7 @@ class Atlas(Explorer):
             else:
                 self.canvas = Canvas(self.fig)
                 self.canvas.header_visible = False
-                self.canvas.toolbar_position = "left"
+                self.canvas.toolbar_position = "right"  # the left edge holds the y labels
                 self._manager = FigureManager(self.canvas, 0)
                 self.children = (*self.children, self.canvas)
         if self.canvas is None:  # PNGs; pointing still works on a local canvas (tests, exports)
@@ -184,6 +192,9 @@ class Atlas(Explorer):
         self.selection.observe(self._on_selection, names=["runs", "window"])
         self.message.value = "Mapping the runs… (the other panels work already)"
         self.redraw()
+        # lay the panels out once: constrained layout on every redraw would be two thirds of its cost
+        self.fig.get_layout_engine().execute(self.fig)
+        self.fig.set_layout_engine("none")
         if start:
             self.start()
 
@@ -269,14 +280,21 @@ class Atlas(Explorer):
 
     def _redraw(self) -> None:
         t0 = time.perf_counter()
-        self._artists = {}
         with matplotlib.rc_context(RC):
-            for ax in (self.ax_curves, self.ax_path, self.ax_spec, self.ax_map):
-                ax.clear()
-            self._draw_curves()
-            self._draw_path()
+            if not self._curve_lines:
+                self._build_curves()
+            self._style_curves()
+            key = self._key() if self._graph() is not None else None
+            if key != self._path_key or not self._path_lines:
+                self._build_path()
+                self._path_key = key
+            self._style_path()
+            self.ax_spec.clear()  # linear axes, few ticks: cheap to redo
             self._draw_spectrum()
+            self.ax_map.clear()  # no axes at all
             self._draw_mapper()
+        self._artists = {line: ("run", i) for i, line in self._curve_lines.items()}
+        self._artists |= {line: ("run", i) for i, line in self._path_lines.items()}
         if self.canvas is not None:
             self.canvas.draw_idle()
             self._figure = self.fig
@@ -291,58 +309,88 @@ class Atlas(Explorer):
             return dict(lw=1.3, alpha=0.8, zorder=2)
         return dict(lw=2.4, alpha=1.0, zorder=3) if i in sel else dict(lw=0.8, alpha=0.2, zorder=1)
 
-    def _draw_curves(self):
+    def _restyle(self, line, i):
+        st = self._style(i)
+        line.set_linewidth(st["lw"])
+        line.set_alpha(st["alpha"])
+        line.set_zorder(st["zorder"])
+
+    def _build_curves(self):
+        """The curves panel's lines, made once (log axes: their ticks are costly to redo)."""
         ax = self.ax_curves
-        lo, hi = self.selection.window
         for i, (steps, loss, _name) in enumerate(self.curves):
             ok = (steps > 0) & np.isfinite(loss)
-            if not ok.any():
-                continue
-            (line,) = ax.plot(steps[ok], loss[ok], color=self.colour[self.group_of[i]],
-                              **self._style(i))  # fmt: skip
-            self._artists[line] = ("run", i)
+            if ok.any():
+                (self._curve_lines[i],) = ax.plot(
+                    steps[ok], loss[ok], color=self.colour[self.group_of[i]]
+                )
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.axvspan(max(lo, 1), max(hi, 1), color="0.5", alpha=0.12, lw=0, zorder=0)
         handles = [matplotlib.lines.Line2D([], [], color=c, lw=2, label=g)
                    for g, c in self.colour.items()]  # fmt: skip
         if len(handles) > 1:
             ax.legend(handles=handles, fontsize=8, loc="lower left", framealpha=0.9)
         ax.set_xlabel("step")
         ax.set_ylabel(self.curves[0][2].replace("_", " "))
+
+    def _style_curves(self):
+        ax = self.ax_curves
+        lo, hi = self.selection.window
+        for i, line in self._curve_lines.items():
+            self._restyle(line, i)
+        if self._span is not None:
+            self._span.remove()
+        xlim = ax.get_xlim()
+        self._span = ax.axvspan(max(lo, 1), max(hi, 1), color="0.5", alpha=0.12, lw=0, zorder=0)
+        ax.set_xlim(xlim)
         n = len(self.selection.runs)
         ax.set_title(f"Training curves — {n or 'no'} run{'s' if n != 1 else ''} selected; "
                      "grey: the step window", fontsize=10)  # fmt: skip
 
-    def _draw_path(self):
+    def _build_path(self):
         ax = self.ax_path
+        ax.clear()
+        self._path_lines, self._path_marks, self._path_xy = {}, [], {}
         entry = self._graph()
         if entry is None:
             ax.text(0.5, 0.5, "mapping… (the path appears with the Mapper graph)",
                     ha="center", va="center", transform=ax.transAxes, color="0.4")  # fmt: skip
             ax.set_axis_off()
             return
+        ax.set_axis_on()
         g, _pos, ids = entry
-        lo, hi = self.selection.window
         P, runs_of, steps_of = g.points[:, :2], g.members[:, 0].astype(int), g.members[:, 1]
         for j, i in enumerate(ids):
             m = runs_of == j
             order = np.argsort(steps_of[m])
-            xy, st = P[m][order], steps_of[m][order]
-            c = self.colour[self.group_of[i]]
-            (line,) = ax.plot(xy[:, 0], xy[:, 1], color=c, **self._style(i))
-            self._artists[line] = ("run", i)
-            inside = (st >= lo) & (st <= hi)
-            if self.selection.runs and i not in self.selection.runs:
-                continue
-            ax.scatter(xy[inside, 0], xy[inside, 1], s=9, color=c, zorder=4)
-            ax.scatter(*xy[0], marker="o", s=30, facecolor="white", edgecolor=c, zorder=5)
-            ax.scatter(*xy[-1], marker="X", s=40, color=c, edgecolor="black", lw=0.5, zorder=5)
+            self._path_xy[i] = (P[m][order], steps_of[m][order])
+            xy = self._path_xy[i][0]
+            (self._path_lines[i],) = ax.plot(
+                xy[:, 0], xy[:, 1], color=self.colour[self.group_of[i]]
+            )
         ax.set_xlabel("PC 1")
         ax.set_ylabel("PC 2")
-        size = self.labels_of(ids)
-        ax.set_title(f"Path on the principal plane: {size}\n"
+        ax.set_title(f"Path on the principal plane: {self.labels_of(ids)}\n"
                      "o start, X end, dots: in the step window", fontsize=10)  # fmt: skip
+
+    def _style_path(self):
+        ax = self.ax_path
+        for a in self._path_marks:
+            a.remove()
+        self._path_marks = []
+        lo, hi = self.selection.window
+        for i, line in self._path_lines.items():
+            self._restyle(line, i)
+            if self.selection.runs and i not in self.selection.runs:
+                continue
+            xy, st = self._path_xy[i]
+            c = self.colour[self.group_of[i]]
+            inside = (st >= lo) & (st <= hi)
+            self._path_marks += [
+                ax.scatter(xy[inside, 0], xy[inside, 1], s=9, color=c, zorder=4),
+                ax.scatter(*xy[0], marker="o", s=30, facecolor="white", edgecolor=c, zorder=5),
+                ax.scatter(*xy[-1], marker="X", s=40, color=c, edgecolor="black", lw=0.5, zorder=5),
+            ]
 
     def labels_of(self, ids) -> str:
         groups = sorted({self.group_of[i] for i in ids})
@@ -431,10 +479,9 @@ class Atlas(Explorer):
         else:
             colours = np.array([np.mean(g.lens[g.nodes[n]]) for n in nodes])
             cmap, label, vmax = "viridis", f"mean {g.params['lens']}", None
-        sc = ax.scatter(xy[:, 0], xy[:, 1], s=30 + 270 * sizes / sizes.max(), c=colours, cmap=cmap,
+        ax.scatter(xy[:, 0], xy[:, 1], s=30 + 270 * sizes / sizes.max(), c=colours, cmap=cmap,
                         vmin=0 if sel else None, vmax=vmax, edgecolor="black", linewidth=0.6,
                         zorder=2)  # fmt: skip
-        self._artists[sc] = ("nodes", nodes)
         self._mapper_xy = (xy, nodes)
         self._mapper_cbar_label = label
         ax.set_title(f"Mapper: {len(nodes)} nodes of {self.labels_of(ids)}\n"
@@ -470,14 +517,14 @@ class Atlas(Explorer):
         picked: set = set()
         if ax in (self.ax_curves, self.ax_path):
             i, dist = self._nearest_run(ax, x, y)
-            if i is not None and dist <= 8:
+            if i is not None and dist <= REACH:
                 picked = {i}
         elif ax is self.ax_map and self._graph() is not None and hasattr(self, "_mapper_xy"):
             g, _pos, ids = self._graph()
             xy, nodes = self._mapper_xy
             d = np.hypot(*(ax.transData.transform(xy) - (x, y)).T)
             k = int(np.argmin(d))
-            if d[k] <= 14:
+            if d[k] <= REACH + 6:  # a node is a disc, not a point
                 picked = {ids[int(r)] for r in g.members[g.nodes[nodes[k]], 0]}
         if not picked:
             return
@@ -538,4 +585,4 @@ class Atlas(Explorer):
             return ""
         d = ax.transData.transform(np.asarray(pts, dtype=float)) - np.array([x, y])
         j = int(np.argmin((d**2).sum(1)))
-        return info[j] if np.hypot(*d[j]) < 25 else ""
+        return info[j] if np.hypot(*d[j]) <= REACH + 6 * (ax is self.ax_map) else ""
