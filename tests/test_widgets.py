@@ -3,6 +3,7 @@
 import itertools
 import time
 
+import numpy as np
 import pytest
 
 import landkit as lk
@@ -85,6 +86,30 @@ def test_spectrum_explorer_compares_groups():
     ex.n_perm.value = 0
     ex.start(wait=True)
     assert all(len(s.eigenvalues) == 3 for s in ex.spectra.values())
+
+
+def test_spectrum_explorer_windows_recorded_runs():
+    """The steps window: the spectra of the snapshots inside it, exactly the lens on those snapshots."""
+    runs = lk.examples.example_runs("digits-widths")
+    groups = lk.koopman.uniform_groups(runs, by="width")
+    ex = lk.widgets.SpectrumExplorer(groups, delays=2, rank=6, pca=8, n_resamples=0)
+    assert ex.window.value == (0, 1000)
+    ex.window.value = (0, 400)
+    ex.start(wait=True)
+    for label, trajs in groups.items():
+        early = [t.select(np.asarray(t.steps) <= 400) for t in trajs]
+        ref = lk.koopman.spectrum(early, delays=2, rank=6, pca=8)
+        np.testing.assert_allclose(
+            np.sort_complex(ex.spectra[label].eigenvalues), np.sort_complex(ref.eigenvalues)
+        )
+    late = dict(ex.spectra)
+    ex.window.value = (500, 1000)
+    ex.start(wait=True)
+    assert lk.koopman.wasserstein(ex.spectra["width=8"], late["width=8"]) > 1e-3
+    ex.window.value = (0, 50)  # two snapshots: too few for DMD with 2 delays
+    with pytest.raises(ValueError, match="widen the step window"):
+        ex.start(wait=True)
+    assert lk.widgets.SpectrumExplorer(lk.examples.omd_ogd()).window is None  # arrays: no steps
 
 
 def test_spectrum_explorer_errors():

@@ -16,6 +16,8 @@ class SpectrumExplorer(Explorer):
     ``groups``: a dict label -> list of trajectories (or (runs, T, D) arrays; see
     :func:`landkit.koopman.uniform_groups`), or a :class:`landkit.RunSet` with ``group_by=`` a config
     key. Groups of networks of different sizes need ``pca=k`` (each group on its own k components).
+    Groups of recorded runs get a **steps** window: the spectra and the test of one phase of training
+    (early against late).
 
     Example
     -------
@@ -48,9 +50,18 @@ class SpectrumExplorer(Explorer):
         self.n_perm = W.IntSlider(
             value=n_resamples, min=0, max=1000, step=10, description="resamples"
         )
-        for w in (self.pick, self.delays, self.rank, self.pca, self.params, self.n_perm):
+        # recorded runs (not arrays): a step window, for the spectrum of one phase of training
+        trajs = [t for v in self.groups.values() for t in v]
+        self.window = None
+        if trajs and all(hasattr(t, "steps") and hasattr(t, "select") for t in trajs):
+            last = int(max(int(np.asarray(t.steps)[-1]) for t in trajs))
+            self.window = W.IntRangeSlider(value=(0, last), min=0, max=last, step=max(1, last // 200),
+                                           description="steps")  # fmt: skip
+        extra = [self.window] if self.window is not None else []
+        for w in (self.pick, self.delays, self.rank, self.pca, self.params, self.n_perm, *extra):
             w.style.description_width = "100px"
-        super().__init__([W.VBox([self.pick, self.params]), W.VBox([self.delays, self.rank]), W.VBox([self.pca, self.n_perm])],
+        super().__init__([W.VBox([self.pick, self.params]), W.VBox([self.delays, self.rank]),
+                          W.VBox([self.pca, self.n_perm, *extra])],
                          css_class="lk-spectrum-explorer")  # fmt: skip
         self.spectra: dict = {}
         self.result = None
@@ -64,13 +75,31 @@ class SpectrumExplorer(Explorer):
             params=self.params.value.strip() or None,
         )
 
+    def _windowed(self) -> dict:
+        """The groups restricted to the snapshots inside the step window (all of them by default)."""
+        if self.window is None:
+            return self.groups
+        lo, hi = self.window.value
+        out = {}
+        for k, v in self.groups.items():
+            out[k] = [
+                t.select((np.asarray(t.steps) >= lo) & (np.asarray(t.steps) <= hi)) for t in v
+            ]
+            short = min(len(t) for t in out[k])
+            if short < self.delays.value + 3:
+                raise InvalidArgument(
+                    f"{k}: only {short} snapshots in steps {lo}–{hi}; widen the step window"
+                )
+        return out
+
     def work(self):
         chosen = list(self.pick.value)
         if len(chosen) < 1:
             raise InvalidArgument("pick at least one group")
         opts = self._options()
+        groups = self._windowed()
         self.progress(0.05, "computing spectra…")
-        self.spectra = {k: koopman.spectrum(self.groups[k], **opts) for k in chosen}
+        self.spectra = {k: koopman.spectrum(groups[k], **opts) for k in chosen}
         fig, axes = plots.new_figure(2, width=4.8, height=4.2)
         plots.plot_eigenvalues(self.spectra, ax=axes[0])
         text = ""
@@ -87,7 +116,7 @@ class SpectrumExplorer(Explorer):
             if self.n_perm.value and not self.stopping:
                 self.progress(0.3, f"permutation test {a} vs {b}…")
                 self.result = koopman.conjugacy_test(
-                    self.groups[a], self.groups[b], n_resamples=self.n_perm.value,
+                    groups[a], groups[b], n_resamples=self.n_perm.value,
                     progress=self.hook(0.3, 0.95, "resamples"), **opts
                 )  # fmt: skip
                 text = (
