@@ -173,6 +173,17 @@ def test_mapper_and_morse_explorers(tmp_path):
     mx.n_cubes.value = 5
     mx.start(wait=True)
     assert mx.graph.params["lens"] == "step" and bytes(mx.image.value) != first
+    # recolouring is live: a new figure at once, no press, no new graph, not marked outdated
+    graph, before = mx.graph, bytes(mx.image.value)
+    mx.color.value = "size"
+    assert bytes(mx.image.value) != before and mx.graph is graph and mx._thread.is_alive() is False
+    assert "outdated" not in mx.message.value
+    # back to the first settings: the graph comes from the cache, the very same object
+    mx.lens.value, mx.n_cubes.value = "loss", 10
+    assert "outdated" in mx.message.value  # a new graph needs a press
+    mx.start(wait=True)
+    assert "(from the cache)" in mx.message.value and mx.graph.params["lens"] == "loss"
+    assert len(mx.cache) == 2
     ex = lk.widgets.MorseExplorer(runs, start_step=10, subdiv=8)
     ex.start(wait=True)
     assert ex.result.subdiv == 8 and "attractor" in ex.message.value

@@ -48,22 +48,38 @@ class MapperExplorer(Explorer):
         super().__init__([W.VBox([self.lens, self.color]), W.VBox([self.n_cubes, self.overlap, self.eps])],
                          css_class="lk-mapper-explorer")  # fmt: skip
         self.graph = None
-        self.message.value = "Choose a lens and press <b>Map</b>."
+        self.cache: dict = {}  # (lens, intervals, overlap, eps) -> graph: moving back is instant
+        self.color.observe(lambda _c: self._draw(), names="value")  # recolouring needs no new graph
+        self.message.value = ("Choose a lens and press <b>Map</b>; the colouring redraws at once, and "
+                              "every graph made is cached.")  # fmt: skip
+
+    def _key(self):
+        return (self.lens.value, self.n_cubes.value, round(self.overlap.value, 4), self.eps.value)
 
     def work(self):
-        self.progress(0.1, "clustering…")
-        lens = self.lens_values if self.lens.value == "custom" else self.lens.value
-        g = mapper.graph(self.data, lens=lens, n_cubes=self.n_cubes.value, overlap=self.overlap.value,
-                         eps=self.eps.value or None, progress=self.hook(0.1, 0.6, "reading runs"))  # fmt: skip
-        self.graph = g
-        fig, ax = plots.new_figure(width=6.4, height=4.8)
-        plots.plot_mapper(g, color_by=self.color.value, ax=ax)
-        self.show_figure(fig)
+        key = self._key()
+        cached = key in self.cache
+        if not cached:
+            self.progress(0.1, "clustering…")
+            lens = self.lens_values if self.lens.value == "custom" else self.lens.value
+            self.cache[key] = mapper.graph(
+                self.data, lens=lens, n_cubes=self.n_cubes.value, overlap=self.overlap.value,
+                eps=self.eps.value or None, progress=self.hook(0.1, 0.6, "reading runs"),
+            )  # fmt: skip
+        self.graph = g = self.cache[key]
+        self._draw()
         text = f"{len(g.nodes)} nodes, {len(g.links)} links, {len(g.components())} components, {len(g.loops())} loops; eps {g.params['eps']:.3g}"
         if g.members is not None:
             splits = [b for b in g.branches() if b["split"]]
             text += f"; {len(splits)} split(s)"
-        self.progress(1.0, text)
+        self.progress(1.0, text + (" (from the cache)" if cached else ""))
+
+    def _draw(self):
+        if self.graph is None:
+            return
+        fig, ax = plots.new_figure(width=6.4, height=4.8)
+        plots.plot_mapper(self.graph, color_by=self.color.value, ax=ax)
+        self.show_figure(fig)
 
 
 class MorseExplorer(Explorer):
