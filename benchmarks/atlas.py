@@ -28,45 +28,42 @@ def _timed(f):
     return time.perf_counter() - t0
 
 
+def _press_run(runs, chosen, rest):
+    """The same answer the press-Run way: a Mapper explorer and a Spectrum explorer, each run."""
+    m = lk.widgets.MapperExplorer(runs.where(width=32))
+    m.start(wait=True)
+    groups = {"selected": [t.every(50) for t in chosen], "rest": [t.every(50) for t in rest]}
+    s = lk.widgets.SpectrumExplorer(groups, delays=2, rank=6, pca=8, n_resamples=0)
+    s.start(wait=True)
+
+
+def _one_repeat(runs, r: int) -> dict:
+    out = {}
+    t0 = time.perf_counter()
+    atlas = lk.widgets.Atlas(runs, interactive=True, start=False)
+    atlas.fig.canvas.draw()
+    out["open"] = time.perf_counter() - t0
+    out["map"] = _timed(lambda: (atlas.start(wait=True), atlas.fig.canvas.draw()))
+    first, other = (0, 1 + r % 4), (2, 3)
+    out["new_selection"] = _timed(lambda: (atlas.select(runs=first), atlas.fig.canvas.draw()))
+    atlas.select(runs=other)
+    out["cached_selection"] = _timed(lambda: (atlas.select(runs=first), atlas.fig.canvas.draw()))
+    chosen = [runs[i] for i in first]
+    rest = [runs[i] for i in range(5) if i not in first]
+    out["press_run"] = _timed(lambda: _press_run(runs, chosen, rest))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
     torch.set_num_threads(1)
     runs = lk.examples.example_runs("digits-widths")
-    rows = {k: [] for k in ("open", "map", "new_selection", "cached_selection", "press_run")}
+    rows: dict = {}
     for r in range(args.repeats):
-        atlas = None
-
-        def open_():
-            nonlocal atlas
-            atlas = lk.widgets.Atlas(runs, interactive=True, start=False)
-            atlas.fig.canvas.draw()
-
-        rows["open"].append(_timed(open_))
-        rows["map"].append(_timed(lambda: (atlas.start(wait=True), atlas.fig.canvas.draw())))
-        sel = [(0, 1 + r % 4), (2, 3)]
-        rows["new_selection"].append(
-            _timed(lambda: (atlas.select(runs=sel[0]), atlas.fig.canvas.draw()))
-        )
-        atlas.select(runs=sel[1])
-        rows["cached_selection"].append(
-            _timed(lambda: (atlas.select(runs=sel[0]), atlas.fig.canvas.draw()))
-        )
-        chosen = [runs[i] for i in sel[0]]
-        rest = [runs[i] for i in range(5) if i not in sel[0]]
-
-        def press_run():
-            m = lk.widgets.MapperExplorer(runs.where(width=32))
-            m.start(wait=True)
-            groups = {
-                "selected": [t.every(50) for t in chosen],
-                "rest": [t.every(50) for t in rest],
-            }
-            s = lk.widgets.SpectrumExplorer(groups, delays=2, rank=6, pca=8, n_resamples=0)
-            s.start(wait=True)
-
-        rows["press_run"].append(_timed(press_run))
+        for k, v in _one_repeat(runs, r).items():
+            rows.setdefault(k, []).append(v)
     med = {k: statistics.median(v) for k, v in rows.items()}
     med["press_run_over_new_selection"] = med["press_run"] / med["new_selection"]
     med["press_run_over_cached_selection"] = med["press_run"] / med["cached_selection"]
