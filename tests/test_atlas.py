@@ -47,14 +47,14 @@ def test_clicks_select_runs_and_every_panel_follows(runs):
 
     # a click on run 3's curve selects it; the list control and the shared selection follow
     _click(atlas, atlas.ax_curves, _clear_point(atlas, 3))
-    assert atlas.selection.runs == (3,) and atlas.pick.value == (3,)
+    assert atlas.selected == (3,) and atlas.pick.value == (3,)
     assert sorted(atlas.spectra) == ["width=32"]
     # shift-click on run 7 adds it; shift-click again removes it
     p7 = _clear_point(atlas, 7)
     _click(atlas, atlas.ax_curves, p7, key="shift")
-    assert atlas.selection.runs == (3, 7)
+    assert atlas.selected == (3, 7)
     _click(atlas, atlas.ax_curves, p7, key="shift")
-    assert atlas.selection.runs == (3,)
+    assert atlas.selected == (3,)
 
     # a click on a Mapper node selects exactly the runs whose snapshots it holds
     xy, nodes = atlas._mapper_xy
@@ -64,7 +64,7 @@ def test_clicks_select_runs_and_every_panel_follows(runs):
             break
     _click(atlas, atlas.ax_map, xy[k])
     expected = tuple(sorted({ids[int(r)] for r in g.members[g.nodes[nodes[k]], 0]}))
-    assert atlas.selection.runs == expected and len(expected) >= 1
+    assert atlas.selected == expected and len(expected) >= 1
 
     # the hover read-out names the run, the step and the loss under the pointer
     steps, loss, _ = atlas.curves[2]
@@ -107,11 +107,11 @@ def test_a_shared_selection_links_two_views_and_a_new_size_is_mapped(runs):
     c = lk.widgets.Atlas(runs, selection=sel, interactive=False, start=False)
     a.select(runs=[1, 2])
     assert c.pick.value == (1, 2) and sorted(c.spectra) == ["width=32"]
-    assert b.selection.runs == ()  # its own selection
+    assert b.selected == ()  # its own selection
     a.wait()
     c.select(runs=[8])  # a width-8 run: that size is mapped in the background
     c.wait()
-    assert a.selection.runs == (8,)
+    assert a.selected == (8,)
     assert c.graphs and next(iter(c.graphs))[0] == runs[8].weights.shape[1]
     with pytest.raises(lk.InvalidArgument, match="run indices"):
         a.select(runs=[99])
@@ -152,3 +152,23 @@ def test_the_atlas_takes_a_users_own_runs(tmp_path):
     lone = lk.widgets.Atlas([sparse], interactive=False, start=False)
     assert not lone.spectra
     assert any("not evenly spaced" in t.get_text() for t in lone.ax_spec.texts)
+
+
+def test_choosing_an_attractor_in_the_morse_explorer_selects_its_runs_in_the_atlas(runs):
+    """One selection across lenses: the Morse explorer holds only the width-32 runs, the atlas all
+    ten; the runs of a basin show in the atlas by identity, not by position."""
+    atlas = lk.widgets.Atlas(runs, interactive=False, start=False)
+    wide = runs.where(width=32)
+    morse = lk.widgets.MorseExplorer(wide, start_step=50, subdiv=8, selection=atlas.selection)
+    morse.start(wait=True)
+    a = morse.result.attractors[0]
+    members = morse.select_basin(a)
+    assert members and len(atlas.selected) == len(members)
+    expected = [runs.trajectories.index(list(wide)[i]) for i in members]
+    assert list(atlas.selected) == sorted(expected)
+    assert all(runs.configs[i]["width"] == 32 for i in atlas.selected)
+    assert sorted(atlas.spectra) == ["width=32"]  # the atlas's spectrum is now those runs'
+    label = next(o for o in morse.choose.options if o[1] == a)[0]
+    assert label.startswith(f"attractor {a} ({len(members)} runs)")
+    morse.choose.value = None  # "—" leaves the selection alone
+    assert len(atlas.selected) == len(members)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import ipywidgets as W
 import matplotlib
@@ -28,21 +29,29 @@ from .base import Explorer
 REACH = 12
 
 
+def run_key(traj) -> str:
+    """What identifies a run across views: its folder (a view of part of its snapshots is the same
+    run), or the object itself for a run held only in memory."""
+    path = getattr(traj, "path", None)
+    return str(Path(path).resolve()) if path else f"in-memory run {id(traj):x}"
+
+
 class Selection(traitlets.HasTraits):
     """The runs and the step window chosen in one view: pass the same object to several explorers
-    and a choice in one shows in all of them.
+    (an :class:`Atlas`, a ``MorseExplorer``…) and a choice in one shows in all of them, whichever
+    subset of the runs each one holds.
 
-    ``runs``: a tuple of run indices (empty: nothing chosen, every view shows every run);
-    ``window``: ``(first_step, last_step)``, inclusive.
+    ``runs``: a tuple of run keys (:func:`run_key`: the run's folder; empty: nothing chosen, every
+    view shows every run); ``window``: ``(first_step, last_step)``, inclusive.
 
     Example
     -------
-    >>> sel = lk.widgets.Selection(runs=(0, 2), window=(0, 500))
+    >>> sel = lk.widgets.Selection()
     >>> seen = []
-    >>> sel.observe(lambda change: seen.append(change["new"]), names="runs")
-    >>> sel.runs = (1,)
+    >>> sel.observe(lambda change: seen.append(len(change["new"])), names="runs")
+    >>> sel.runs = (lk.widgets.atlas.run_key(runs[0]),)
     >>> seen
-    [(1,)]
+    [1]
     """
 
     runs = traitlets.Tuple()
@@ -114,6 +123,7 @@ class Atlas(Explorer):
         if not all(hasattr(t, "weights") for t in trajs):
             raise InvalidArgument("the Atlas needs recorded runs (lk.load / lk.load_runs)")
         self.trajectories, self.labels, self.group_of = trajs, labels, group_of
+        self.run_keys = [run_key(t) for t in trajs]
         groups = list(dict.fromkeys(group_of))
         self.colour = {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(groups)}
         self.curves = [_loss_curve(t) for t in trajs]
@@ -126,7 +136,7 @@ class Atlas(Explorer):
 
         # controls that redraw at once (cheap or cached)
         self.pick = W.SelectMultiple(options=[(lab, i) for i, lab in enumerate(labels)],
-                                     value=tuple(self.selection.runs), description="runs",
+                                     value=(), description="runs",
                                      rows=min(6, len(labels)))  # fmt: skip
         self.window = W.IntRangeSlider(value=tuple(self.selection.window), min=0, max=last,
                                        step=max(1, last // 200), description="steps",
@@ -150,7 +160,7 @@ class Atlas(Explorer):
         self.graphs: dict = {}  # (dims, lens, n_cubes, overlap) -> (MapperGraph, layout, run ids)
         self.spectra: dict = {}  # what the spectrum panel shows now: group -> KoopmanSpectrum
         self._spectrum_cache: dict = {}
-        self._focus_dims = self.dims[self.selection.runs[0] if self.selection.runs else 0]
+        self._focus_dims = self.dims[self.selected[0] if self.selected else 0]
         self._artists: dict = {}  # line -> ("run", i): what a click or a hover can reach
         self._curve_lines: dict = {}  # run -> its line on the curves panel (made once)
         self._path_lines: dict = {}  # run -> its line on the path panel (made per Mapper graph)
@@ -206,30 +216,36 @@ class Atlas(Explorer):
 
     def _set(self, runs=None, window=None):
         if runs is not None:
-            runs = tuple(sorted({int(i) for i in runs}))
+            runs = sorted({int(i) for i in runs})
             if any(not 0 <= i < len(self.trajectories) for i in runs):
                 raise InvalidArgument(f"run indices must be in [0, {len(self.trajectories)})")
-            self.selection.runs = runs
+            self.selection.runs = tuple(self.run_keys[i] for i in runs)
         if window is not None:
             lo, hi = (int(v) for v in window)
             self.selection.window = (min(lo, hi), max(lo, hi))
 
     def _on_selection(self, change):
-        sel = self.selection
-        if tuple(self.pick.value) != sel.runs:
-            self.pick.value = sel.runs
+        sel, chosen = self.selection, self.selected
+        if tuple(self.pick.value) != chosen:
+            self.pick.value = chosen
         if tuple(self.window.value) != sel.window:
             self.window.value = sel.window
-        if sel.runs and self.dims[sel.runs[0]] != self._focus_dims:
-            self._focus_dims = self.dims[sel.runs[0]]  # another size of network: map it
+        if chosen and self.dims[chosen[0]] != self._focus_dims:
+            self._focus_dims = self.dims[chosen[0]]  # another size of network: map it
             if self._graph() is None and not (self._thread and self._thread.is_alive()):
                 self.start()
         self.redraw()
 
     @property
+    def selected(self) -> tuple[int, ...]:
+        """The indices (into this atlas's runs) of the selected runs."""
+        chosen = set(self.selection.runs)
+        return tuple(i for i, k in enumerate(self.run_keys) if k in chosen)
+
+    @property
     def chosen(self) -> list[int]:
         """The selected runs, or every run when none is selected."""
-        return list(self.selection.runs) or list(range(len(self.trajectories)))
+        return list(self.selected) or list(range(len(self.trajectories)))
 
     # -- the Mapper graph (the slow part) --------------------------------------------------------
 
@@ -304,7 +320,7 @@ class Atlas(Explorer):
         self.draw_seconds = time.perf_counter() - t0
 
     def _style(self, i):
-        sel = self.selection.runs
+        sel = self.selected
         if not sel:
             return dict(lw=1.3, alpha=0.8, zorder=2)
         return dict(lw=2.4, alpha=1.0, zorder=3) if i in sel else dict(lw=0.8, alpha=0.2, zorder=1)
@@ -343,7 +359,7 @@ class Atlas(Explorer):
         xlim = ax.get_xlim()
         self._span = ax.axvspan(max(lo, 1), max(hi, 1), color="0.5", alpha=0.12, lw=0, zorder=0)
         ax.set_xlim(xlim)
-        n = len(self.selection.runs)
+        n = len(self.selected)
         ax.set_title(f"Training curves — {n or 'no'} run{'s' if n != 1 else ''} selected; "
                      "grey: the step window", fontsize=10)  # fmt: skip
 
@@ -381,7 +397,7 @@ class Atlas(Explorer):
         lo, hi = self.selection.window
         for i, line in self._path_lines.items():
             self._restyle(line, i)
-            if self.selection.runs and i not in self.selection.runs:
+            if self.selected and i not in self.selected:
                 continue
             xy, st = self._path_xy[i]
             c = self.colour[self.group_of[i]]
@@ -446,7 +462,7 @@ class Atlas(Explorer):
             ax.set_axis_off()
             return
         plot_eigenvalues(self.spectra, ax=ax, zoom=True,
-                         title=f"Koopman eigenvalues of {'the selection' if self.selection.runs else 'all runs'},"
+                         title=f"Koopman eigenvalues of {'the selection' if self.selected else 'all runs'},"
                                f"\nsteps {lo}–{hi}")  # fmt: skip
         for coll, grp in zip(ax.collections, self.spectra):
             coll.set_edgecolor(self.colour[grp])
@@ -467,7 +483,7 @@ class Atlas(Explorer):
             ax.text(0.5, 0.5, "empty graph (every point was noise)", ha="center",
                     transform=ax.transAxes)  # fmt: skip
             return
-        sel = {ids.index(i) for i in self.selection.runs if i in ids}
+        sel = {ids.index(i) for i in self.selected if i in ids}
         nodes = list(g.nodes)
         share = np.array([np.isin(g.members[g.nodes[n], 0], list(sel)).mean() for n in nodes])
         for a, b in g.links:
@@ -528,7 +544,7 @@ class Atlas(Explorer):
                 picked = {ids[int(r)] for r in g.members[g.nodes[nodes[k]], 0]}
         if not picked:
             return
-        now = set(self.selection.runs)
+        now = set(self.selected)
         new = (now - picked if picked <= now else now | picked) if add else picked
         self._set(runs=new)
 

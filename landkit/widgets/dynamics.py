@@ -84,7 +84,9 @@ class MapperExplorer(Explorer):
 
 class MorseExplorer(Explorer):
     """The Conley–Morse graph of an ensemble's training map: choose the start and end steps, how many
-    weight coordinates (by spread) or which, and the subdivision depth.
+    weight coordinates (by spread) or which, and the subdivision depth. With ``selection=`` (a
+    :class:`Selection` shared with an :class:`Atlas`), *select runs of* an attractor shows its runs'
+    curves, paths and spectrum there.
 
     Example
     -------
@@ -94,8 +96,9 @@ class MorseExplorer(Explorer):
     run_label = "Compute"
     title = "Conley–Morse graph: which regions attract the runs?"
 
-    def __init__(self, runs, *, start_step: int | None = None, subdiv: int = 12):
+    def __init__(self, runs, *, start_step: int | None = None, subdiv: int = 12, selection=None):
         self.runs = list(runs)
+        self.selection = selection
         if len(self.runs) < 5:
             raise InvalidArgument(f"need an ensemble of at least 5 runs, got {len(self.runs)}")
         steps = RunSet(self.runs, [t.config for t in self.runs]).common_steps()
@@ -115,7 +118,35 @@ class MorseExplorer(Explorer):
         super().__init__([W.VBox([self.start_step, self.end_step]), W.VBox([self.coords, self.subdiv])],
                          css_class="lk-morse-explorer")  # fmt: skip
         self.result = None
+        self.basins = None
+        # choosing a basin selects its runs in every view sharing ``selection`` (an Atlas, …)
+        self.choose = W.Dropdown(options=[("—", None)], value=None, description="select runs of",
+                                 disabled=True, style={"description_width": "100px"})  # fmt: skip
+        self.choose.observe(lambda ch: self.select_basin(ch["new"]), names="value")
+        if selection is not None:
+            self.children = (*self.children[:-1], self.choose, self.children[-1])
         self.message.value = "Press <b>Compute</b>."
+
+    def select_basin(self, attractor) -> list[int]:
+        """The runs (indices into this explorer's runs) whose end state flows to ``attractor`` (−1: to
+        none, −2: a basin boundary); with a shared ``selection``, they become the selection.
+
+        Example
+        -------
+        >>> sel = lk.widgets.Selection()
+        >>> ex = lk.widgets.MorseExplorer(runs.where(width=8), subdiv=8, selection=sel)
+        >>> ex.start(wait=True)
+        >>> len(ex.select_basin(ex.result.attractors[0])) == len(sel.runs)
+        True
+        """
+        if attractor is None or self.basins is None:
+            return []
+        from .atlas import run_key
+
+        ids = [int(i) for i in np.flatnonzero(self.basins == attractor)]
+        if self.selection is not None:
+            self.selection.runs = tuple(run_key(self.runs[i]) for i in ids)
+        return ids
 
     def work(self):
         if self.end_step.value <= self.start_step.value:
@@ -136,6 +167,13 @@ class MorseExplorer(Explorer):
         plots.plot_morse_graph(m, ax=axes[1])
         self.show_figure(fig)
         basins = m.basin_of(morse.states(self.runs, m.coords, self.end_step.value))
+        self.basins = basins
+        names = {-1: "no attractor", -2: "a basin boundary"}
+        self.choose.options = [("—", None)] + [
+            (f"{names.get(a, f'attractor {a}')} ({int(np.sum(basins == a))} runs)", a)
+            for a in [*m.attractors, -2, -1] if np.any(basins == a)
+        ]  # fmt: skip
+        self.choose.disabled = False
         held_runs = {a: int(np.sum(basins == a)) for a in m.attractors}
         counts = ", ".join(f"attractor {a}: {k} runs" for a, k in held_runs.items() if k)
         empty = sum(1 for k in held_runs.values() if not k)
