@@ -172,3 +172,23 @@ def test_choosing_an_attractor_in_the_morse_explorer_selects_its_runs_in_the_atl
     assert label.startswith(f"attractor {a} ({len(members)} runs)")
     morse.choose.value = None  # "—" leaves the selection alone
     assert len(atlas.selected) == len(members)
+
+
+def test_opening_an_atlas_leaves_the_users_matplotlib_backend_alone():
+    """ipympl's package calls matplotlib.use on import: without care, every later plt.figure of the
+    user's (inline in Jupyter) would become a widget. Run in a fresh process: the import happens once."""
+    import subprocess
+    import sys
+
+    code = (
+        "import matplotlib, matplotlib.pyplot as plt, landkit as lk\n"
+        "before = matplotlib.get_backend()\n"
+        "a = lk.widgets.Atlas(lk.examples.example_runs('digits-widths'), start=False)\n"
+        "assert type(a.canvas).__name__ == 'Canvas', type(a.canvas)\n"
+        "assert matplotlib.get_backend() == before, (before, matplotlib.get_backend())\n"
+        "assert type(plt.figure().canvas).__name__ == 'FigureCanvasAgg'\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env={**__import__("os").environ, "MPLBACKEND": "agg"})  # fmt: skip
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]

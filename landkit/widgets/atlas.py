@@ -10,6 +10,7 @@ background with a progress bar and cached per setting. Without a pointer, the *r
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from pathlib import Path
@@ -59,6 +60,23 @@ class Selection(traitlets.HasTraits):
 
     def __repr__(self) -> str:
         return f"Selection(runs={self.runs}, window={self.window})"
+
+
+def _ipympl():
+    """ipympl's canvas and manager classes, imported without making ipympl the notebook's backend
+    (importing ``ipympl.backend_nbagg`` sets ``rcParams["backend"]``: every later ``plt.figure`` of the
+    user's would silently become a widget)."""
+    if "ipympl.backend_nbagg" not in sys.modules:
+        before, fallback = matplotlib.get_backend(), matplotlib.rcParams["backend_fallback"]
+        try:
+            import ipympl.backend_nbagg  # noqa: F401  (its package calls matplotlib.use on import)
+        finally:
+            if matplotlib.get_backend() != before:
+                matplotlib.use(before)  # pyplot (inline in Jupyter, Agg in tests) as it was
+            matplotlib.rcParams["backend_fallback"] = fallback
+    from ipympl.backend_nbagg import Canvas, FigureManager
+
+    return Canvas, FigureManager
 
 
 def _label(config: dict, keys: list[str]) -> str:
@@ -176,7 +194,7 @@ class Atlas(Explorer):
         self.canvas = None
         if interactive is not False:
             try:
-                from ipympl.backend_nbagg import Canvas, FigureManager
+                Canvas, FigureManager = _ipympl()
             except ImportError:
                 if interactive:
                     raise InvalidArgument(
