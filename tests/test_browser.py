@@ -374,6 +374,23 @@ def _drive_atlas(page, tmp_path) -> dict:
     assert canvas.evaluate("c => c.toDataURL()") != pixels, "the atlas did not redraw"
     page.screenshot(path=str(tmp_path / "voila-atlas.png"))
     timing = {"hover_s": hover_s, "click_to_selection_s": select_s, "click_to_redraw_s": redraw_s}
+    # at a laptop's and a projector's size: the figure is drawn at its own pixels (never shrunk or
+    # stretched) and fits the page; the text's size as rendered follows from the scale
+    viewport = page.viewport_size
+    for w, h in ((1366, 768), (1024, 768)):
+        page.set_viewport_size({"width": w, "height": h})
+        canvas.scroll_into_view_if_needed()
+        page.screenshot(path=str(tmp_path / f"voila-atlas-{w}.png"))
+        shown, pixels, dpr = canvas.evaluate(
+            "c => [c.getBoundingClientRect().width, c.width, window.devicePixelRatio]"
+        )
+        scale = shown * dpr / pixels
+        right = canvas.evaluate("c => c.getBoundingClientRect().right")
+        timing[f"scale_at_{w}"] = scale
+        timing[f"title_px_at_{w}"] = 10 / 72 * 100 * scale  # 10-pt titles at 100 dpi
+        assert abs(scale - 1) < 0.02, (w, shown, pixels, dpr)  # its own pixels
+        assert right <= w + 1, f"the atlas runs off a {w}-pixel page ({right:.0f})"
+    page.set_viewport_size(viewport)
     print("atlas latencies:", timing)
     return timing
 
@@ -424,6 +441,8 @@ def test_tour_app_in_voila(voila_app, tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     for name in (
         "voila-atlas.png",
+        "voila-atlas-1366.png",
+        "voila-atlas-1024.png",
         "voila-landscape.png",
         "voila-mapper.png",
         "voila-spectrum.png",
