@@ -343,3 +343,27 @@ def test_the_projector_switch_enlarges_text_in_the_same_pixels():
     assert title_height_and_png()[0] == pytest.approx(h_off)
     with pytest.raises(lk.InvalidArgument, match="between 1 and 4"):
         lk.plots.projector(True, scale=10)
+
+
+def test_explorers_drawing_in_threads_leave_the_users_style_alone():
+    """matplotlib's rc_context is not thread-safe: explorers drawing in background threads interleaved
+    their save/restore and left landkit's style set globally (font 11, savefig.bbox "tight"), so the
+    user's next figures changed. Every landkit drawing now takes one lock."""
+    import threading
+
+    import matplotlib
+
+    keys = ("font.size", "savefig.bbox", "savefig.dpi", "axes.prop_cycle", "figure.dpi")
+    before = {k: matplotlib.rcParams[k] for k in keys}
+    spectra = {"a": np.array([0.9, 0.5 + 0.2j, 0.5 - 0.2j])}
+
+    def draw():
+        for _ in range(40):
+            lk.plots.plot_eigenvalues(spectra)
+
+    threads = [threading.Thread(target=draw) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert {k: matplotlib.rcParams[k] for k in keys} == before

@@ -11,11 +11,10 @@ Example
 
 from __future__ import annotations
 
-import matplotlib
 import numpy as np
 
 from ..errors import InvalidType
-from .style import PALETTE, RC, new_figure
+from .style import PALETTE, house_style, new_figure
 
 __all__ = ["plot", "plot_collapse_quality", "plot_eigenpairs", "plot_slice_topology", "plot_trace"]
 
@@ -31,7 +30,7 @@ def plot_eigenpairs(top, *, ax=None, title: str | None = None):
     """
     if ax is None:
         _, ax = new_figure(width=4.6, height=3.2)
-    with matplotlib.rc_context(RC):
+    with house_style():
         lam = np.asarray(top.eigenvalues, dtype=float)
         idx = np.arange(1, len(lam) + 1)
         ax.errorbar(idx, lam, yerr=np.asarray(top.residuals, dtype=float), fmt="o", ms=6,
@@ -58,7 +57,7 @@ def plot_trace(est, *, ax=None, title: str | None = None):
     """
     if ax is None:
         _, ax = new_figure(width=4.6, height=3.2)
-    with matplotlib.rc_context(RC):
+    with house_style():
         ax.hist(
             est.samples, bins=min(30, max(5, len(est.samples) // 3)), color=PALETTE[5], alpha=0.8
         )
@@ -82,7 +81,7 @@ def plot_collapse_quality(col, *, ax=None, title: str | None = None):
     """
     if ax is None:
         _, ax = new_figure(width=4.6, height=3.2)
-    with matplotlib.rc_context(RC):
+    with house_style():
         ax.plot(col.mus, col.qualities, color=PALETTE[0], lw=1.6)
         ax.axvline(
             col.mu, color=PALETTE[3], lw=1.6, label=f"μ = {col.mu:.3g} ± {col.mu_stderr:.2g}"
@@ -106,7 +105,7 @@ def plot_slice_topology(st, *, ax=None, title: str | None = None):
     """
     if ax is None:
         _, ax = new_figure(width=4.6, height=3.2)
-    with matplotlib.rc_context(RC):
+    with house_style():
         x = np.arange(len(st.thresholds))
         ax.bar(x, st.mean_minima, width=0.6, color=PALETTE[0], alpha=0.35, label="mean over slices")
         for i in range(len(st.seeds)):

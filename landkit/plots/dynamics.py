@@ -11,11 +11,10 @@ Example
 
 from __future__ import annotations
 
-import matplotlib
 import numpy as np
 
 from ..errors import InvalidArgument
-from .style import PALETTE, RC, new_figure
+from .style import PALETTE, house_style, new_figure
 
 _ATTRACTOR_COLOURS = [PALETTE[i] for i in (0, 3, 2, 4, 1, 5, 7, 6)]
 
@@ -45,7 +44,7 @@ def plot_mapper(g, *, color_by: str = "mean_lens", ax=None, seed: int = 0, label
     table = {row["node"]: row for row in g.node_table}
     if ax is None:
         _, ax = new_figure(width=6.0, height=4.8)
-    with matplotlib.rc_context(RC):
+    with house_style():
         if not len(nxg):
             ax.text(
                 0.5, 0.5, "empty graph (every point was noise)", ha="center", transform=ax.transAxes
@@ -91,7 +90,7 @@ def plot_morse(m, *, starts=None, ends=None, ax=None, dims=(0, 1), basins: bool 
     colour = {
         a: _ATTRACTOR_COLOURS[n % len(_ATTRACTOR_COLOURS)] for n, a in enumerate(m.attractors)
     }
-    with matplotlib.rc_context(RC):
+    with house_style():
         if basins and k == 2:
             for box, a in zip(m.boxes, m.box_attractor):
                 c = colour.get(a, "white" if a == -1 else "0.85")
@@ -152,7 +151,7 @@ def plot_morse_graph(m, *, ax=None, title: str | None = None):
     colour = {
         a: _ATTRACTOR_COLOURS[n % len(_ATTRACTOR_COLOURS)] for n, a in enumerate(m.attractors)
     }
-    with matplotlib.rc_context(RC):
+    with house_style():
         height = {}
         for v in reversed(list(nx.topological_sort(g))):
             height[v] = 1 + max((height[w] for w in g.successors(v)), default=-1)

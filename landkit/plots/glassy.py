@@ -9,10 +9,9 @@ Example
 
 from __future__ import annotations
 
-import matplotlib
 import numpy as np
 
-from .style import PALETTE, RC, new_figure
+from .style import PALETTE, house_style, new_figure
 
 
 def _colours(n):
@@ -32,7 +31,7 @@ def plot_aging(
     if ax is None:
         _, ax = new_figure(width=5.2, height=4.0)
     cols = _colours(len(ag.waiting_times))
-    with matplotlib.rc_context(RC):
+    with house_style():
         for i, tw in enumerate(ag.waiting_times):
             if quantity == "correlation":
                 ok = np.isfinite(ag.correlation[i])
@@ -72,7 +71,7 @@ def plot_collapse(ag, mu: float | None = None, *, ax=None, title: str | None = N
     if ax is None:
         _, ax = new_figure(width=5.2, height=4.0)
     cols = _colours(len(ag.waiting_times))
-    with matplotlib.rc_context(RC):
+    with house_style():
         for i, tw in enumerate(ag.waiting_times):
             lag, m = ag.curve(i)
             ok = m > 0
@@ -102,7 +101,7 @@ def plot_regimes(ag_or_steps, loss=None, *, ax=None, title: str | None = None,
     r = regimes(steps, loss, **kw)
     if ax is None:
         _, ax = new_figure(width=5.2, height=3.6)
-    with matplotlib.rc_context(RC):
+    with house_style():
         pos = steps > 0
         ax.semilogx(steps[pos], loss[pos], color=PALETTE[0], lw=1.8)
         lo, hi = steps[pos][0], steps[-1]

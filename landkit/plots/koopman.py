@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import matplotlib
 import numpy as np
 
-from .style import PALETTE, RC, new_figure
+from .style import PALETTE, house_style, new_figure
 
 _MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 
@@ -34,7 +33,7 @@ def plot_eigenvalues(spectra, labels: Sequence[str] | None = None, *, ax=None,
     labels = list(labels) if labels is not None else [f"group {i + 1}" for i in range(len(spectra))]
     if ax is None:
         _, ax = new_figure(width=4.6, height=4.4)
-    with matplotlib.rc_context(RC):
+    with house_style():
         t = np.linspace(0, 2 * np.pi, 400)
         ax.plot(np.cos(t), np.sin(t), color="0.6", lw=1, ls="--", label="|λ| = 1")
         ax.axhline(0, color="0.85", lw=0.8)
@@ -77,7 +76,7 @@ def plot_distance_matrix(distances, labels: Sequence[str] | None = None, *, ax=N
     d = np.asarray(distances, dtype=float)
     if ax is None:
         _, ax = new_figure(width=5.0, height=4.4)
-    with matplotlib.rc_context(RC):
+    with house_style():
         shown = np.log10(np.where(d > 0, d, np.nan)) if log else d
         im = ax.imshow(shown, cmap="viridis")
         cb = ax.figure.colorbar(im, ax=ax, shrink=0.85)
@@ -99,7 +98,7 @@ def plot_null(result, *, ax=None, label: str | None = None, title: str | None = 
     """The permutation null of a conjugacy test with the observed distance and the within-group spread."""
     if ax is None:
         _, ax = new_figure(width=5.0, height=3.4)
-    with matplotlib.rc_context(RC):
+    with house_style():
         ax.hist(
             result.null,
             bins=30,

@@ -11,12 +11,11 @@ Example
 
 from __future__ import annotations
 
-import matplotlib
 import numpy as np
 
 from ..errors import InvalidArgument
 from ..validate import choice
-from .style import PALETTE, RC, new_figure
+from .style import PALETTE, house_style, new_figure
 
 _DIRECTION_NAMES = {
     "filter": ("filter-normalised random directions", "random dir."),
@@ -101,7 +100,7 @@ def plot_surface(surf, *, ax=None, style: str = "contour", log: bool | None = No
         lo_s, hi_s = (np.log10(lo_lim), np.log10(hi_lim)) if log else (lo_lim, hi_lim)
         levels = np.linspace(lo_s, hi_s, int(levels) + 1)
     A, B = np.meshgrid(surf.alpha, surf.beta, indexing="ij")
-    with matplotlib.rc_context(RC):
+    with house_style():
         if style == "3d":
             if ax is None:
                 fig, _ = new_figure(width=5.6, height=4.6)
@@ -176,7 +175,7 @@ def plot_line(lines, labels=None, *, ax=None, metric: str = "loss", title: str |
     labels = labels or [None] * len(lines)
     if ax is None:
         _, ax = new_figure()
-    with matplotlib.rc_context(RC):
+    with house_style():
         for ln, lab in zip(lines, labels):
             ax.plot(ln.t, ln.loss if metric == "loss" else ln.accuracy, lw=1.8, label=lab)
         for t in (0, 1):
@@ -201,7 +200,7 @@ def plot_persistence(topo, *, ax=None, style: str = "diagram", title: str | None
     cut = topo.absolute_threshold
     if ax is None:
         _, ax = new_figure(width=4.4, height=4.0)
-    with matplotlib.rc_context(RC):
+    with house_style():
         noise = pairs[(pairs[:, 1] - pairs[:, 0]) <= cut] if len(pairs) else pairs
         if style == "diagram":
             lo = (
@@ -255,7 +254,7 @@ def plot_merge_tree(topo, *, ax=None, title: str | None = None):
         _, ax = new_figure(width=4.6, height=3.8)
     values = dict(zip(topo.minima, topo.minimum_values))
     top = topo.max_value
-    with matplotlib.rc_context(RC):
+    with house_style():
         leaves = {m: [m] for m in topo.minima}
         height = {m: values.get(m, 0.0) for m in topo.minima}
         for mg in sorted(topo.merge_tree, key=lambda m: m["value"]):
@@ -293,7 +292,7 @@ def plot_density(dens, *, ax=None, log: bool = True, label: str | None = None, t
     the outliers stay visible next to the bulk near zero; ``top`` (a HessianEigen) marks λ_max."""
     if ax is None:
         _, ax = new_figure(width=5.0, height=3.4)
-    with matplotlib.rc_context(RC):
+    with house_style():
         y = np.asarray(dens.density, dtype=float)
         if log:  # four decades: the outliers stay visible, the valleys between quadrature nodes
             # (a comb of spikes down to 1e-7 of the peak, an artefact of the Gaussian smoothing) do not

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from pathlib import Path
 
 import matplotlib
@@ -25,6 +27,23 @@ RC = {
 
 _DISPLAY_HOOKED = False
 _SCALE = 1.0  # the projector scale: text, lines and markers this much larger in the same pixels
+
+
+_RC_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def house_style():
+    """landkit's style (:data:`RC`) for the duration of one drawing, one drawing at a time.
+
+    matplotlib's rcParams are one global dict and ``rc_context`` saves and restores it without a lock:
+    two explorers drawing in background threads (or a thread and the notebook) interleave their save
+    and restore, and the house style stays set for every later figure of the user's (seen: a test's
+    figures grew from 500 to 550 pixels after an Atlas mapped in the background). Every landkit drawing
+    goes through this one lock.
+    """
+    with _RC_LOCK, matplotlib.rc_context(RC):
+        yield
 
 
 def projector(on: bool = True, *, scale: float = 1.5) -> float:
@@ -91,7 +110,7 @@ def new_figure(ncols: int = 1, nrows: int = 1, *, width: float = 4.6, height: fl
     # the inline backend, garbage-collected like any object. Jupyter displays it when returned.
     _hook_display()
     k = _SCALE  # projector: fewer inches at more dots per inch, so points (text, markers) grow
-    with matplotlib.rc_context(RC):
+    with house_style():
         fig = Figure(figsize=(width * ncols / k, height * nrows / k), dpi=RC["figure.dpi"] * k,
                      layout="constrained")  # fmt: skip
         axes = fig.subplots(nrows, ncols, squeeze=True, **kw)

@@ -11,10 +11,9 @@ Example
 
 from __future__ import annotations
 
-import matplotlib
 import numpy as np
 
-from .style import PALETTE, RC, new_figure
+from .style import PALETTE, house_style, new_figure
 
 PHASE_COLOURS = {  # Okabe-Ito; I and II differ in lightness too (vermillion vs yellow)
     "I": PALETTE[3],
@@ -42,7 +41,7 @@ def plot_phase_diagrams(table, metrics=("loss", "test_acc", "lambda_max", "trace
     with the ±ε band of "well connected" marked in the colour bar."""
     fig, axes = new_figure(3, int(np.ceil(len(metrics) / 3)), width=3.9, height=3.4)
     axes = np.atleast_1d(axes).ravel()
-    with matplotlib.rc_context(RC):
+    with house_style():
         for ax, metric in zip(axes, metrics):
             loads, temps, vals = table.grid(metric)
             kw = {"cmap": "viridis"}
@@ -78,7 +77,7 @@ def plot_phase_map(table, *, ax=None, title: str | None = None):
         _, ax = new_figure(width=4.8, height=3.8)
     from matplotlib.patches import Patch, Rectangle
 
-    with matplotlib.rc_context(RC):
+    with house_style():
         for r, phase in zip(table.rows, table.phase):
             i, j = loads.index(r["load"]), temps.index(r["temperature"])
             ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, color=PHASE_COLOURS[phase], alpha=0.8))
@@ -105,7 +104,7 @@ def plot_connectivity(curves, *, ax=None, metric: str = "error", title: str | No
         curves = {curves.curve: curves}
     if ax is None:
         _, ax = new_figure(width=5.0, height=3.6)
-    with matplotlib.rc_context(RC):
+    with house_style():
         for label, c in curves.items():
             ax.plot(c.t, getattr(c, metric), lw=1.8, label=f"{label} (mc = {c.value:+.3f})")
         ax.set_xlabel("t along the curve (0: model A, 1: model B)")

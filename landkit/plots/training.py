@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import InvalidArgument
-from .style import PALETTE, RC, new_figure
+from .style import PALETTE, house_style, new_figure
 
 _LABELS = {
     "loss": "train loss",
@@ -46,7 +46,6 @@ def plot_curves(
     -------
     >>> fig = lk.plots.plot_curves(runs, group_by="width")
     """
-    import matplotlib
 
     trajs = [runs] if hasattr(runs, "scalars") else list(runs)
     if not trajs:
@@ -63,7 +62,7 @@ def plot_curves(
     fig = axes[0].figure
     keys = [c.get(group_by) for c in configs] if group_by else [None] * len(trajs)
     levels = list(dict.fromkeys(keys))
-    with matplotlib.rc_context(RC):
+    with house_style():
         for ax, metric in zip(axes, metrics):
             for li, level in enumerate(levels):
                 colour = PALETTE[li % len(PALETTE)]
@@ -118,7 +117,6 @@ def plot_history(result, metrics: Sequence[str] = ("train_loss", "test_loss"), *
     ...      "test_acc": np.array([0.1, 0.1, 0.95])}
     >>> fig = lk.plots.plot_history(h, ("train_acc", "test_acc"), log_steps=True)
     """
-    import matplotlib
 
     history = getattr(result, "history", result)
     if not isinstance(history, dict) or "step" not in history:
@@ -130,7 +128,7 @@ def plot_history(result, metrics: Sequence[str] = ("train_loss", "test_loss"), *
         )
     if ax is None:
         _, ax = new_figure()
-    with matplotlib.rc_context(RC):
+    with house_style():
         steps = np.asarray(history["step"], dtype=float)
         for m in metrics:
             if m in history:

@@ -23,7 +23,7 @@ import traitlets
 
 from .. import koopman, mapper
 from ..errors import InvalidArgument
-from ..plots.style import PALETTE, RC, new_figure
+from ..plots.style import PALETTE, house_style, new_figure
 from .base import Explorer
 
 # pixels: how far from a curve, a path point or an eigenvalue the pointer still reaches it
@@ -314,7 +314,7 @@ class Atlas(Explorer):
 
     def _redraw(self) -> None:
         t0 = time.perf_counter()
-        with matplotlib.rc_context(RC):
+        with house_style():
             if not self._curve_lines:
                 self._build_curves()
             self._style_curves()
