@@ -73,6 +73,16 @@ def test_clicks_select_runs_and_every_panel_follows(runs):
     assert "width=32 seed=2" in text and f"step {int(steps[30])}" in text
     assert f"{loss[30]:.4g}" in text
     assert atlas.describe(atlas.ax_curves, -500, -500) == ""  # far from everything: nothing
+    # on a Mapper node: its size; on an eigenvalue: its modulus; on a path point: run and step
+    xy, nodes = atlas._mapper_xy
+    text = atlas.describe(atlas.ax_map, *atlas.ax_map.transData.transform(xy[k]))
+    assert f"node of <b>{len(g.nodes[nodes[k]])}</b> snapshots" in text
+    lam = np.asarray(next(iter(atlas.spectra.values())).eigenvalues)[0]
+    text = atlas.describe(atlas.ax_spec, *atlas.ax_spec.transData.transform((lam.real, lam.imag)))
+    assert f"|λ| = {abs(lam):.4f}" in text
+    last = int(np.argmax(g.members[:, 1]))  # a run's end: apart from the other runs' paths
+    text = atlas.describe(atlas.ax_path, *atlas.ax_path.transData.transform(g.points[last, :2]))
+    assert f"<b>{atlas.labels[ids[int(g.members[last, 0])]]}</b> · step" in text
 
 
 def test_the_windowed_spectrum_is_the_lens_on_the_window_and_is_cached(runs):
@@ -112,7 +122,9 @@ def test_a_shared_selection_links_two_views_and_a_new_size_is_mapped(runs):
     c.select(runs=[8])  # a width-8 run: that size is mapped in the background
     c.wait()
     assert a.selected == (8,)
-    assert c.graphs and next(iter(c.graphs))[0] == runs[8].weights.shape[1]
+    assert c.graphs
+    _g8, _pos, ids8 = next(iter(c.graphs.values()))
+    assert ids8 == [5, 6, 7, 8, 9]  # the width-8 runs: that network's layout
     with pytest.raises(lk.InvalidArgument, match="run indices"):
         a.select(runs=[99])
     with pytest.raises(lk.InvalidArgument, match="at least one run"):
@@ -127,12 +139,10 @@ def test_the_atlas_takes_a_users_own_runs(tmp_path):
 
     x = torch.randn(128, 4, generator=torch.Generator().manual_seed(0))
     y = (x[:, 0] > 0).long()
-    trajs = []
-    for seed in range(3):
-        torch.manual_seed(seed)
-        model = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 2))
+
+    def record(name, model):  # the user's own loop, recorded
         opt = torch.optim.SGD(model.parameters(), lr=0.1)
-        rec = lk.Recorder(tmp_path / f"r{seed}", schedule=lk.schedules.every(5))
+        rec = lk.Recorder(tmp_path / name, schedule=lk.schedules.every(5))
         for step in range(101):
             loss = nn.functional.cross_entropy(model(x), y)
             rec.capture(step, model, loss=loss)
@@ -140,11 +150,22 @@ def test_the_atlas_takes_a_users_own_runs(tmp_path):
             loss.backward()
             opt.step()
         rec.close()
-        trajs.append(lk.load(tmp_path / f"r{seed}"))
-    atlas = lk.widgets.Atlas(trajs, interactive=False, start=False)
+        return lk.load(tmp_path / name)
+
+    trajs = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        bn = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 2))
+        trajs.append(record(f"r{seed}", bn))
+    # as many weights (56) in other layers: never put on one principal plane with the others
+    other = record("other", nn.Sequential(nn.Linear(4, 6), nn.Linear(6, 2), nn.Linear(2, 4)))
+    assert other.weights.shape[1] == trajs[0].weights.shape[1] == 56
+    atlas = lk.widgets.Atlas([*trajs, other], interactive=False, start=False)
     atlas.start(wait=True)
-    assert atlas.labels == ["run 0", "run 1", "run 2"] and atlas.error is None
-    assert list(atlas.spectra) == ["all"] and atlas.spectra["all"].n_pairs > 0
+    assert atlas.labels == ["run 0", "run 1", "run 2", "run 3"] and atlas.error is None
+    # one spectrum per network: runs of other layers are not pooled into one DMD
+    assert list(atlas.spectra) == ["all · network 1", "all · network 2"]
+    assert atlas.spectra["all · network 1"].n_trajectories == 3
     g, _pos, ids = atlas.graphs[atlas._key()]
     assert ids == [0, 1, 2] and len(g.nodes) >= 1
     np.testing.assert_allclose(atlas.curves[1][1][0], float(trajs[1].scalars["loss"][0]))

@@ -79,6 +79,15 @@ def _ipympl():
     return Canvas, FigureManager
 
 
+def _layout(traj) -> tuple:
+    """What a snapshot's coordinates are: the recorded parameters' names and shapes (the vector's
+    length when the run does not say, or is a sketch)."""
+    params = getattr(traj, "params", None) or []
+    if not params or getattr(traj, "is_sketch", False):
+        return (int(traj.weights.shape[1]),)
+    return tuple((p.name, tuple(p.shape)) for p in params)
+
+
 def _label(config: dict, keys: list[str]) -> str:
     return " ".join(f"{k}={config.get(k)}" for k in keys) or "run"
 
@@ -145,7 +154,9 @@ class Atlas(Explorer):
         groups = list(dict.fromkeys(group_of))
         self.colour = {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(groups)}
         self.curves = [_loss_curve(t) for t in trajs]
-        self.dims = [int(t.weights.shape[1]) for t in trajs]
+        # runs mapped together share a joint PCA: the same coordinates, not only as many of them
+        # (two networks of equal size but other layers would be compared weight by unrelated weight)
+        self.layouts = [_layout(t) for t in trajs]
         self.delays, self.rank = delays, rank
         last = int(max(int(np.asarray(t.steps)[-1]) for t in trajs))
         self.selection = selection if selection is not None else Selection()
@@ -175,10 +186,10 @@ class Atlas(Explorer):
                       layout=W.Layout(flex_flow="row wrap"))  # fmt: skip
         self.children = (*self.children[:1], live, *self.children[1:], self.readout)
 
-        self.graphs: dict = {}  # (dims, lens, n_cubes, overlap) -> (MapperGraph, layout, run ids)
+        self.graphs: dict = {}  # (layout, lens, n_cubes, overlap) -> (MapperGraph, positions, run ids)
         self.spectra: dict = {}  # what the spectrum panel shows now: group -> KoopmanSpectrum
         self._spectrum_cache: dict = {}
-        self._focus_dims = self.dims[self.selected[0] if self.selected else 0]
+        self._focus_layout = self.layouts[self.selected[0] if self.selected else 0]
         self._artists: dict = {}  # line -> ("run", i): what a click or a hover can reach
         self._curve_lines: dict = {}  # run -> its line on the curves panel (made once)
         self._path_lines: dict = {}  # run -> its line on the path panel (made per Mapper graph)
@@ -248,8 +259,8 @@ class Atlas(Explorer):
             self.pick.value = chosen
         if tuple(self.window.value) != sel.window:
             self.window.value = sel.window
-        if chosen and self.dims[chosen[0]] != self._focus_dims:
-            self._focus_dims = self.dims[chosen[0]]  # another size of network: map it
+        if chosen and self.layouts[chosen[0]] != self._focus_layout:
+            self._focus_layout = self.layouts[chosen[0]]  # another network: map its runs
             if self._graph() is None and not (self._thread and self._thread.is_alive()):
                 self.start()
         self.redraw()
@@ -268,7 +279,12 @@ class Atlas(Explorer):
     # -- the Mapper graph (the slow part) --------------------------------------------------------
 
     def _key(self):
-        return (self._focus_dims, self.lens.value, self.n_cubes.value, round(self.overlap.value, 3))
+        return (
+            self._focus_layout,
+            self.lens.value,
+            self.n_cubes.value,
+            round(self.overlap.value, 3),
+        )
 
     def _graph(self):
         return self.graphs.get(self._key())
@@ -279,7 +295,7 @@ class Atlas(Explorer):
             self.redraw()
             self.progress(1.0, self._cache_note())
             return
-        ids = [i for i, d in enumerate(self.dims) if d == key[0]]
+        ids = [i for i, d in enumerate(self.layouts) if d == key[0]]
         focus = [self.trajectories[i] for i in ids]
         note = ""
         try:
@@ -464,9 +480,16 @@ class Atlas(Explorer):
 
         ax = self.ax_spec
         lo, hi = self.selection.window
+        # one spectrum per group and per network layout: a DMD pools its runs in one coordinate system
+        layouts = {grp: list(dict.fromkeys(self.layouts[i] for i in self.chosen if self.group_of[i] == grp))
+                   for grp in dict.fromkeys(self.group_of[i] for i in self.chosen)}  # fmt: skip
         by_group: dict = {}
         for i in self.chosen:
-            by_group.setdefault(self.group_of[i], []).append(i)
+            grp, kinds = self.group_of[i], layouts[self.group_of[i]]
+            if len(kinds) > 1:
+                grp = f"{grp} · network {kinds.index(self.layouts[i]) + 1}"
+            by_group.setdefault(grp, []).append(i)
+        colour = {grp: self.colour[self.group_of[ids[0]]] for grp, ids in by_group.items()}
         self.spectra = {}
         problems = []
         for grp, ids in by_group.items():
@@ -483,10 +506,10 @@ class Atlas(Explorer):
                          title=f"Koopman eigenvalues of {'the selection' if self.selected else 'all runs'},"
                                f"\nsteps {lo}–{hi}")  # fmt: skip
         for coll, grp in zip(ax.collections, self.spectra):
-            coll.set_edgecolor(self.colour[grp])
+            coll.set_edgecolor(colour[grp])
         if ax.get_legend() is not None:  # legend colours follow the groups' colours
             for h, grp in zip(ax.get_legend().legend_handles[1:], self.spectra):
-                h.set_edgecolor(self.colour[grp])
+                h.set_edgecolor(colour[grp])
 
     def _draw_mapper(self):
         ax = self.ax_map
@@ -517,7 +540,6 @@ class Atlas(Explorer):
                         vmin=0 if sel else None, vmax=vmax, edgecolor="black", linewidth=0.6,
                         zorder=2)  # fmt: skip
         self._mapper_xy = (xy, nodes)
-        self._mapper_cbar_label = label
         ax.set_title(f"Mapper: {len(nodes)} nodes of {self.labels_of(ids)}\n"
                      f"colour: {label}", fontsize=10)  # fmt: skip
 
@@ -581,42 +603,58 @@ class Atlas(Explorer):
         """What lies under the pointer at display coordinates (x, y) of panel ``ax``: the hover
         read-out (run, step and loss on a curve or path; size, runs and loss of a Mapper node; an
         eigenvalue's modulus)."""
-        pts, info = [], []
+        # the points of the panel with a way to name each; only the nearest one is put in words
+        # (a hover arrives up to 20 times a second, and an ensemble can hold 10^5 snapshots)
         if ax is self.ax_curves:
-            for i, (steps, loss, name) in enumerate(self.curves):
-                ok = (steps > 0) & np.isfinite(loss)
-                for s, v in zip(steps[ok], loss[ok]):
-                    pts.append((s, v))
-                    info.append(f"<b>{self.labels[i]}</b> · step {int(s)} · {name} {v:.4g}")
+            pts, who = [], []
+            for i, (steps, loss, _name) in enumerate(self.curves):
+                ok = np.flatnonzero((steps > 0) & np.isfinite(loss))
+                pts.append(np.c_[steps[ok], loss[ok]])
+                who += [(i, k) for k in ok]
+
+            def name(j):
+                i, k = who[j]
+                steps, loss, label = self.curves[i]
+                return f"<b>{self.labels[i]}</b> · step {int(steps[k])} · {label} {loss[k]:.4g}"
+
+            pts = np.vstack(pts) if pts else np.empty((0, 2))
         elif ax is self.ax_path and self._graph() is not None:
             g, _pos, ids = self._graph()
-            for (px, py), (r, s) in zip(g.points[:, :2], g.members):
-                pts.append((px, py))
-                i = ids[int(r)]
+            pts = g.points[:, :2]
+
+            def name(j):
+                i, s = ids[int(g.members[j, 0])], g.members[j, 1]
                 loss = np.interp(s, self.curves[i][0], self.curves[i][1])
-                info.append(f"<b>{self.labels[i]}</b> · step {int(s)} · loss ≈ {loss:.4g}")
+                return f"<b>{self.labels[i]}</b> · step {int(s)} · loss ≈ {loss:.4g}"
+
         elif ax is self.ax_map and self._graph() is not None and hasattr(self, "_mapper_xy"):
             g, _pos, ids = self._graph()
-            xy, nodes = self._mapper_xy
-            for (px, py), n in zip(xy, nodes):
-                pts.append((px, py))
-                idx = g.nodes[n]
+            pts, nodes = self._mapper_xy
+
+            def name(j):
+                idx = g.nodes[nodes[j]]
                 members = sorted({ids[int(r)] for r in g.members[idx, 0]})
-                names = ", ".join(self.labels[i] for i in members[:4]) + (
+                runs = ", ".join(self.labels[i] for i in members[:4]) + (
                     " …" if len(members) > 4 else ""
                 )
                 st = g.members[idx, 1]
-                info.append(f"node of <b>{len(idx)}</b> snapshots · steps {int(st.min())}–{int(st.max())} "
-                            f"· mean lens {np.mean(g.lens[idx]):.4g} · runs: {names}")  # fmt: skip
-        elif ax is self.ax_spec:
-            for grp, s in self.spectra.items():
-                for lam in np.asarray(s.eigenvalues):
-                    pts.append((lam.real, lam.imag))
-                    info.append(
-                        f"<b>{grp}</b> · λ = {lam.real:.4f} {lam.imag:+.4f}i · |λ| = {abs(lam):.4f}"
-                    )
-        if not pts:
+                return (f"node of <b>{len(idx)}</b> snapshots · steps {int(st.min())}–{int(st.max())} "
+                        f"· mean lens {np.mean(g.lens[idx]):.4g} · runs: {runs}")  # fmt: skip
+
+        elif ax is self.ax_spec and self.spectra:
+            eig = [
+                (grp, lam) for grp, sp in self.spectra.items() for lam in np.asarray(sp.eigenvalues)
+            ]
+            pts = np.array([(lam.real, lam.imag) for _grp, lam in eig])
+
+            def name(j):
+                grp, lam = eig[j]
+                return f"<b>{grp}</b> · λ = {lam.real:.4f} {lam.imag:+.4f}i · |λ| = {abs(lam):.4f}"
+
+        else:
+            return ""
+        if not len(pts):
             return ""
         d = ax.transData.transform(np.asarray(pts, dtype=float)) - np.array([x, y])
         j = int(np.argmin((d**2).sum(1)))
-        return info[j] if np.hypot(*d[j]) <= REACH + 6 * (ax is self.ax_map) else ""
+        return name(j) if np.hypot(*d[j]) <= REACH + 6 * (ax is self.ax_map) else ""
