@@ -3,8 +3,9 @@
 Each notebook is executed (``FAST`` as asked), converted to HTML with nbconvert's lab template, and
 cleaned of everything that would reach the internet: MathJax is served from a local copy (the
 ``jupyter-server-mathjax`` package), the require.js and mermaid loaders are dropped (no widget or
-diagram needs them offline), and each live explorer is replaced by a note saying where to use it (its
-controls need a running kernel). ``index.html`` lists the lessons and the teacher's guide.
+diagram needs them offline), and each live widget is replaced by a picture of what it shows (an explorer
+is run first if the notebook left it unrun): its settings, its message and its figure, with a note that
+its controls need a running kernel (:mod:`landkit.widgets.static`). ``index.html`` lists the lessons and the teacher's guide.
 
 Example
 -------
@@ -38,27 +39,34 @@ _NOTE = ("<div style='border:1px dashed #888;padding:8px 12px;color:#444;font-si
          "(<code>make lab</code>) to use it.</div>")  # fmt: skip
 
 
-def _static_widgets(nb: dict) -> int:
-    """Replace every live-widget output by a note (keeping any static image beside it)."""
+_SNAPSHOT_TAG = "landkit-site-snapshot"
+
+
+def _static_widgets(nb: dict, pictures: dict | None = None) -> int:
+    """Replace every live-widget output by its static picture from the kernel (``pictures``: model
+    id -> HTML, see :func:`landkit.widgets.static.write_snapshots`), or by a note where there is none
+    (keeping any static image beside it). Returns the number of pictures used."""
     n = 0
     for cell in nb.get("cells", []):
         for out in cell.get("outputs", []):
             data = out.get("data", {})
             if WIDGET_MIME in data:
                 keep = {k: v for k, v in data.items() if k.startswith("image/")}
-                out["data"] = {**keep, "text/html": _NOTE}
-                n += 1
+                picture = (pictures or {}).get(data[WIDGET_MIME].get("model_id"))
+                out["data"] = {**keep, "text/html": picture or _NOTE}
+                n += bool(picture)
     nb.get("metadata", {}).pop("widgets", None)
     return n
 
 
-def to_html(nb) -> str:
-    """One notebook (a dict or a NotebookNode, executed or not) as an offline HTML page."""
+def to_html(nb, pictures: dict | None = None) -> str:
+    """One notebook (a dict or a NotebookNode, executed or not) as an offline HTML page; each widget
+    drawn from ``pictures`` (model id -> static HTML) where given, else replaced by a note."""
     import nbformat
     from nbconvert import HTMLExporter
 
     node = nbformat.reads(json.dumps(nb), as_version=4)  # joins list sources, validates
-    _static_widgets(node)
+    _static_widgets(node, pictures)
     body, _ = HTMLExporter(template_name="lab", mathjax_url=MATHJAX).from_notebook_node(node)
     body = re.sub(r'<script[^>]*src="https://cdnjs[^"]*require[^"]*"[^>]*>\s*</script>', "", body)
     body = re.sub(r'<script type="module">(?:(?!</script>).)*mermaid(?:(?!</script>).)*</script>', "",
@@ -89,13 +97,29 @@ def _title(nb: dict, default: str) -> str:
     return default
 
 
-def _execute(path: Path, fast: bool, work: Path) -> dict:
+def _execute(path: Path, fast: bool, work: Path, pictures: bool = True) -> tuple[dict, dict]:
+    """Run one notebook; with ``pictures``, a last cell (removed again) runs every explorer that was
+    never run and draws every widget as static HTML. Returns the notebook and the pictures."""
     import papermill as pm
 
+    src = json.loads(path.read_text())
+    snap = work / f"{path.stem}.widgets.json"
+    if pictures:
+        code = (
+            f"import landkit.widgets.static\nlandkit.widgets.static.write_snapshots({str(snap)!r})"
+        )
+        src["cells"].append({"cell_type": "code", "id": "lk-site-snapshot", "execution_count": None, "outputs": [],
+                             "metadata": {"tags": [_SNAPSHOT_TAG]}, "source": code})  # fmt: skip
+    staged = work / f"{path.stem}.in.ipynb"
+    staged.write_text(json.dumps(src))
     out = work / path.name
-    pm.execute_notebook(str(path), str(out), parameters={"FAST": fast}, kernel_name="python3",
+    pm.execute_notebook(str(staged), str(out), parameters={"FAST": fast}, kernel_name="python3",
                         cwd=str(work), progress_bar=False)  # fmt: skip
-    return json.loads(out.read_text())
+    nb = json.loads(out.read_text())
+    nb["cells"] = [
+        c for c in nb["cells"] if _SNAPSHOT_TAG not in c.get("metadata", {}).get("tags", [])
+    ]
+    return nb, (json.loads(snap.read_text()) if snap.exists() else {})
 
 
 def build_site(src: str | os.PathLike = "notebooks", out: str | os.PathLike = "site", *,
@@ -128,8 +152,11 @@ def build_site(src: str | os.PathLike = "notebooks", out: str | os.PathLike = "s
     with tempfile.TemporaryDirectory(prefix="landkit-site-") as tmp:
         for path in paths:
             t0 = time.perf_counter()
-            nb = _execute(path, fast, Path(tmp)) if execute else json.loads(path.read_text())
-            page = to_html(nb)
+            if execute:
+                nb, pictures = _execute(path, fast, Path(tmp))
+            else:
+                nb, pictures = json.loads(path.read_text()), {}
+            page = to_html(nb, pictures)
             bad = offline_problems(page)
             if bad:
                 raise RuntimeError(f"{path.name}: the page would fetch {bad[:3]} from the internet")

@@ -1,5 +1,6 @@
 """The static site (make site): executed notebooks as pages that open from disk with no network."""
 
+import json
 import time
 from pathlib import Path
 
@@ -39,6 +40,38 @@ def test_a_page_has_no_internet_loader_and_widgets_become_notes():
     assert lk.site.offline_problems(bad) == ["https://cdn.example/x.js"]
 
 
+def test_a_widget_becomes_the_picture_its_kernel_drew(tmp_path):
+    """An explorer never run is run, then drawn as HTML (settings, verdict, figure as an embedded
+    PNG); the page puts that picture where the widget stood, and a widget with no picture gets the
+    note. A box of widgets is drawn child by child."""
+    import ipywidgets as W
+
+    from landkit.widgets import static
+
+    ex = lk.widgets.AgingExplorer(lk.examples.example_runs("students"))
+    box = W.VBox([W.HTML("<i>two views</i>"), W.IntSlider(value=7, description="lag")])
+    path = tmp_path / "pictures.json"
+    assert static.write_snapshots(path, roots=[ex, box]) == 2
+    pictures = json.loads(path.read_text())
+    assert ex._figure is not None  # it was run
+    picture = pictures[ex.model_id]
+    assert picture.count("data:image/png;base64,") == 1 and "fitted" in picture
+    assert "<script" not in picture and lk.site.offline_problems(picture) == []
+    assert "<i>two views</i>" in pictures[box.model_id] and "lag <b>7</b>" in pictures[box.model_id]
+
+    def widget(model_id):
+        return {"output_type": "display_data", "metadata": {},
+                "data": {"application/vnd.jupyter.widget-view+json": {"model_id": model_id},
+                         "text/plain": "Explorer(...)"}}  # fmt: skip
+
+    cell = {"cell_type": "code", "metadata": {}, "execution_count": 1, "source": "x",
+            "outputs": [widget(ex.model_id), widget("gone")]}  # fmt: skip
+    page = lk.site.to_html(_nb([cell]), pictures)
+    assert "lk-static" in page and "fitted" in page  # the picture
+    assert page.count("An interactive explorer stood here") == 1  # the widget with no picture
+    assert lk.site.offline_problems(page) == []
+
+
 @pytest.mark.slow
 def test_the_site_opens_from_disk_with_no_network(tmp_path):
     """A lesson executed (FAST) and rendered; opened in Chromium from file://, nothing is requested
@@ -69,6 +102,9 @@ def test_the_site_opens_from_disk_with_no_network(tmp_path):
     )
     text = page_file.read_text()
     assert "matches landkit on 5 random inputs" in text  # executed: the exercise checks ran
+    # the explorer as its kernel drew it once run: its figure and verdict, not a note
+    assert "lk-static" in text and "An interactive explorer stood here" not in text
+    assert "Aging: does training slow down" in text and "fitted" in text
     requests = []
     args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
             "--disable-background-networking", "--disable-component-update"]  # fmt: skip
@@ -83,9 +119,13 @@ def test_the_site_opens_from_disk_with_no_network(tmp_path):
             while page.locator(".MathJax").count() < 5 and time.monotonic() < deadline:
                 time.sleep(0.3)
             typeset = page.locator(".MathJax").count()
+            shown = page.locator(".lk-static img").evaluate_all(
+                "imgs => imgs.map(i => i.naturalWidth)"
+            )
         finally:
             browser.close()
     outside = [u for u in requests if not u.startswith(("file://", "data:", "blob:", "about:"))]
     assert not outside, outside[:5]
     assert any("mathjax/MathJax.js" in u for u in requests)
     assert typeset >= 5, f"{typeset} equations typeset"
+    assert shown and min(shown) > 300, shown  # the explorer's figure opens from the page itself

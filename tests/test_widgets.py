@@ -74,6 +74,23 @@ def test_explorer_echoes_settings_marks_outdated_figures_and_offers_downloads(
     assert ex.message.value == "a new stage"
 
 
+def test_controls_sit_in_a_side_column_that_folds_away(tmp_path):
+    """Every explorer's controls are in a column beside its figure; the toggle left of the title
+    (or ``show_controls``) folds the column away and unfolds it, and the two stay in step."""
+    ex = lk.widgets.TrainExplorer(root=tmp_path, steps=60, width=8)
+    header, body = ex.children
+    assert ex.controls_toggle in header.children
+    assert body.children == (ex.side, ex.main)  # the controls beside the figure, not above it
+    assert ex.width in ex.side.children and ex.image in ex.main.children
+    assert ex.run_button in ex.main.children[0].children  # Run stays visible when folded
+    ex.controls_toggle.value = False  # what a click on the toggle does
+    assert ex.side.layout.display == "none"
+    ex.show_controls(True)
+    assert ex.side.layout.display is None and ex.controls_toggle.value is True
+    ex.show_controls(False)
+    assert ex.controls_toggle.value is False and ex.side.layout.display == "none"
+
+
 def test_spectrum_explorer_compares_groups():
     d = lk.examples.omd_ogd()
     ex = lk.widgets.SpectrumExplorer(d, n_resamples=19)

@@ -184,7 +184,11 @@ class Atlas(Explorer):
         super().__init__([self.lens, self.n_cubes, self.overlap], css_class="lk-atlas")
         live = W.HBox([self.pick, W.VBox([self.window, self.clear])],
                       layout=W.Layout(flex_flow="row wrap"))  # fmt: skip
-        self.children = (*self.children[:1], live, *self.children[1:], self.readout)
+        # the atlas's figure needs the page's width: its controls stay above it (the toggle folds them)
+        header, _body = self.children
+        mapping = W.HBox(list(self.side.children), layout=W.Layout(flex_flow="row wrap"))
+        self.side = W.VBox([live, mapping])
+        self.children = (header, self.side, *self.main.children, self.readout)
 
         self.graphs: dict = {}  # (layout, lens, n_cubes, overlap) -> (MapperGraph, positions, run ids)
         self.spectra: dict = {}  # what the spectrum panel shows now: group -> KoopmanSpectrum

@@ -43,7 +43,7 @@ class Explorer(W.VBox):
         )
         self.message = W.HTML(value="")
         # hidden until the first figure (an empty image shows as a broken-image icon)
-        self.image = W.Image(format="png", layout=W.Layout(max_width="900px", display="none"))
+        self.image = W.Image(format="png", layout=W.Layout(max_width="100%", display="none"))
         self.run_button.on_click(lambda _b: self.start())
         self.stop_button.on_click(lambda _b: self.stop())
         self.export_button.on_click(lambda _b: self.export())
@@ -63,10 +63,31 @@ class Explorer(W.VBox):
                 c.continuous_update = False
             if hasattr(c, "observe") and hasattr(c, "value"):
                 c.observe(lambda _change: self._mark_outdated(), names="value")
-        buttons = W.HBox([self.run_button, self.stop_button, self.export_button, self.bar])
-        super().__init__([W.HTML(f"<b>{self.title}</b>"), W.HBox(controls, layout=W.Layout(flex_flow="row wrap")),
-                          buttons, self.message, self.image])  # fmt: skip
+        buttons = W.HBox([self.run_button, self.stop_button, self.export_button, self.bar],
+                         layout=W.Layout(flex_flow="row wrap"))  # fmt: skip
+        # the controls in a side column beside the figure (the figure stays above the fold on a
+        # 768-pixel screen); the toggle folds the column away to give the figure the whole width
+        self.side = W.VBox(list(controls), layout=W.Layout(flex="0 0 auto", margin="0 12px 0 0"))
+        self.side.add_class("lk-controls")
+        self.main = W.VBox([buttons, self.message, self.image],
+                           layout=W.Layout(flex="1 1 0%", min_width="0"))  # fmt: skip
+        self.controls_toggle = W.ToggleButton(
+            value=True, icon="sliders", tooltip="show or hide the controls",
+            layout=W.Layout(width="36px", height="26px", padding="0"),
+        )  # fmt: skip
+        self.controls_toggle.observe(lambda ch: self.show_controls(ch["new"]), names="value")
+        header = W.HBox([self.controls_toggle, W.HTML(f"<b>{self.title}</b>")],
+                        layout=W.Layout(align_items="center"))  # fmt: skip
+        body = W.HBox([self.side, self.main], layout=W.Layout(align_items="flex-start"))
+        super().__init__([header, body])
         self.add_class(css_class)
+
+    def show_controls(self, show: bool = True) -> None:
+        """Unfold (``True``) or fold away (``False``) the side column of controls; the toggle button
+        left of the title does the same. Folded, the figure has the explorer's whole width."""
+        self.side.layout.display = None if show else "none"
+        if self.controls_toggle.value != bool(show):
+            self.controls_toggle.value = bool(show)
 
     # -- for subclasses ------------------------------------------------------------------------
 

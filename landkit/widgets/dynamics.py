@@ -124,7 +124,7 @@ class MorseExplorer(Explorer):
                                  disabled=True, style={"description_width": "100px"})  # fmt: skip
         self.choose.observe(lambda ch: self.select_basin(ch["new"]), names="value")
         if selection is not None:
-            self.children = (*self.children[:-1], self.choose, self.children[-1])
+            self.main.children = (*self.main.children[:-1], self.choose, self.main.children[-1])
         self.message.value = "Press <b>Compute</b>."
 
     def select_basin(self, attractor) -> list[int]:
