@@ -198,6 +198,38 @@ def test_the_student_exercise_sections_run_and_every_check_says_not_yet(tmp_path
             assert "not written yet" in text, (path.name, c.source, text[:300])
 
 
+def test_past_its_exercises_a_student_copy_is_its_instructor_copy(tmp_path):
+    """Why running each student copy up to the end of its exercises (above) is running it whole:
+    every later cell is the instructor's cell unchanged (test_notebooks executes those), and none of
+    them calls a function a stub defines, so an unfinished exercise cannot stop a later section."""
+    import ast
+
+    from landkit.cli import main
+
+    main(["student", str(NOTEBOOKS), str(tmp_path)])
+    for path in sorted(tmp_path.glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        original = json.loads((NOTEBOOKS / path.name).read_text())["cells"]
+        stubs = set()
+        for c in cells:
+            if "exercise" in c["metadata"].get("tags", []):
+                tree = ast.parse("".join(c["source"]))
+                stubs |= {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        assert stubs, path.name
+        end = next(i for i, c in enumerate(cells)
+                   if c["cell_type"] == "markdown" and "".join(c["source"]).startswith("## 1"))  # fmt: skip
+        assert cells[end:] == original[end:], path.name
+        for c in cells[end:]:
+            if c["cell_type"] != "code":
+                continue
+            src = "".join(c["source"])
+            body = "\n".join(
+                line for line in src.splitlines() if not line.lstrip().startswith(("%", "!"))
+            )
+            used = {n.id for n in ast.walk(ast.parse(body)) if isinstance(n, ast.Name)}
+            assert not used & stubs, (path.name, sorted(used & stubs), src[:200])
+
+
 def test_the_teachers_guide_covers_every_notebook_and_exercise():
     guide = (NOTEBOOKS / "TEACHING.md").read_text()
     for path in NOTEBOOKS.glob("*.ipynb"):
