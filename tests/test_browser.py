@@ -26,6 +26,7 @@ import pytest
 ROOT = Path(__file__).parent.parent
 CHROMIUM = os.environ.get("LANDKIT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
+LATENCY: dict = {}  # what the browser tests measured: written to test-artifacts/explorer-latency.json
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
                  "--disable-background-networking", "--disable-component-update"]  # fmt: skip
 
@@ -191,9 +192,12 @@ def test_capture_notebook_in_jupyterlab(jupyterlab, tmp_path):
             # figures returned by cells are drawn as images, not "<Figure size ...>" text
             assert page.locator(".jp-OutputArea-output img").count() >= 1
             assert not page.get_by_text(re.compile(r"<Figure size")).count()
-            image = explorer.locator("img")
+            image = _figure(explorer)
             image.wait_for(timeout=30_000)
-            before_src = image.get_attribute("src")
+            deadline = time.monotonic() + 30
+            while not _pixels(explorer) and time.monotonic() < deadline:
+                time.sleep(0.2)  # the canvas draws once its view asks the kernel
+            before_src = _pixels(explorer)
             before_png = image.screenshot()
             explorer.scroll_into_view_if_needed()
             page.screenshot(path=str(tmp_path / "before.png"))
@@ -204,13 +208,16 @@ def test_capture_notebook_in_jupyterlab(jupyterlab, tmp_path):
             for _ in range(4):
                 handle.press("ArrowRight")
             explorer.get_by_role("button", name="Train").click()
-            message = explorer.locator(".widget-html").last
+            message = explorer.locator(".lk-message")
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline and "w40-" not in message.inner_text():
                 time.sleep(0.5)
             text = message.inner_text()
             assert "done:" in text and "w40-" in text, text
-            after_src = image.get_attribute("src")
+            deadline = time.monotonic() + 30
+            while _pixels(explorer) in (before_src, "") and time.monotonic() < deadline:
+                time.sleep(0.2)
+            after_src = _pixels(explorer)
             after_png = image.screenshot()
             page.screenshot(path=str(tmp_path / "after.png"))
         except BaseException:
@@ -267,9 +274,56 @@ def voila_app(tmp_path):
         log.close()
 
 
+def _figure(explorer):
+    """The explorer's figure: ipympl's canvas (a pointable figure) or the PNG image."""
+    canvas = explorer.locator("canvas")
+    return canvas.first if canvas.count() else explorer.locator("img").first
+
+
+def _pixels(explorer) -> str:
+    """What the explorer's figure shows now, as a data URL (equal strings: the same picture)."""
+    canvas = explorer.locator("canvas")
+    if canvas.count():  # a canvas not drawn yet (all blank) counts as no picture
+        # ipympl sizes and draws a canvas once it is laid out on screen: look at it, as a user would
+        canvas.first.evaluate("c => c.scrollIntoView({block: 'center'})")
+        return canvas.first.evaluate(_DRAWN)
+    return explorer.locator("img").first.get_attribute("src") or ""
+
+
+# the canvas's picture as a data URL, or "" while nothing is drawn on it (every pixel blank or white)
+_DRAWN = """c => {
+  if (!c.width || !c.height) return "";
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  for (let i = 0; i < d.length; i += 4 * 97) {
+    if (d[i + 3] > 0 && (d[i] < 250 || d[i + 1] < 250 || d[i + 2] < 250)) return c.toDataURL();
+  }
+  return "";
+}"""
+
+
+def _hover_readout(page, explorer, word: str) -> tuple[str, float, tuple]:
+    """Move the pointer over the explorer's figure until its read-out contains ``word``; returns the
+    read-out, the seconds from the move to it and where the pointer is."""
+    canvas = explorer.locator("canvas").first
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    readout = explorer.locator(".lk-readout")
+    for fy in (0.5, 0.4, 0.6, 0.3, 0.7, 0.45, 0.55, 0.35, 0.65, 0.25, 0.75):
+        for fx in (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7):
+            before = readout.inner_text()
+            t0 = time.monotonic()
+            x, y = box["x"] + fx * box["width"], box["y"] + fy * box["height"]
+            page.mouse.move(x, y)
+            while time.monotonic() - t0 < 0.4 and readout.inner_text() == before:
+                time.sleep(0.02)
+            if word in readout.inner_text() and readout.inner_text() != before:
+                return readout.inner_text(), time.monotonic() - t0, (x, y)
+    raise AssertionError(f"no read-out with {word!r} over the figure: {readout.inner_text()!r}")
+
+
 def _press_and_wait(explorer, button: str, done: str, timeout=120):
     """Press the explorer's button; wait until its message changes to one containing ``done``."""
-    message = explorer.locator(".widget-html").last
+    message = explorer.locator(".lk-message")
     before = message.inner_text()
     explorer.get_by_role("button", name=button).click()
     deadline = time.monotonic() + timeout
@@ -287,15 +341,16 @@ def _drive(page, tmp_path, prefix, css, button, done, change):
     ex.scroll_into_view_if_needed()
     text = _press_and_wait(ex, button, done)
     assert "error" not in text, f"{css}: {text}"
-    img = ex.locator("img")
-    first = img.get_attribute("src")
+    first = _pixels(ex)
     change(ex)
+    t0 = time.monotonic()
     text = _press_and_wait(ex, button, done)
     assert "error" not in text, f"{css}: {text}"
     deadline = time.monotonic() + 30
-    while img.get_attribute("src") == first and time.monotonic() < deadline:
-        time.sleep(0.3)
-    assert img.get_attribute("src") != first, f"{css}: the figure did not change"
+    while _pixels(ex) in (first, "") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _pixels(ex) not in (first, ""), f"{css}: the figure did not change"
+    LATENCY[f"{prefix} {css[4:]}: press to new figure (s)"] = round(time.monotonic() - t0, 2)
     page.screenshot(path=str(tmp_path / f"{prefix}-{css.split('-')[1]}.png"))
 
 
@@ -310,6 +365,17 @@ def _drive_tour_explorers(page, tmp_path, prefix):
     """The tour's explorers besides the landscape one: Mapper, Spectrum, Morse, Aging, Phase."""
     _drive(page, tmp_path, prefix, ".lk-mapper-explorer", "Map", "nodes",
            lambda ex: ex.locator("select").first.select_option("step"))  # fmt: skip
+    # a Mapper node answers the pointer, and a click on it selects its runs in the atlas
+    mapper = page.locator(".lk-mapper-explorer")
+    text, hover_s, where = _hover_readout(page, mapper, "node")
+    runs = int(re.search(r"(\d+) runs?:", text).group(1))
+    chosen = page.locator(".lk-atlas select").first
+    page.mouse.click(*where)
+    deadline = time.monotonic() + 10
+    while chosen.evaluate("s => s.selectedOptions.length") != runs and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert chosen.evaluate("s => s.selectedOptions.length") == runs, (text, runs)
+    LATENCY[f"{prefix} mapper-explorer: hover to node read-out (s)"] = round(hover_s, 2)
     _drive(page, tmp_path, prefix, ".lk-spectrum-explorer", "Compare", "W", _slide)
     _drive(page, tmp_path, prefix, ".lk-morse-explorer", "Compute", "Morse sets",
            lambda ex: _slide(ex, 3))  # fmt: skip
@@ -318,7 +384,7 @@ def _drive_tour_explorers(page, tmp_path, prefix):
     phase = page.locator(".lk-phase-explorer")
     phase.scroll_into_view_if_needed()
     phase.locator(".widget-hbox .widget-button").first.click()
-    message = phase.locator(".widget-html").last
+    message = phase.locator(".lk-message")
     deadline = time.monotonic() + 60
     while "phase <b>" not in message.inner_html() and time.monotonic() < deadline:
         time.sleep(0.3)
@@ -331,7 +397,7 @@ def _drive_atlas(page, tmp_path, *, app: bool = True) -> dict:
     selected (the runs list follows) and the figure redraws. Returns the latencies in seconds."""
     atlas = page.locator(".lk-atlas")
     atlas.scroll_into_view_if_needed()
-    message = atlas.locator(".widget-html").nth(1)
+    message = atlas.locator(".lk-message")
     deadline = time.monotonic() + 120
     while "Cached" not in message.inner_text() and time.monotonic() < deadline:
         time.sleep(0.3)  # the Mapper graph is computed as the atlas opens
@@ -339,7 +405,7 @@ def _drive_atlas(page, tmp_path, *, app: bool = True) -> dict:
     canvas = atlas.locator("canvas").first
     canvas.wait_for(timeout=30_000)
     box = canvas.bounding_box()
-    readout = atlas.locator(".widget-html").last
+    readout = atlas.locator(".lk-readout")
     before = readout.inner_text()
     found, hover_s = None, None
     for fy in (0.2, 0.25, 0.3, 0.15, 0.35):  # along the top-left panel, where the curves fall
@@ -418,13 +484,17 @@ def test_tour_app_in_voila(voila_app, tmp_path):
             # the landscape explorer: draw, change the directions, draw again
             text = _press_and_wait(land, "Draw", "minim")
             assert "error" not in text, text
-            image = land.locator("img")
-            first = image.get_attribute("src")
+            first = _pixels(land)
             land.locator("select").first.select_option("filter")
             text = _press_and_wait(land, "Draw", "(batched)")
+            deadline = time.monotonic() + 30
+            while _pixels(land) in (first, "") and time.monotonic() < deadline:
+                time.sleep(0.3)
             land.scroll_into_view_if_needed()
             page.screenshot(path=str(tmp_path / "voila-landscape.png"))
-            assert image.get_attribute("src") != first, "the landscape figure did not change"
+            assert _pixels(land) not in (first, ""), "the landscape figure did not change"
+            _, hover_s, _ = _hover_readout(page, land, "value")  # the landscape answers the pointer
+            LATENCY["voila landscape-explorer: hover to loss read-out (s)"] = round(hover_s, 2)
 
             # the atlas answers the pointer: a hover read-out, a click that selects a run
             atlas_timing = _drive_atlas(page, tmp_path)
@@ -453,6 +523,7 @@ def test_tour_app_in_voila(voila_app, tmp_path):
         "voila-phase.png",
     ):
         shutil.copy(tmp_path / name, ARTIFACTS / f"browser-{name}")
+    (ARTIFACTS / "explorer-latency.json").write_text(json.dumps(LATENCY, indent=1))
     assert not outside, f"requests left the machine: {outside[:5]}"
     assert not console_errors, f"browser console errors: {console_errors[:5]}"
 
@@ -487,15 +558,14 @@ def test_tour_in_jupyterlab(jupyterlab, tmp_path):
             land = page.locator(".lk-landscape-explorer")
             land.scroll_into_view_if_needed()
             _press_and_wait(land, "Draw", "minim")
-            image = land.locator("img")
-            first = image.get_attribute("src")
+            first = _pixels(land)
             land.locator("select").first.select_option("filter")
             text = _press_and_wait(land, "Draw", "(batched)")
             assert "error" not in text, text
             deadline = time.monotonic() + 30
-            while image.get_attribute("src") == first and time.monotonic() < deadline:
+            while _pixels(land) in (first, "") and time.monotonic() < deadline:
                 time.sleep(0.3)
-            assert image.get_attribute("src") != first, "the landscape figure did not change"
+            assert _pixels(land) not in (first, ""), "the landscape figure did not change"
             page.screenshot(path=str(tmp_path / "lab-tour.png"))
             _drive_tour_explorers(page, tmp_path, "lab")
         except BaseException:
@@ -506,5 +576,6 @@ def test_tour_in_jupyterlab(jupyterlab, tmp_path):
             browser.close()
     ARTIFACTS.mkdir(exist_ok=True)
     shutil.copy(tmp_path / "lab-tour.png", ARTIFACTS / "browser-lab-tour.png")
+    (ARTIFACTS / "explorer-latency-lab.json").write_text(json.dumps(LATENCY, indent=1))
     assert not outside, f"requests left the machine: {outside[:5]}"
     assert not console_errors, f"browser console errors: {console_errors[:5]}"

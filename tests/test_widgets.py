@@ -11,9 +11,9 @@ import landkit as lk
 
 def test_train_explorer_trains_records_and_stops(tmp_path):
     ex = lk.widgets.TrainExplorer(root=tmp_path, steps=60, width=8)
-    assert bytes(ex.image.value) == b""
+    assert ex.png() == b""
     ex.start(wait=True)
-    assert bytes(ex.image.value).startswith(b"\x89PNG")
+    assert ex.png().startswith(b"\x89PNG")
     assert ex.trajectory.status == "finished" and ex.trajectory.steps[-1] == 60
     assert "done: test accuracy" in ex.message.value and not ex.run_button.disabled
     # Stop ends a long run gracefully and the recording says so
@@ -81,7 +81,7 @@ def test_controls_sit_in_a_side_column_that_folds_away(tmp_path):
     header, body = ex.children
     assert ex.controls_toggle in header.children
     assert body.children == (ex.side, ex.main)  # the controls beside the figure, not above it
-    assert ex.width in ex.side.children and ex.image in ex.main.children
+    assert ex.width in ex.side.children and ex.figure_box in ex.main.children
     assert ex.run_button in ex.main.children[0].children  # Run stays visible when folded
     ex.controls_toggle.value = False  # what a click on the toggle does
     assert ex.side.layout.display == "none"
@@ -91,6 +91,65 @@ def test_controls_sit_in_a_side_column_that_folds_away(tmp_path):
     assert ex.controls_toggle.value is False and ex.side.layout.display == "none"
 
 
+def test_figures_answer_the_pointer_with_what_lies_under_it():
+    """With ipympl the figure is a canvas: a pointer event over an eigenvalue names its group and
+    modulus (read from the spectrum itself), over an image the value of the pixel under it."""
+    from matplotlib.backend_bases import MouseEvent
+
+    ex = lk.widgets.SpectrumExplorer(lk.examples.omd_ogd(), n_resamples=9)
+    ex.start(wait=True)
+    assert ex.canvas is not None and ex.canvas.figure is ex._figure  # pointable, not a PNG
+    ax = next(a for a in ex._figure.axes if "Re" in a.get_xlabel())
+    lam = ex.spectra["omd"].eigenvalues
+    # the eigenvalue in view lying farthest from every other point drawn (the other group's, the
+    # unit circle's): the read-out must name it
+    others = np.vstack([ax.collections[1].get_offsets()] + [ln.get_xydata() for ln in ax.lines])
+    far = ax.transData.transform(others)
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    ok = [i for i, v in enumerate(lam) if x0 < v.real < x1 and y0 < v.imag < y1]
+    pts = ax.transData.transform(np.c_[lam.real, lam.imag])
+    k = max(ok, key=lambda i: np.hypot(*(far - pts[i]).T).min())
+    x, y = pts[k]
+    ex.canvas.callbacks.process(
+        "motion_notify_event", MouseEvent("motion_notify_event", ex.canvas, x, y)
+    )
+    text = ex.readout.value
+    assert "omd" in text and f"|λ| {abs(lam[k]):.4f}" in text, text
+    assert ex.describe(ax, x + 200, y + 200) == ""  # nothing within reach: no read-out
+
+    import matplotlib.figure
+
+    fig = matplotlib.figure.Figure()
+    ax = fig.add_subplot()
+    grid = np.arange(12.0).reshape(3, 4)
+    ax.imshow(grid, origin="lower", extent=(0, 4, 0, 3))
+    fig.canvas.draw()
+    x, y = ax.transData.transform((2.5, 1.5))  # the pixel of column 2, row 1
+    assert "value 6" in lk.widgets.Explorer([]).describe(ax, x, y)
+
+
+def test_clicking_a_mapper_node_selects_the_runs_through_it(tmp_path):
+    runs = lk.examples.doodl3_ensemble(tmp_path / "iris", "iris", n_runs=6, steps=40)
+    sel = lk.widgets.Selection()
+    mx = lk.widgets.MapperExplorer(runs, selection=sel)
+    mx.n_cubes.value = 4
+    mx.start(wait=True)
+    ax = mx._node_ax
+    xy = ax.collections[0].get_offsets()
+    table = {row["node"]: row for row in mx.graph.node_table}
+    for k, node in enumerate(mx._nodes):
+        x, y = ax.transData.transform(xy[k])
+        assert mx.node_at(ax, x, y) == node
+        mx.click(ax, x, y)
+        expect = table[node]["runs"]  # the lens's own account of the node's runs
+        assert sel.runs == tuple(lk.widgets.atlas.run_key(runs[i]) for i in expect)
+        assert (
+            f"{table[node]['size']} points" in mx.readout.value
+            and f"node {node}" in mx.readout.value
+        )
+
+
 def test_spectrum_explorer_compares_groups():
     d = lk.examples.omd_ogd()
     ex = lk.widgets.SpectrumExplorer(d, n_resamples=19)
@@ -98,7 +157,7 @@ def test_spectrum_explorer_compares_groups():
     ex.start(wait=True)
     assert set(ex.spectra) == {"ogd", "bisection"}
     assert ex.result.p_value == pytest.approx(1 / 39) and ex.result.verdict == "not conjugate"
-    assert "W = 0.753" in ex.message.value and bytes(ex.image.value).startswith(b"\x89PNG")
+    assert "W = 0.753" in ex.message.value and ex.png().startswith(b"\x89PNG")
     ex.rank.value = 3
     ex.n_perm.value = 0
     ex.start(wait=True)
@@ -152,15 +211,19 @@ def test_landscape_explorer_draws_pca_plane_and_stops(tmp_path):
     ex.start(wait=True)
     assert ex.surface.loss.shape == (9, 9) and ex.surface.path is not None
     assert ex.topology.n_minima >= 1 and "minim" in ex.message.value
-    first = bytes(ex.image.value)
+    first = ex.png()
     assert first.startswith(b"\x89PNG")
+    # the pointer over the slice reads the loss of the grid point under it
+    ax, s = ex._surface_ax, ex.surface
+    x, y = ax.transData.transform((s.alpha[2], s.beta[6]))
+    assert f"loss value {s.loss[2, 6]:.4g}" in ex.describe(ax, x, y)
     ex.directions.value = "filter"
     ex.span.value = 0.5
     ex.view.value = "3d"
     ex.subset.value = 128
     ex.start(wait=True)
     assert ex.surface.method == "filter" and ex.surface.alpha[-1] == 0.5
-    assert bytes(ex.image.value) != first
+    assert ex.png() != first
     # Stop during a large grid ends it cleanly: the grid is abandoned, the last surface kept
     ex.resolution.value = 101
     ex.view.value = "contour"
@@ -185,15 +248,15 @@ def test_mapper_and_morse_explorers(tmp_path):
     mx = lk.widgets.MapperExplorer(runs)
     mx.start(wait=True)
     assert mx.graph is not None and "nodes" in mx.message.value
-    first = bytes(mx.image.value)
+    first = mx.png()
     mx.lens.value = "step"
     mx.n_cubes.value = 5
     mx.start(wait=True)
-    assert mx.graph.params["lens"] == "step" and bytes(mx.image.value) != first
+    assert mx.graph.params["lens"] == "step" and mx.png() != first
     # recolouring is live: a new figure at once, no press, no new graph, not marked outdated
-    graph, before = mx.graph, bytes(mx.image.value)
+    graph, before = mx.graph, mx.png()
     mx.color.value = "size"
-    assert bytes(mx.image.value) != before and mx.graph is graph and mx._thread.is_alive() is False
+    assert mx.png() != before and mx.graph is graph and mx._thread.is_alive() is False
     assert "outdated" not in mx.message.value
     # back to the first settings: the graph comes from the cache, the very same object
     mx.lens.value, mx.n_cubes.value = "loss", 10
@@ -224,9 +287,9 @@ def test_aging_explorer(tmp_path):
     ex.start(wait=True)
     assert ex.result is not None and "fitted μ" in ex.message.value
     assert ex.mu.value == pytest.approx(ex.fit.mu, abs=0.01)
-    before = bytes(ex.image.value)
+    before = ex.png()
     ex.mu.value = 0.0  # the collapse redraws at once
-    assert bytes(ex.image.value) != before
+    assert ex.png() != before
     ex.layer.value = "fc1.weight"
     ex.normalise.value = True
     ex.start(wait=True)
@@ -244,9 +307,17 @@ def test_phase_explorer():
     )
     ex = lk.widgets.PhaseExplorer(table)
     ex.pick(32, 64)
-    assert "phase <b>IV" in ex.message.value and bytes(ex.image.value).startswith(b"\x89PNG")
+    assert "phase <b>IV" in ex.message.value and ex.png().startswith(b"\x89PNG")
     ex.cells.children[2].children[1].click()  # rows: header, load 32, load 4; column 0 the labels
     assert ex.load.value == 4 and ex.temp.value == 8 and "phase <b>III" in ex.message.value
+    # the phase map answers the pointer: the cell under it (row load 32, column batch size 64)
+    ax = ex._map_ax
+    x, y = ax.transData.transform((1.2, 0.8))
+    assert ex.cell_at(ax, x, y) == (32, 64)
+    assert "width=32, batch_size=64: phase IV" in ex.describe(ax, x, y)
+    ex.click(ax, x, y)  # and a click shows that cell
+    ex.wait(timeout=30)
+    assert (ex.load.value, ex.temp.value) == (32, 64) and "phase <b>IV" in ex.message.value
 
 
 def test_every_tour_explorer_runs_on_the_shipped_runs():
@@ -260,7 +331,7 @@ def test_every_tour_explorer_runs_on_the_shipped_runs():
     aging = lk.widgets.AgingExplorer({"w8": runs.where(width=8)[0], "w32": traj})
     for ex in (spec, land, mapx, morse, aging):
         ex.start(wait=True)
-        assert ex.error is None and bytes(ex.image.value).startswith(b"\x89PNG"), type(ex).__name__
+        assert ex.error is None and ex.png().startswith(b"\x89PNG"), type(ex).__name__
 
 
 def _stopped_before_start(ex):
@@ -344,7 +415,7 @@ def test_the_projector_switch_enlarges_text_in_the_same_pixels():
                                        lk.taxonomy.Thresholds())  # fmt: skip
         ex = lk.widgets.PhaseExplorer(table)
         ex.start(wait=True)
-        return Image.open(io.BytesIO(ex.image.value)).size
+        return Image.open(io.BytesIO(ex.png())).size
 
     try:
         h_off, size_off = title_height_and_png()

@@ -128,6 +128,7 @@ class Atlas(Explorer):
     ['width=32', 'width=8']
     """
 
+    pointable = False  # the atlas holds one canvas of its own and points on it itself
     run_label = "Map"
     title = "Atlas: one selection of runs, four lenses"
 
@@ -188,7 +189,7 @@ class Atlas(Explorer):
         header, _body = self.children
         mapping = W.HBox(list(self.side.children), layout=W.Layout(flex_flow="row wrap"))
         self.side = W.VBox([live, mapping])
-        self.children = (header, self.side, *self.main.children, self.readout)
+        self.children = (header, self.side, *self.main.children)
 
         self.graphs: dict = {}  # (layout, lens, n_cubes, overlap) -> (MapperGraph, positions, run ids)
         self.spectra: dict = {}  # what the spectrum panel shows now: group -> KoopmanSpectrum
@@ -218,6 +219,7 @@ class Atlas(Explorer):
             else:
                 self.canvas = Canvas(self.fig)
                 self.canvas.header_visible = False
+                self.canvas.footer_visible = False  # the read-out above says more than (x, y)
                 self.canvas.toolbar_position = "right"  # the left edge holds the y labels
                 self._manager = FigureManager(self.canvas, 0)
                 self.children = (*self.children, self.canvas)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import ipywidgets as W
+import numpy as np
 
 from ..plots.style import scale as projector_scale
 from ..progress import Cancelled
@@ -29,10 +30,31 @@ def _leaves(widgets):
 
 
 class Explorer(W.VBox):
-    """Base class of landkit's explorers (one look and set of controls for every lens)."""
+    """Base class of landkit's explorers (one look and set of controls for every lens).
+
+    The controls sit in a column left of the figure (the toggle left of the title folds it away);
+    Run, Stop, Export and the progress bar above the figure; the message says what was done and what
+    it means. With ipympl installed the figure is a live canvas: zoom and pan from its toolbar, and a
+    read-out below it of what lies under the pointer (:meth:`describe`; a subclass names its own
+    things: a Mapper node, a phase cell, the loss at a point of a slice) and clicks (:meth:`click`).
+
+    Example
+    -------
+    >>> ex = lk.widgets.SpectrumExplorer(lk.examples.omd_ogd(), n_resamples=9)
+    >>> ex.start(wait=True)
+    >>> ax = ex._figure.axes[0]                      # the eigenvalues of both groups
+    >>> lam = ex.spectra["omd"].eigenvalues[0]
+    >>> x, y = ax.transData.transform((lam.real, lam.imag))   # the pointer over it
+    >>> ex.describe(ax, x, y)
+    '<b>omd</b> · Re λ 0.9979 · Im λ 0 · |λ| 0.9979'
+    """
 
     run_label = "Run"
     title = "landkit"
+    #: None: the figure answers the pointer when ipympl is installed; False: always a PNG
+    pointable: bool | None = None
+    #: how near (pixels) the pointer must come to a point for the read-out to name it
+    reach: float = 12.0
 
     def __init__(self, controls: list[W.Widget], *, css_class: str = "lk-explorer"):
         self.run_button = W.Button(description=self.run_label, button_style="primary", icon="play")
@@ -42,8 +64,15 @@ class Explorer(W.VBox):
             value=0.0, min=0.0, max=1.0, description="", layout=W.Layout(width="260px")
         )
         self.message = W.HTML(value="")
+        self.message.add_class("lk-message")
         # hidden until the first figure (an empty image shows as a broken-image icon)
         self.image = W.Image(format="png", layout=W.Layout(max_width="100%", display="none"))
+        self.figure_box = W.Box([self.image])  # the PNG, or ipympl's canvas when it can point
+        self.canvas = None
+        if getattr(self, "readout", None) is None:
+            self.readout = W.HTML(value="")
+        self.readout.add_class("lk-readout")
+        self._last_hover = 0.0
         self.run_button.on_click(lambda _b: self.start())
         self.stop_button.on_click(lambda _b: self.stop())
         self.export_button.on_click(lambda _b: self.export())
@@ -69,7 +98,7 @@ class Explorer(W.VBox):
         # 768-pixel screen); the toggle folds the column away to give the figure the whole width
         self.side = W.VBox(list(controls), layout=W.Layout(flex="0 0 auto", margin="0 12px 0 0"))
         self.side.add_class("lk-controls")
-        self.main = W.VBox([buttons, self.message, self.image],
+        self.main = W.VBox([buttons, self.message, self.figure_box, self.readout],
                            layout=W.Layout(flex="1 1 0%", min_width="0"))  # fmt: skip
         self.controls_toggle = W.ToggleButton(
             value=True, icon="sliders", tooltip="show or hide the controls",
@@ -78,7 +107,10 @@ class Explorer(W.VBox):
         self.controls_toggle.observe(lambda ch: self.show_controls(ch["new"]), names="value")
         header = W.HBox([self.controls_toggle, W.HTML(f"<b>{self.title}</b>")],
                         layout=W.Layout(align_items="center"))  # fmt: skip
-        body = W.HBox([self.side, self.main], layout=W.Layout(align_items="flex-start"))
+        # side by side where both fit, else the figure wraps below the controls at its full width
+        # (the main column's minimum width is the figure's, set when a figure is shown)
+        body = W.HBox([self.side, self.main],
+                      layout=W.Layout(align_items="flex-start", flex_flow="row wrap"))  # fmt: skip
         super().__init__([header, body])
         self.add_class(css_class)
 
@@ -142,16 +174,62 @@ class Explorer(W.VBox):
                                       "previous settings — press "
                                       f"<b>{self.run_label}</b></span>")  # fmt: skip
 
+    def _can_point(self) -> bool:
+        if self.pointable is False:
+            return False
+        try:
+            from .atlas import _ipympl
+
+            _ipympl()
+        except ImportError:
+            if self.pointable:
+                from ..errors import InvalidArgument
+
+                raise InvalidArgument(
+                    "pointable figures need ipympl (pip install ipympl)"
+                ) from None
+            return False
+        return True
+
     def show_figure(self, fig, *, throttle: float = 0.0) -> None:
-        """Render ``fig`` into the explorer (at most once per ``throttle`` seconds)."""
+        """Show ``fig`` in the explorer (at most once per ``throttle`` seconds): on ipympl's canvas
+        (zoom and pan from its toolbar, a read-out of what lies under the pointer, clicks) when it is
+        installed and :attr:`pointable` is not False, else as a PNG."""
         now = time.monotonic()
         if throttle and now - self._last_draw < throttle:
             return
         self._last_draw = now
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=90 * projector_scale())  # the projector keeps the pixels
-        self.image.value = buf.getvalue()
-        self.image.layout.display = None
+        if self._can_point():
+            if self.canvas is None or self.canvas.figure is not fig:
+                from .atlas import _ipympl
+
+                Canvas, FigureManager = _ipympl()
+                old = self.canvas
+                fig.set_dpi(90 * projector_scale())  # the pixels of the PNG it replaces
+                self.canvas = Canvas(fig)
+                self.canvas.header_visible = False
+                self.canvas.toolbar_position = "right"  # the left edge holds the y labels
+                self.canvas.resizable = False
+                self._manager = FigureManager(self.canvas, 0)
+                self.canvas.mpl_connect("motion_notify_event", self._on_hover)
+                self.canvas.mpl_connect("button_press_event", self._on_click)
+                self.canvas.footer_visible = False  # the read-out below says more than (x, y)
+                # each canvas in a box of its own: a canvas put straight into a box stays on the
+                # page after the box's children change (seen in Voilà: every run added a figure)
+                self.figure_box.children = (W.Box([self.canvas]),)
+                if old is not None:
+                    old.close()
+            else:
+                self.canvas.draw_idle()
+        else:
+            buf = io.BytesIO()
+            fig.savefig(
+                buf, format="png", dpi=90 * projector_scale()
+            )  # the projector keeps the pixels
+            self.image.value = buf.getvalue()
+            self.image.layout.display = None
+        width = fig.get_figwidth() * 90 * projector_scale() + (50 if self.canvas is not None else 0)
+        self.main.layout.min_width = f"{min(int(width), 1400)}px"  # its toolbar: 50 px
         self._figure = fig
         in_run = threading.current_thread() is self._thread
         # a run shows what it started with; a live redraw (a cheap control) shows what is set now
@@ -159,6 +237,106 @@ class Explorer(W.VBox):
         if "⚠ outdated" in self.message.value and self.settings() == self._shown_settings:
             self.message.value = ""
         self.export_button.disabled = False
+
+    def png(self) -> bytes:
+        """The figure on show as PNG bytes (empty before the first figure), whether it is shown on
+        ipympl's canvas or as an image."""
+        if self.canvas is not None and self._figure is not None:
+            buf = io.BytesIO()
+            self._figure.savefig(buf, format="png", dpi=90 * projector_scale())
+            return buf.getvalue()
+        return bytes(self.image.value)
+
+    # -- pointing ------------------------------------------------------------------------------
+
+    def _on_hover(self, event):
+        if event.inaxes is None or event.xdata is None:
+            return
+        now = time.monotonic()
+        if now - self._last_hover < 0.05:  # at most 20 read-outs a second
+            return
+        self._last_hover = now
+        text = self.describe(event.inaxes, event.x, event.y)
+        if text:
+            self.readout.value = text
+
+    def _on_click(self, event):
+        if event.inaxes is None or getattr(event, "button", 1) not in (1, None):
+            return
+        toolbar = getattr(event.canvas, "toolbar", None)
+        if toolbar is not None and str(getattr(toolbar, "mode", "")):
+            return  # zooming or panning, not choosing
+        self.click(event.inaxes, event.x, event.y)
+
+    def click(self, ax, x: float, y: float) -> None:
+        """What a click at display point (x, y) of panel ``ax`` does (an explorer that selects runs
+        overrides it); the base shows the read-out of the point."""
+        text = self.describe(ax, x, y)
+        if text:
+            self.readout.value = text
+
+    def nearest(self, ax, x: float, y: float):
+        """The data point of panel ``ax`` nearest to display point (x, y), within :attr:`reach`
+        pixels: ``(artist, index, (x, y) in data units)``, or None. Lines and scatters count; on an
+        image (a landscape) the pixel under the pointer counts."""
+        best, found = self.reach, None
+        for artist in [*ax.lines, *ax.collections]:
+            if not artist.get_visible():
+                continue
+            if hasattr(artist, "get_xydata"):
+                xy = np.asarray(artist.get_xydata(), dtype=float)
+            elif hasattr(artist, "get_offsets") and type(artist).__name__ == "PathCollection":
+                xy = np.asarray(artist.get_offsets(), dtype=float)
+            else:
+                continue
+            if xy.ndim != 2 or not len(xy):
+                continue
+            d = ax.transData.transform(xy) - (x, y)
+            dist = np.sqrt((d**2).sum(1))
+            k = int(np.nanargmin(dist)) if np.isfinite(dist).any() else None
+            if k is not None and dist[k] <= best:
+                best, found = dist[k], (artist, k, tuple(xy[k]))
+        if found is None and ax.images:
+            im = ax.images[-1]
+            xd, yd = ax.transData.inverted().transform((x, y))
+            a = np.asarray(im.get_array())
+            x0, x1, y0, y1 = im.get_extent()
+            if (
+                min(x0, x1) <= xd <= max(x0, x1)
+                and min(y0, y1) <= yd <= max(y0, y1)
+                and a.ndim == 2
+            ):
+                j = min(int((xd - x0) / (x1 - x0) * a.shape[1]), a.shape[1] - 1)
+                i = min(int((yd - y0) / (y1 - y0) * a.shape[0]), a.shape[0] - 1)
+                if im.origin == "upper":
+                    i = a.shape[0] - 1 - i
+                found = (im, (i, j), (xd, yd))
+        return found
+
+    def describe(self, ax, x: float, y: float) -> str:
+        """The hover read-out at display point (x, y) of panel ``ax``: the name of the nearest curve
+        or point (its legend label) and its coordinates in the axes' own words; on an image, the value
+        under the pointer; on an eigenvalue plot, the modulus too."""
+        import html
+
+        hit = self.nearest(ax, x, y)
+        if hit is None:
+            return ""
+        artist, k, (xd, yd) = hit
+        xl = ax.get_xlabel().split("(")[0].strip() or "x"
+        yl = ax.get_ylabel().split("(")[0].strip() or "y"
+        label = artist.get_label() if not str(artist.get_label()).startswith("_") else ""
+        parts = [f"<b>{html.escape(label)}</b>"] if label else []
+        title = ax.get_title().split("\n")[0]
+        if not label and title:
+            parts.append(html.escape(title))
+        parts += [f"{html.escape(xl)} {xd:.4g}", f"{html.escape(yl)} {yd:.4g}"]
+        if type(artist).__name__ == "AxesImage":
+            a = np.ma.getdata(artist.get_array())
+            parts.append(f"value {a[k]:.4g}")
+        if "Re" in ax.get_xlabel() and "Im" in ax.get_ylabel():
+            parts.append(f"|λ| {np.hypot(xd, yd):.4f}")
+        return " · ".join(parts)
 
     # -- running -------------------------------------------------------------------------------
 

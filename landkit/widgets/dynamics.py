@@ -29,9 +29,12 @@ class MapperExplorer(Explorer):
     run_label = "Map"
     title = "Mapper: where do runs travel together, and where do they split?"
 
-    def __init__(self, data, *, lens_values=None):
+    def __init__(self, data, *, lens_values=None, selection=None):
         self.data, self.lens_values = data, lens_values
         is_runs = lens_values is None and not hasattr(data, "alpha")
+        # clicking a node selects the runs through it in every view sharing ``selection``
+        self.selection = selection
+        self.runs = list(data) if is_runs and not isinstance(data, np.ndarray) else None
         lenses = (
             ["loss", "step", "distance", "pca0", "pca1"]
             if is_runs
@@ -79,7 +82,60 @@ class MapperExplorer(Explorer):
             return
         fig, ax = plots.new_figure(width=6.4, height=4.8)
         plots.plot_mapper(self.graph, color_by=self.color.value, ax=ax)
+        self._nodes = list(self.graph.to_networkx().nodes)  # the scatter's order (plot_mapper's)
+        self._node_ax = ax
         self.show_figure(fig)
+
+    def node_at(self, ax, x: float, y: float):
+        """The Mapper node drawn under display point (x, y) of ``ax`` (a node is a disc: a few
+        pixels more than :attr:`reach`), or None."""
+        if self.graph is None or ax is not getattr(self, "_node_ax", None):
+            return None
+        nodes = [c for c in ax.collections if type(c).__name__ == "PathCollection"]
+        if not nodes:
+            return None
+        xy = np.asarray(nodes[0].get_offsets(), dtype=float)
+        d = np.hypot(*(ax.transData.transform(xy) - (x, y)).T)
+        k = int(np.argmin(d))
+        return self._nodes[k] if d[k] <= self.reach + 6 else None
+
+    def node_runs(self, node) -> list[int]:
+        """The runs (indices into this explorer's runs) with a snapshot in ``node``."""
+        if self.graph is None or self.graph.members is None:
+            return []
+        return sorted({int(r) for r in self.graph.members[self.graph.nodes[node], 0]})
+
+    def describe(self, ax, x: float, y: float) -> str:
+        node = self.node_at(ax, x, y)
+        if node is None:
+            return ""
+        g, idx = self.graph, self.graph.nodes[node]
+        row = next(r for r in g.node_table if r["node"] == node)
+        parts = [
+            f"<b>node {node}</b>",
+            f"{len(idx)} points",
+            f"mean {g.params['lens']} {row['mean_lens']:.4g}",
+        ]
+        if g.members is not None:
+            steps = g.members[idx, 1]
+            runs = self.node_runs(node)
+            parts += [f"steps {int(steps.min())}–{int(steps.max())}",
+                      f"{len(runs)} run{'s' if len(runs) != 1 else ''}: {runs[:8]}{' …' if len(runs) > 8 else ''}"]  # fmt: skip
+            if self.selection is not None:
+                parts.append("click: select them")
+        return " · ".join(parts)
+
+    def click(self, ax, x: float, y: float) -> None:
+        """A click on a node: its read-out, and its runs become the shared selection (when given)."""
+        node = self.node_at(ax, x, y)
+        if node is None:
+            return
+        self.readout.value = self.describe(ax, x, y)
+        runs = self.node_runs(node)
+        if self.selection is not None and self.runs is not None and runs:
+            from .atlas import run_key
+
+            self.selection.runs = tuple(run_key(self.runs[i]) for i in runs)
 
 
 class MorseExplorer(Explorer):
@@ -124,7 +180,8 @@ class MorseExplorer(Explorer):
                                  disabled=True, style={"description_width": "100px"})  # fmt: skip
         self.choose.observe(lambda ch: self.select_basin(ch["new"]), names="value")
         if selection is not None:
-            self.main.children = (*self.main.children[:-1], self.choose, self.main.children[-1])
+            at = self.main.children.index(self.figure_box)
+            self.main.children = (*self.main.children[:at], self.choose, *self.main.children[at:])
         self.message.value = "Press <b>Compute</b>."
 
     def select_basin(self, attractor) -> list[int]:

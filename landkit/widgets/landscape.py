@@ -4,6 +4,7 @@ its topology (minima, saddles, persistence)."""
 from __future__ import annotations
 
 import ipywidgets as W
+import numpy as np
 
 from .. import landscape, plots, topology
 from ..progress import Cancelled
@@ -63,6 +64,23 @@ class LandscapeExplorer(Explorer):
         self.topology = None
         self.message.value = "Choose the directions and press <b>Draw</b>."
 
+    def describe(self, ax, x: float, y: float) -> str:
+        """Over the slice: the loss (and accuracy) at the grid point nearest the pointer; elsewhere
+        what the base read-out says."""
+        surf = getattr(self, "surface", None)
+        if surf is None or ax is not getattr(self, "_surface_ax", None):
+            return super().describe(ax, x, y)
+        a, b = ax.transData.inverted().transform((x, y))
+        alpha, beta = np.asarray(surf.alpha), np.asarray(surf.beta)
+        if not (alpha.min() <= a <= alpha.max() and beta.min() <= b <= beta.max()):
+            return ""
+        i, j = int(np.abs(alpha - a).argmin()), int(np.abs(beta - b).argmin())
+        text = f"α {alpha[i]:.3g} · β {beta[j]:.3g} · loss value {float(np.asarray(surf.loss)[i, j]):.4g}"
+        acc = getattr(surf, "accuracy", None)
+        if acc is not None and np.ndim(acc) == 2:
+            text += f" · accuracy {float(np.asarray(acc)[i, j]):.3f}"
+        return text
+
     def work(self):
         res = self.resolution.value
         total = res * res
@@ -87,6 +105,7 @@ class LandscapeExplorer(Explorer):
             return
         self.surface = surf
         self.topology = topo = topology.persistence(surf, threshold=self.threshold.value)
+        self._surface_ax = None
         if self.view.value == "3d":
             fig, axes = plots.new_figure(2, width=5.0, height=4.4)
             fig.delaxes(axes[0])
@@ -95,6 +114,7 @@ class LandscapeExplorer(Explorer):
         else:
             fig, axes = plots.new_figure(2, width=5.0, height=4.4)
             plots.plot_surface(surf, ax=axes[0], topo=topo)
+            self._surface_ax = axes[0]
         if topo.n_minima > 1:
             plots.plot_merge_tree(topo, ax=axes[1])
         else:

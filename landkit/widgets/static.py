@@ -76,6 +76,8 @@ def _explorer_html(ex) -> str:
     if isinstance(ex, Atlas):
         with ex._lock:
             parts.append(_png(_figure_png(ex.fig), ex.title))
+    elif ex.canvas is not None and ex._figure is not None:  # shown on ipympl's canvas
+        parts.append(_png(_figure_png(ex._figure), ex.title))
     elif ex.image.value and ex.image.layout.display != "none":
         parts.append(_png(bytes(ex.image.value), ex.title))
     return f"<div class='lk-static' style='{_BOX}'>{''.join(parts)}{_CAPTION}</div>"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import ipywidgets as W
 
 from .. import plots
@@ -10,7 +12,7 @@ from .base import Explorer
 
 class PhaseExplorer(Explorer):
     """A measured :class:`landkit.taxonomy.PhaseTable`: the phase map, and for the chosen cell (pick it
-    with the two dropdowns, or click a button of the cell grid) its numbers and the error profile of its
+    with the two dropdowns, click a button of the cell grid or a cell of the map) its numbers and the error profile of its
     mode-connectivity curves.
 
     Example
@@ -67,10 +69,47 @@ class PhaseExplorer(Explorer):
         self.load.value, self.temp.value = load_value, temperature_value
         self.start(wait=True)
 
+    def cell_at(self, ax, x: float, y: float):
+        """The (load, temperature) of the phase-map cell under display point (x, y), or None."""
+        if ax is not getattr(self, "_map_ax", None):
+            return None
+        j, i = (math.floor(v + 0.5) for v in ax.transData.inverted().transform((x, y)))
+        loads = sorted({r["load"] for r in self.table.rows})
+        temps = sorted({r["temperature"] for r in self.table.rows})
+        if not (0 <= i < len(loads) and 0 <= j < len(temps)):
+            return None
+        return loads[i], temps[j]
+
+    def describe(self, ax, x: float, y: float) -> str:
+        cell = self.cell_at(ax, x, y)
+        if cell is None:
+            return super().describe(ax, x, y)
+        try:
+            r, phase = self._row(*cell)
+        except KeyError:
+            return ""
+        t = self.table
+        return (f"<b>{t.load}={cell[0]}, {t.temperature}={cell[1]}: phase {phase}</b> · loss "
+                f"{r['loss']:.3g} · test acc {r['test_acc']:.3f} · λ_max {r['lambda_max']:.3g} · mc "
+                f"{r['mc']:+.3f} · CKA {r['cka']:.3f} · click: show it")  # fmt: skip
+
+    def click(self, ax, x: float, y: float) -> None:
+        """A click on a cell of the phase map shows that cell (as its button in the grid does)."""
+        cell = self.cell_at(ax, x, y)
+        if cell is None:
+            return super().click(ax, x, y)
+        try:
+            self._row(*cell)
+        except KeyError:
+            return
+        self.load.value, self.temp.value = cell
+        self.start()
+
     def work(self):
         r, phase = self._row(self.load.value, self.temp.value)
         fig, axes = plots.new_figure(2, width=4.8, height=3.8)
         plots.plot_phase_map(self.table, ax=axes[0])
+        self._map_ax = axes[0]
         for k, prof in enumerate(r.get("mc_profiles", [])):
             import numpy as np
 
