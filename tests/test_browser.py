@@ -354,6 +354,27 @@ def _drive(page, tmp_path, prefix, css, button, done, change):
     page.screenshot(path=str(tmp_path / f"{prefix}-{css.split('-')[1]}.png"))
 
 
+def _live(page, css, prefix, what, change):
+    """Change a live control: the figure must change with no press of a button (timed)."""
+    ex = page.locator(css)
+    first = _pixels(ex)
+    t0 = time.monotonic()
+    change(ex)
+    while _pixels(ex) in (first, "") and time.monotonic() - t0 < 20:
+        time.sleep(0.02)
+    assert _pixels(ex) not in (first, ""), f"{css}: {what} did not redraw the figure"
+    LATENCY[f"{prefix} {css[4:]}: {what} to new figure, no press (s)"] = round(
+        time.monotonic() - t0, 2
+    )
+
+
+def _slide_nth(ex, n, times=2):
+    handle = ex.locator(".widget-slider").nth(n).locator(".noUi-handle")
+    handle.focus()
+    for _ in range(times):
+        handle.press("ArrowRight")
+
+
 def _slide(ex, times=2):
     handle = ex.locator(".widget-slider").first.locator(".noUi-handle")
     handle.focus()
@@ -381,6 +402,11 @@ def _drive_tour_explorers(page, tmp_path, prefix):
            lambda ex: _slide(ex, 3))  # fmt: skip
     _drive(page, tmp_path, prefix, ".lk-aging-explorer", "Compute", "fitted",
            lambda ex: ex.locator("select").first.select_option(index=1))  # fmt: skip
+    # live controls: the figure changes with no press (the Mapper's colouring, the aging μ slider)
+    _live(page, ".lk-mapper-explorer", prefix, "colour by",
+          lambda ex: ex.locator("select").nth(1).select_option("size"))  # fmt: skip
+    _live(page, ".lk-aging-explorer", prefix, "μ slider",
+          lambda ex: _slide_nth(ex, 1))  # fmt: skip
     phase = page.locator(".lk-phase-explorer")
     phase.scroll_into_view_if_needed()
     phase.locator(".widget-hbox .widget-button").first.click()

@@ -296,6 +296,22 @@ def test_aging_explorer(tmp_path):
     assert ex.result.n_params == 12
 
 
+def test_aging_explorer_follows_a_selection_made_elsewhere():
+    """A run selected in another view (here: set on the shared Selection, as an Atlas click or a
+    Mapper node does) is computed in the aging explorer: the same curves as the lens on that run."""
+    runs = lk.examples.example_runs("digits-widths")
+    sel = lk.widgets.Selection()
+    ex = lk.widgets.AgingExplorer({"w8": runs.where(width=8)[0], "w32": runs.where(width=32)[0]},
+                                  selection=sel)  # fmt: skip
+    sel.runs = (lk.widgets.atlas.run_key(runs.where(width=32)[0]),)
+    ex.wait(timeout=60)
+    assert ex.pick.value == "w32" and ex.result is not None
+    ref = lk.glassy.two_time(runs.where(width=32)[0], n_waiting=ex.n_waiting.value)
+    np.testing.assert_allclose(ex.result.msd, ref.msd)
+    sel.runs = (lk.widgets.atlas.run_key(runs.where(width=32)[1]),)  # a run it does not hold
+    assert ex.follow_selection() is None and ex.pick.value == "w32"
+
+
 def test_phase_explorer():
     from landkit import taxonomy
 

@@ -16,6 +16,8 @@ class AgingExplorer(Explorer):
     ``runs``: a dict label -> Trajectory or run directory (or a list of them). Choose the run, how many
     waiting times, per layer (a parameter) or all weights, noise normalisation Δ/D; **Compute** draws
     the curves, and the μ slider redraws the collapse against t/t_w^μ at once (the fitted μ is shown).
+    With a shared ``selection`` (:class:`landkit.widgets.Selection`), a run selected in another view
+    is computed and shown here.
 
     Example
     -------
@@ -26,7 +28,7 @@ class AgingExplorer(Explorer):
     run_label = "Compute"
     title = "Aging: does training slow down with the time already spent?"
 
-    def __init__(self, runs):
+    def __init__(self, runs, *, selection=None):
         from ..store import load
 
         if not isinstance(runs, dict):
@@ -50,6 +52,24 @@ class AgingExplorer(Explorer):
         self.result = None
         self.fit = None
         self.message.value = "Choose a run and press <b>Compute</b>."
+        # a run chosen in another view (an Atlas, a Mapper node, a Morse basin) is computed here
+        self.selection = selection
+        if selection is not None:
+            selection.observe(lambda _c: self.follow_selection(), names="runs")
+
+    def follow_selection(self) -> str | None:
+        """Show the first run of the shared selection that this explorer holds (computing its curves
+        in the background); returns its label, or None when the selection holds none of them."""
+        from .atlas import run_key
+
+        keys = {run_key(t): label for label, t in self.runs.items()}
+        chosen = [keys[k] for k in self.selection.runs if k in keys]
+        if not chosen:
+            return None
+        if self.pick.value != chosen[0] or self.result is None:
+            self.pick.value = chosen[0]
+            self.start()
+        return chosen[0]
 
     def work(self):
         traj = self.runs[self.pick.value]
