@@ -237,8 +237,16 @@ class Atlas(Explorer):
         self.selection.observe(self._on_selection, names=["runs", "window"])
         self.message.value = "Mapping the runs… (the other panels work already)"
         self.redraw()
-        # lay the panels out once: constrained layout on every redraw would be two thirds of its cost
+        # lay the panels out once: constrained layout on every redraw would be two thirds of its cost.
+        # Room for two-line titles everywhere: the path's and the Mapper's get their second line only
+        # once the graph is mapped (the path's first line was cut off at the figure's top edge)
+        titles = [(ax.title, ax.title.get_text()) for ax in self.fig.axes]
+        for text, t in titles:
+            if "\n" not in t:
+                text.set_text(t + "\n ")
         self.fig.get_layout_engine().execute(self.fig)
+        for text, t in titles:
+            text.set_text(t)
         self.fig.set_layout_engine("none")
         if start:
             self.start()
