@@ -33,6 +33,47 @@ def test_every_runtime_dependency_is_in_environment_yml():
     assert not missing, f"environment.yml lacks {missing}"
 
 
+def _conda_deps(path: Path) -> dict[str, str]:
+    out = {}
+    for line in path.read_text().splitlines():
+        m = re.match(r"\s*-\s+([A-Za-z0-9_.\-]+)(\S*)", line)
+        if m:
+            out[m.group(1).lower()] = m.group(2)
+    return out
+
+
+def test_the_binder_image_has_the_environment_and_installs_landkit_after_it():
+    """repo2docker builds binder/environment.yml before the repository is in the image, so it must
+    not install the package (``-e .``), must name an exact Python, and must list what the root
+    environment.yml lists; postBuild then installs landkit with no dependency resolution (a pip
+    resolve would add a CUDA torch beside conda's), and start keeps torch to one thread."""
+    root, binder = (
+        _conda_deps(ROOT / "environment.yml"),
+        _conda_deps(ROOT / "binder" / "environment.yml"),
+    )
+    assert "-e" not in binder and "-e" in root
+    assert re.fullmatch(r"=\d+\.\d+", binder.pop("python"))
+    root.pop("python"), root.pop("-e")
+    assert binder == root
+    assert (
+        "pytorch"
+        not in (ROOT / "binder" / "environment.yml")
+        .read_text()
+        .split("channels:")[1]
+        .split("dependencies:")[0]
+    )  # the retired pytorch channel: conda-forge's build instead
+    post, start = ROOT / "binder" / "postBuild", ROOT / "binder" / "start"
+    assert post.stat().st_mode & 0o111 and start.stat().st_mode & 0o111
+    assert "pip install --no-deps" in post.read_text() and " -e ." in post.read_text()
+    assert (
+        'OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"' in start.read_text()
+        and 'exec "$@"' in start.read_text()
+    )
+    out = subprocess.run([str(start), sys.executable, "-c", "import os; print(os.environ['OMP_NUM_THREADS'])"],
+                         capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}, check=True)  # fmt: skip
+    assert out.stdout.strip() == "1"
+
+
 def test_torch_is_pinned_for_every_pip_call():
     assert "torch==2.13.0" in (ROOT / "constraints.txt").read_text()
     makefile = (ROOT / "Makefile").read_text()
