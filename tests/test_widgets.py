@@ -257,6 +257,12 @@ def test_mapper_and_morse_explorers(tmp_path):
     graph, before = mx.graph, mx.png()
     mx.color.value = "size"
     assert mx.png() != before and mx.graph is graph and mx._thread.is_alive() is False
+    # recoloured in place: the colours and the colour bar a fresh drawing by size has
+    fresh = lk.plots.plot_mapper(graph, color_by="size").axes
+    shown = mx._node_ax.collections[-1]
+    np.testing.assert_allclose(shown.get_array(), fresh[0].collections[-1].get_array())
+    assert shown.get_clim() == fresh[0].collections[-1].get_clim()
+    assert mx._figure.axes[1].get_ylabel() == fresh[1].get_ylabel() == "snapshots in the node"
     assert "outdated" not in mx.message.value
     # back to the first settings: the graph comes from the cache, the very same object
     mx.lens.value, mx.n_cubes.value = "loss", 10
@@ -287,9 +293,15 @@ def test_aging_explorer(tmp_path):
     ex.start(wait=True)
     assert ex.result is not None and "fitted μ" in ex.message.value
     assert ex.mu.value == pytest.approx(ex.fit.mu, abs=0.01)
-    before = ex.png()
-    ex.mu.value = 0.0  # the collapse redraws at once
-    assert ex.png() != before
+    before, fig = ex.png(), ex._figure
+    ex.mu.value = 0.0  # the collapse redraws at once, in place: what a fresh drawing at μ = 0 shows
+    assert ex.png() != before and ex._figure is fig
+    fresh = lk.plots.plot_collapse(ex.result, mu=0.0).axes[0]
+    moved = ex._collapse[1]
+    for a, b in zip(moved.lines, fresh.lines, strict=True):
+        np.testing.assert_allclose(a.get_xydata(), b.get_xydata())
+    np.testing.assert_allclose(moved.get_xlim(), fresh.get_xlim())
+    assert "μ = 0.00" in moved.get_xlabel() and "μ = 0.00" in moved.get_title()
     ex.layer.value = "fc1.weight"
     ex.normalise.value = True
     ex.start(wait=True)

@@ -78,12 +78,35 @@ class MapperExplorer(Explorer):
         self.progress(1.0, text + (" (from the cache)" if cached else ""))
 
     def _draw(self):
-        if self.graph is None:
+        g = self.graph
+        if g is None:
+            return
+        drawn = getattr(self, "_drawn", None)
+        if drawn is not None and drawn[0] is g:
+            # a new colouring of the graph on show: recolour its nodes in place (no new figure, no
+            # new spring layout, no new constrained layout)
+            from ..plots.dynamics import _colour_label
+
+            table = {row["node"]: row for row in g.node_table}
+            nodes = next(
+                c for c in self._node_ax.collections if type(c).__name__ == "PathCollection"
+            )
+            nodes.set_array(
+                np.array([table[n][self.color.value] for n in self._nodes], dtype=float)
+            )
+            nodes.autoscale()
+            if nodes.colorbar is not None:
+                nodes.colorbar.update_normal(nodes)
+                nodes.colorbar.set_label(_colour_label(g, self.color.value))
+            self.show_figure(self._figure)
             return
         fig, ax = plots.new_figure(width=6.4, height=4.8)
-        plots.plot_mapper(self.graph, color_by=self.color.value, ax=ax)
-        self._nodes = list(self.graph.to_networkx().nodes)  # the scatter's order (plot_mapper's)
+        plots.plot_mapper(g, color_by=self.color.value, ax=ax)
+        self._nodes = list(g.to_networkx().nodes)  # the scatter's order (plot_mapper's)
         self._node_ax = ax
+        fig.get_layout_engine().execute(fig)  # once; a recolouring keeps this layout
+        fig.set_layout_engine("none")
+        self._drawn = (g, ax)
         self.show_figure(fig)
 
     def node_at(self, ax, x: float, y: float):

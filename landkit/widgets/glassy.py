@@ -98,8 +98,29 @@ class AgingExplorer(Explorer):
         ag = self.result
         if ag is None:
             return
+        mu = self.mu.value
+        title = f"collapse at μ = {mu:.2f} (fit {self.fit.mu:.2f})"
+        drawn = getattr(self, "_collapse", None)
+        if drawn is not None and drawn[0] is ag:
+            # the μ slider: move the collapse panel's curves in place (no new figure, no new layout:
+            # those were two thirds of a redraw)
+            _ag, ax, curves = drawn
+            for line, (tw, lag) in zip(ax.lines, curves):
+                line.set_xdata(lag / tw**mu)
+            ax.set_xlabel(f"t / t_w^μ   (μ = {mu:.2f})")
+            ax.title.set_text(title)
+            ax.relim()
+            ax.autoscale_view()
+            self.show_figure(self._figure)
+            return
         fig, axes = plots.new_figure(2, width=4.8, height=3.8)
         plots.plot_aging(ag, ax=axes[0], normalised=self.normalise.value and ag.noise is not None)
-        plots.plot_collapse(ag, mu=self.mu.value, ax=axes[1],
-                            title=f"collapse at μ = {self.mu.value:.2f} (fit {self.fit.mu:.2f})")  # fmt: skip
+        plots.plot_collapse(ag, mu=mu, ax=axes[1], title=title)
+        curves = []
+        for i, tw in enumerate(ag.waiting_times):
+            lag, m = ag.curve(i)
+            curves.append((tw, np.asarray(lag)[np.asarray(m) > 0]))  # what plot_collapse drew
+        fig.get_layout_engine().execute(fig)  # once; the μ slider keeps this layout
+        fig.set_layout_engine("none")
+        self._collapse = (ag, axes[1], curves)
         self.show_figure(fig)
