@@ -316,6 +316,7 @@ def test_aging_explorer_follows_a_selection_made_elsewhere():
     ex = lk.widgets.AgingExplorer({"w8": runs.where(width=8)[0], "w32": runs.where(width=32)[0]},
                                   selection=sel)  # fmt: skip
     sel.runs = (lk.widgets.atlas.run_key(runs.where(width=32)[0]),)
+    ex._follow.join(timeout=10)  # it waits 0.6 s (the view that chose redraws first), then computes
     ex.wait(timeout=60)
     assert ex.pick.value == "w32" and ex.result is not None
     ref = lk.glassy.two_time(runs.where(width=32)[0], n_waiting=ex.n_waiting.value)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import ipywidgets as W
 import numpy as np
 
@@ -54,12 +56,15 @@ class AgingExplorer(Explorer):
         self.message.value = "Choose a run and press <b>Compute</b>."
         # a run chosen in another view (an Atlas, a Mapper node, a Morse basin) is computed here
         self.selection = selection
+        self._follow = None
         if selection is not None:
-            selection.observe(lambda _c: self.follow_selection(), names="runs")
+            selection.observe(lambda _c: self.follow_selection(delay=0.6), names="runs")
 
-    def follow_selection(self) -> str | None:
-        """Show the first run of the shared selection that this explorer holds (computing its curves
-        in the background); returns its label, or None when the selection holds none of them."""
+    def follow_selection(self, delay: float = 0.0) -> str | None:
+        """Show the first run of the shared selection that this explorer holds, computing its curves
+        in the background after ``delay`` seconds (a view that changed the selection redraws first,
+        and a quick run of clicks computes only the last); returns its label, or None when the
+        selection holds none of them."""
         from .atlas import run_key
 
         keys = {run_key(t): label for label, t in self.runs.items()}
@@ -67,8 +72,19 @@ class AgingExplorer(Explorer):
         if not chosen:
             return None
         if self.pick.value != chosen[0] or self.result is None:
-            self.pick.value = chosen[0]
-            self.start()
+            if self._follow is not None:
+                self._follow.cancel()
+
+            def go():
+                self.pick.value = chosen[0]
+                self.start()
+
+            if delay:
+                self._follow = threading.Timer(delay, go)
+                self._follow.daemon = True
+                self._follow.start()
+            else:
+                go()
         return chosen[0]
 
     def work(self):
