@@ -10,7 +10,6 @@ background with a progress bar and cached per setting. Without a pointer, the *r
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ import traitlets
 from .. import koopman, mapper
 from ..errors import InvalidArgument
 from ..plots.style import PALETTE, house_style, new_figure
-from .base import Explorer
+from .base import Explorer, _ipympl
 
 # pixels: how far from a curve, a path point or an eigenvalue the pointer still reaches it
 REACH = 12
@@ -60,23 +59,6 @@ class Selection(traitlets.HasTraits):
 
     def __repr__(self) -> str:
         return f"Selection(runs={self.runs}, window={self.window})"
-
-
-def _ipympl():
-    """ipympl's canvas and manager classes, imported without making ipympl the notebook's backend
-    (importing ``ipympl.backend_nbagg`` sets ``rcParams["backend"]``: every later ``plt.figure`` of the
-    user's would silently become a widget)."""
-    if "ipympl.backend_nbagg" not in sys.modules:
-        before, fallback = matplotlib.get_backend(), matplotlib.rcParams["backend_fallback"]
-        try:
-            import ipympl.backend_nbagg  # noqa: F401  (its package calls matplotlib.use on import)
-        finally:
-            if matplotlib.get_backend() != before:
-                matplotlib.use(before)  # pyplot (inline in Jupyter, Agg in tests) as it was
-            matplotlib.rcParams["backend_fallback"] = fallback
-    from ipympl.backend_nbagg import Canvas, FigureManager
-
-    return Canvas, FigureManager
 
 
 def _layout(traj) -> tuple:

@@ -8,15 +8,34 @@ subclass implements :meth:`Explorer.work` and calls :meth:`Explorer.show_figure`
 from __future__ import annotations
 
 import io
+import sys
 import threading
 import time
 from pathlib import Path
 
 import ipywidgets as W
+import matplotlib
 import numpy as np
 
 from ..plots.style import scale as projector_scale
 from ..progress import Cancelled
+
+
+def _ipympl():
+    """ipympl's canvas and manager classes, imported without making ipympl the notebook's backend
+    (importing ``ipympl.backend_nbagg`` sets ``rcParams["backend"]``: every later ``plt.figure`` of the
+    user's would silently become a widget)."""
+    if "ipympl.backend_nbagg" not in sys.modules:
+        before, fallback = matplotlib.get_backend(), matplotlib.rcParams["backend_fallback"]
+        try:
+            import ipympl.backend_nbagg  # noqa: F401  (its package calls matplotlib.use on import)
+        finally:
+            if matplotlib.get_backend() != before:
+                matplotlib.use(before)  # pyplot (inline in Jupyter, Agg in tests) as it was
+            matplotlib.rcParams["backend_fallback"] = fallback
+    from ipympl.backend_nbagg import Canvas, FigureManager
+
+    return Canvas, FigureManager
 
 
 def _leaves(widgets):
@@ -178,8 +197,6 @@ class Explorer(W.VBox):
         if self.pointable is False:
             return False
         try:
-            from .atlas import _ipympl
-
             _ipympl()
         except ImportError:
             if self.pointable:
@@ -201,8 +218,6 @@ class Explorer(W.VBox):
         self._last_draw = now
         if self._can_point():
             if self.canvas is None or self.canvas.figure is not fig:
-                from .atlas import _ipympl
-
                 Canvas, FigureManager = _ipympl()
                 old = self.canvas
                 fig.set_dpi(90 * projector_scale())  # the pixels of the PNG it replaces
