@@ -32,7 +32,7 @@ from torch.func import functional_call, vmap
 
 from .data import resolve
 from .errors import InvalidArgument, InvalidType
-from .layout import flat_parameters
+from .layout import ParamLayout, flat_parameters
 from .linalg import displacement_gram, project_displacements
 from .progress import Progress
 from .results import Result, with_params
@@ -44,6 +44,7 @@ __all__ = [
     "SliceTopology",
     "Surface",
     "directions",
+    "ensemble_plane",
     "format_row",
     "line",
     "plane",
@@ -840,6 +841,73 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
     return with_params(surf, directions=method, span=float(span), resolution=resolution, seed=seed,
                        data=data, n_samples=n_samples, keep_1d=keep_1d, backend=info["backend"],
                        norm_stats=norm_stats)  # fmt: skip
+
+
+def ensemble_plane(runs, *, members=None, scores=None, resolution: int = 21, margin: float = 1.2,
+                   data: str = "train", n_samples: int | None = None, progress=True) -> Surface:  # fmt: skip
+    """The loss on the joint principal plane of several runs of one model: the plane through the mean
+    of their snapshots spanned by their top two principal axes, the plane a PCA picture of the
+    ensemble's paths is drawn on (``α``, ``β`` in the units of the PCA scores).
+
+    ``runs``: recorded runs of one landkit zoo model on one built-in task (each rebuilds them:
+    ``traj.model()``, ``traj.task()``). ``members``: the (run index, step) rows of the snapshots that
+    span the plane (default: every snapshot). ``scores``: their (n, 2) coordinates on the plane when a
+    picture already has them (a Mapper graph's points): the axes are then the ones those coordinates
+    describe, signs included, so the surface lies exactly under that picture. The grid spans
+    ``margin`` times the largest coordinate each way. The snapshots lie near the plane, not on it (the
+    other components are dropped): the loss *along a run* is not the loss under its projected path.
+
+    Example
+    -------
+    >>> surf = lk.landscape.ensemble_plane(runs.where(width=8)[:3], resolution=7, progress=False)
+    >>> surf.loss.shape, surf.method
+    ((7, 7), 'ensemble-pca')
+    """
+    runs = list(runs)
+    if not runs:
+        raise InvalidArgument("give at least one run")
+    if members is None:
+        members = np.concatenate([np.stack([np.full(len(t), r), np.asarray(t.steps)], 1)
+                                  for r, t in enumerate(runs)])  # fmt: skip
+    members = np.asarray(members).astype(np.int64)
+    rows = []
+    for r, step in members:
+        steps = np.asarray(runs[r].steps)
+        k = int(np.searchsorted(steps, step))
+        if k >= len(steps) or steps[k] != step:
+            raise InvalidArgument(f"run {r} recorded no snapshot at step {step}")
+        rows.append(np.asarray(runs[r].weights[k], dtype=np.float64))
+    W = np.stack(rows)
+    mean = W.mean(0)
+    D = W - mean
+    if scores is None:
+        lam, U = np.linalg.eigh(D @ D.T)
+        S = U[:, ::-1][:, :2] * np.sqrt(np.maximum(lam[::-1][:2], 0))
+    else:
+        S = np.asarray(scores, dtype=np.float64)[:, :2]
+        if len(S) != len(W):
+            raise InvalidArgument(f"{len(S)} scores for {len(W)} snapshots")
+    power = (S**2).sum(0)
+    if S.shape[1] < 2 or power.min() <= 1e-24 * max(power.max(), 1e-300):
+        raise InvalidArgument("the snapshots spread along fewer than two directions: no plane")
+    # PCA scores S = D V with orthonormal axes V, and Dᵀ S = V Λ: the axes from the scores
+    V = D.T @ S / power
+    model, task = runs[0].model(), runs[0].task()
+    layout = ParamLayout.of(model)
+    if layout.size != W.shape[1]:
+        raise InvalidArgument(
+            f"the runs record {W.shape[1]} values but their model has {layout.size} parameters"
+        )
+    # the recorded vector in the model's own parameter order (flat_parameters'), name by name
+    order = np.concatenate([np.arange(W.shape[1])[runs[0].param_slice(n)] for n in layout.names])
+    mean, V = mean[order], V[order]
+    with torch.no_grad():
+        for name, value in layout.unflatten(torch.as_tensor(mean)).items():
+            model.get_parameter(name).copy_(value)
+    span = float(margin * np.abs(S).max())
+    surf = plane(model, task, directions=(V[:, 0], V[:, 1]), span=span, resolution=resolution,
+                 data=data, n_samples=n_samples, progress=progress)  # fmt: skip
+    return dataclasses.replace(surf, method="ensemble-pca")
 
 
 def line(model_a, model_b, task, steps: int = 41, *, data: str = "train", n_samples=None,

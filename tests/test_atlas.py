@@ -44,6 +44,16 @@ def test_clicks_select_runs_and_every_panel_follows(runs):
     g, _pos, ids = atlas.graphs[atlas._key()]
     assert ids == [0, 1, 2, 3, 4]  # the first run's size: the five width-32 runs
     assert sorted(atlas.spectra) == ["width=32", "width=8"]  # nothing selected: every run
+    # under the paths: the loss on their plane, the lens's own on the same snapshots and coordinates
+    surf = atlas.surfaces[atlas._key()]
+    ref = lk.landscape.ensemble_plane([runs[i] for i in ids], members=g.members, scores=g.points[:, :2],
+                                      resolution=surf.loss.shape[0], progress=False)  # fmt: skip
+    np.testing.assert_allclose(surf.loss, ref.loss, rtol=1e-6)
+    assert atlas.ax_path.collections and "shade: loss" in atlas.ax_path.get_title()
+    off = atlas.ax_path.transData.transform(
+        (surf.alpha[-2], surf.beta[1])
+    )  # a corner: no path there
+    assert f"loss on the plane {surf.loss[-2, 1]:.4g}" in atlas.describe(atlas.ax_path, *off)
 
     # a click on run 3's curve selects it; the list control and the shared selection follow
     _click(atlas, atlas.ax_curves, _clear_point(atlas, 3))
@@ -173,6 +183,11 @@ def test_the_atlas_takes_a_users_own_runs(tmp_path):
     assert atlas.spectra["all · network 1"].n_trajectories == 3
     g, _pos, ids = atlas.graphs[atlas._key()]
     assert ids == [0, 1, 2] and len(g.nodes) >= 1
+    # a model landkit cannot rebuild: the paths stay, with no loss under them, and the message says so
+    assert (
+        atlas.surfaces[atlas._key()] is None
+        and "no loss drawn under the paths" in atlas.message.value
+    )
     np.testing.assert_allclose(atlas.curves[1][1][0], float(trajs[1].scalars["loss"][0]))
     sparse = lk.load(tmp_path / "r0").select([0, 1, 3, 7, 12])  # not evenly spaced
     lone = lk.widgets.Atlas([sparse], interactive=False, start=False)

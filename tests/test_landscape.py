@@ -271,3 +271,29 @@ def test_colour_bars_read_in_loss_units_and_panels_share_a_scale():
         lk.plots.plot_surface(sa, limits=(2.0, 1.0))
     with pytest.raises(lk.InvalidArgument, match="positive limits"):
         lk.plots.plot_surface(sa, limits=(0.0, 1.0), log=True)
+
+
+def test_the_ensemble_plane_lies_under_the_pca_picture_of_the_runs():
+    """The joint principal plane of three recorded runs: its axes are orthonormal and give back the
+    snapshots' PCA scores; a grid point's loss is the task's loss of the model rebuilt at
+    mean + α·d1 + β·d2 (evaluated directly); given scores (a picture's, here with PC 2 flipped), the
+    axes follow them, sign included."""
+    runs = lk.examples.example_runs("digits-widths").where(width=8)[:3]
+    surf = lk.landscape.ensemble_plane(runs, resolution=5, progress=False)
+    d = surf.directions
+    np.testing.assert_allclose(d @ d.T, np.eye(2), atol=1e-6)
+    W = np.concatenate([np.asarray(t.weights, dtype=np.float64) for t in runs])
+    D = W - W.mean(0)
+    np.testing.assert_allclose(surf.center, W.mean(0), rtol=1e-5, atol=1e-7)  # the zoo MLP's order
+    S = D @ d.T
+    lam = np.linalg.eigvalsh(D @ D.T)[::-1][:2]
+    np.testing.assert_allclose((S**2).sum(0), lam, rtol=1e-5)  # the top two principal components
+    model, task = runs[0].model(), runs[0].task()
+    i, j = 1, 3
+    with torch.no_grad():
+        flat = torch.as_tensor(surf.center + surf.alpha[i] * d[0] + surf.beta[j] * d[1])
+        for name, v in lk.layout.ParamLayout.of(model).unflatten(flat).items():
+            model.get_parameter(name).copy_(v)
+    assert surf.loss[i, j] == pytest.approx(task.evaluate(model)["train_loss"], rel=1e-4)
+    flipped = lk.landscape.ensemble_plane(runs, scores=S * [1, -1], resolution=3, progress=False)
+    np.testing.assert_allclose(flipped.directions, d * [[1], [-1]], atol=1e-6)

@@ -23,6 +23,7 @@ import traitlets
 from .. import koopman, mapper
 from ..errors import InvalidArgument
 from ..plots.style import PALETTE, house_style, new_figure
+from ..progress import Cancelled
 from .base import Explorer, _ipympl
 
 # pixels: how far from a curve, a path point or an eigenvalue the pointer still reaches it
@@ -90,7 +91,8 @@ class Atlas(Explorer):
 
     - **training curves** (top left): the loss of every run; click a curve to select its run;
     - **weights' path** (top right): every snapshot of the runs of one size on their joint principal
-      plane (the Mapper graph's PCA), the selected runs drawn bold, the step window marked;
+      plane (the Mapper graph's PCA) over the loss on that plane (shaded), the selected runs drawn
+      bold, the step window marked;
     - **Koopman spectrum** (bottom left): time-delay DMD of the selected runs (all when none is
       selected), per group, on the snapshots inside the step window — the windowed spectrum;
     - **Mapper graph** (bottom right): snapshots clustered along the lens; click a node to select the
@@ -100,6 +102,10 @@ class Atlas(Explorer):
     ``runs``: a :class:`landkit.RunSet`, a list of trajectories or a dict label -> trajectory.
     ``selection``: a :class:`Selection` to share with other views. ``interactive``: None uses
     ipympl when it is installed (pointing); False draws PNGs (the controls still work).
+    ``landscape_resolution``: the grid of the loss drawn under the paths (on their principal plane,
+    :func:`landkit.landscape.ensemble_plane`, computed in the background after the Mapper graph;
+    0: none). Runs that cannot rebuild their model and task (not landkit zoo models on built-in
+    tasks) get the paths without it, and the message says why.
 
     Example
     -------
@@ -116,7 +122,8 @@ class Atlas(Explorer):
 
     def __init__(self, runs, *, selection: Selection | None = None, lens: str = "loss",
                  n_cubes: int = 10, overlap: float = 0.3, pca: int = 10, delays: int = 2,
-                 rank: int = 6, interactive: bool | None = None, start: bool = True):  # fmt: skip
+                 rank: int = 6, interactive: bool | None = None, start: bool = True,
+                 landscape_resolution: int = 21):  # fmt: skip
         if isinstance(runs, dict):
             labels, trajs = list(runs), list(runs.values())
             configs = [getattr(t, "config", {}) or {} for t in trajs]
@@ -174,6 +181,9 @@ class Atlas(Explorer):
         self.children = (header, self.side, *self.main.children)
 
         self.graphs: dict = {}  # (layout, lens, n_cubes, overlap) -> (MapperGraph, positions, run ids)
+        # the same key -> the loss on the plane of the path panel (None: not possible, see message)
+        self.surfaces: dict = {}
+        self.landscape_resolution = int(landscape_resolution)
         self.spectra: dict = {}  # what the spectrum panel shows now: group -> KoopmanSpectrum
         self._spectrum_cache: dict = {}
         self._focus_layout = self.layouts[self.selected[0] if self.selected else 0]
@@ -309,7 +319,25 @@ class Atlas(Explorer):
         nxg = g.to_networkx()
         pos = nx.spring_layout(nxg, seed=0, k=1.5 / np.sqrt(max(len(nxg), 1))) if len(nxg) else {}
         self.graphs[key] = (g, pos, ids)
-        self.redraw()
+        self.redraw()  # the paths and the graph at once; the loss under the paths follows
+        if key not in self.surfaces and self.landscape_resolution:
+            from .. import landscape
+
+            self.progress(0.92, "the loss under the paths…")
+            try:
+                self.surfaces[key] = landscape.ensemble_plane(
+                    [self.trajectories[i] for i in ids], members=g.members, scores=g.points[:, :2],
+                    resolution=self.landscape_resolution,
+                    progress=self.hook(0.92, 0.99, "the loss under the paths"),
+                )  # fmt: skip
+            except Cancelled:
+                raise
+            except Exception as e:  # a user's own model, a custom task: the paths stay, bare
+                self.surfaces[key] = None
+                note += f" (no loss drawn under the paths: {e})"
+            with self._lock:
+                self._path_key = None  # rebuild the path panel with the surface under it
+                self._redraw()
         self.progress(1.0, self._cache_note() + note)
 
     def _cache_note(self) -> str:
@@ -406,6 +434,12 @@ class Atlas(Explorer):
         ax.set_axis_on()
         g, _pos, ids = entry
         P, runs_of, steps_of = g.points[:, :2], g.members[:, 0].astype(int), g.members[:, 1]
+        surf = self.surfaces.get(self._key())
+        if surf is not None:  # the loss on this plane, in grey under the paths (log scale)
+            A, B = np.meshgrid(surf.alpha, surf.beta, indexing="ij")
+            Z = np.log10(np.clip(surf.loss, 1e-12, None))
+            ax.contourf(A, B, Z, levels=14, cmap="Greys", alpha=0.45, zorder=0)
+            ax.contour(A, B, Z, levels=14, colors="0.55", linewidths=0.4, zorder=0)
         for j, i in enumerate(ids):
             m = runs_of == j
             order = np.argsort(steps_of[m])
@@ -417,7 +451,9 @@ class Atlas(Explorer):
         ax.set_xlabel("PC 1")
         ax.set_ylabel("PC 2")
         ax.set_title(f"Path on the principal plane: {self.labels_of(ids)}\n"
-                     "o start, X end, dots: in the step window", fontsize=10)  # fmt: skip
+                     + ("o start, X end, dots: step window; shade: loss (darker: higher)"
+                        if surf is not None else "o start, X end, dots: in the step window"),
+                     fontsize=10)  # fmt: skip
 
     def _style_path(self):
         ax = self.ax_path
@@ -653,4 +689,13 @@ class Atlas(Explorer):
             return ""
         d = ax.transData.transform(np.asarray(pts, dtype=float)) - np.array([x, y])
         j = int(np.argmin((d**2).sum(1)))
-        return name(j) if np.hypot(*d[j]) <= REACH + 6 * (ax is self.ax_map) else ""
+        if np.hypot(*d[j]) <= REACH + 6 * (ax is self.ax_map):
+            return name(j)
+        surf = self.surfaces.get(self._key()) if ax is self.ax_path else None
+        if surf is not None:  # off the paths: the loss on the plane under the pointer
+            a, b = ax.transData.inverted().transform((x, y))
+            if surf.alpha[0] <= a <= surf.alpha[-1] and surf.beta[0] <= b <= surf.beta[-1]:
+                i, k = np.abs(surf.alpha - a).argmin(), np.abs(surf.beta - b).argmin()
+                return (f"loss on the plane {surf.loss[i, k]:.4g} at PC 1 {surf.alpha[i]:.3g}, PC 2 "
+                        f"{surf.beta[k]:.3g} (the runs pass near the plane, not on it)")  # fmt: skip
+        return ""
