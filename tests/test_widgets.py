@@ -129,6 +129,27 @@ def test_figures_answer_the_pointer_with_what_lies_under_it():
     assert "value 6" in lk.widgets.Explorer([]).describe(ax, x, y)
 
 
+def test_the_canvas_does_not_draw_a_figure_while_the_explorer_changes_it():
+    """ipympl draws when the browser asks (the kernel's main thread) while an explorer may be changing
+    the figure in its work thread: the canvas's draw waits for the explorer's drawing lock."""
+    import threading
+
+    ex = lk.widgets.SpectrumExplorer(lk.examples.omd_ogd(), n_resamples=9)
+    ex.start(wait=True)
+    drawn = threading.Event()
+
+    def draw():
+        ex.canvas.draw()
+        drawn.set()
+
+    with ex.drawing:  # the explorer is changing the figure
+        t = threading.Thread(target=draw)
+        t.start()
+        assert not drawn.wait(0.5)  # the canvas waits
+    assert drawn.wait(30)  # and draws once the change is done
+    t.join()
+
+
 def test_clicking_a_mapper_node_selects_the_runs_through_it(tmp_path):
     runs = lk.examples.doodl3_ensemble(tmp_path / "iris", "iris", n_runs=6, steps=40)
     sel = lk.widgets.Selection()

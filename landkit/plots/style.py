@@ -46,6 +46,20 @@ def house_style():
         yield
 
 
+@contextlib.contextmanager
+def rendering():
+    """One rendering of a figure (an Agg draw, a ``savefig``) at a time, with every landkit drawing.
+
+    matplotlib shares one FreeType font object per font file between figures, and it is not
+    thread-safe: an explorer rendering in its work thread while another figure renders elsewhere
+    (the notebook, a canvas drawing for the browser) fails now and then with "failed to load glyph"
+    (seen in the test suite once the atlas computed more in the background). The same lock as
+    :func:`house_style`, so a drawing and a rendering never interleave either.
+    """
+    with _RC_LOCK:
+        yield
+
+
 def projector(on: bool = True, *, scale: float = 1.5) -> float:
     """One switch for a room: every figure drawn afterwards (notebook cells and every explorer) keeps
     its size in pixels but draws text, lines and markers ``scale`` times larger. ``projector(False)``
@@ -96,7 +110,8 @@ def _hook_display():
         import io
 
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", bbox_inches="tight")
+        with rendering():
+            fig.savefig(buf, format="png", bbox_inches="tight")
         return buf.getvalue()
 
     shell.display_formatter.formatters["image/png"].for_type(Figure, png)
@@ -124,6 +139,7 @@ def save_figure(fig, path: str | Path, *, formats=("png", "svg")) -> list[Path]:
     out = []
     for fmt in formats:
         p = path.with_suffix(f".{fmt}")
-        fig.savefig(p, format=fmt)
+        with rendering():
+            fig.savefig(p, format=fmt)
         out.append(p)
     return out

@@ -22,9 +22,9 @@ import traitlets
 
 from .. import koopman, mapper
 from ..errors import InvalidArgument
-from ..plots.style import PALETTE, house_style, new_figure
+from ..plots.style import PALETTE, house_style, new_figure, rendering
 from ..progress import Cancelled
-from .base import Explorer, _ipympl
+from .base import Explorer, _ipympl, hold_while_drawing
 
 # pixels: how far from a curve, a path point or an eigenvalue the pointer still reaches it
 REACH = 12
@@ -214,6 +214,7 @@ class Atlas(Explorer):
                 self.canvas.footer_visible = False  # the read-out above says more than (x, y)
                 self.canvas.toolbar_position = "right"  # the left edge holds the y labels
                 self._manager = FigureManager(self.canvas, 0)
+                hold_while_drawing(self.canvas, self._lock)  # the Map thread redraws too
                 self.children = (*self.children, self.canvas)
         if self.canvas is None:  # PNGs; pointing still works on a local canvas (tests, exports)
             from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -236,7 +237,8 @@ class Atlas(Explorer):
         for text, t in titles:
             if "\n" not in t:
                 text.set_text(t + "\n ")
-        self.fig.get_layout_engine().execute(self.fig)
+        with rendering():  # it measures text: one rendering at a time
+            self.fig.get_layout_engine().execute(self.fig)
         for text, t in titles:
             text.set_text(t)
         self.fig.set_layout_engine("none")

@@ -17,6 +17,7 @@ import ipywidgets as W
 import matplotlib
 import numpy as np
 
+from ..plots.style import rendering
 from ..plots.style import scale as projector_scale
 from ..progress import Cancelled
 
@@ -36,6 +37,20 @@ def _ipympl():
     from ipympl.backend_nbagg import Canvas, FigureManager
 
     return Canvas, FigureManager
+
+
+def hold_while_drawing(canvas, lock) -> None:
+    """Make ``canvas.draw`` take ``lock``: ipympl draws when the browser asks, in the kernel's main
+    thread, while an explorer may be changing the same figure in its work thread (clearing an axes,
+    adding lines); holding one lock on both sides keeps a half-changed figure from being drawn. It
+    renders under :func:`landkit.plots.style.rendering` too (one rendering at a time)."""
+    draw = canvas.draw
+
+    def locked(*args, **kwargs):
+        with lock, rendering():  # the explorer's lock first, as everywhere
+            return draw(*args, **kwargs)
+
+    canvas.draw = locked
 
 
 def _leaves(widgets):
@@ -96,6 +111,9 @@ class Explorer(W.VBox):
         self.stop_button.on_click(lambda _b: self.stop())
         self.export_button.on_click(lambda _b: self.export())
         self._stop = threading.Event()
+        #: held while a figure on show is changed in place (``with self.drawing: ...``); the canvas
+        #: draws under it too
+        self.drawing = threading.RLock()
         self._thread: threading.Thread | None = None
         self._figure = None
         self._last_draw = 0.0
@@ -226,6 +244,7 @@ class Explorer(W.VBox):
                 self.canvas.toolbar_position = "right"  # the left edge holds the y labels
                 self.canvas.resizable = False
                 self._manager = FigureManager(self.canvas, 0)
+                hold_while_drawing(self.canvas, self.drawing)
                 self.canvas.mpl_connect("motion_notify_event", self._on_hover)
                 self.canvas.mpl_connect("button_press_event", self._on_click)
                 self.canvas.footer_visible = False  # the read-out below says more than (x, y)
@@ -238,9 +257,8 @@ class Explorer(W.VBox):
                 self.canvas.draw_idle()
         else:
             buf = io.BytesIO()
-            fig.savefig(
-                buf, format="png", dpi=90 * projector_scale()
-            )  # the projector keeps the pixels
+            with rendering():  # the projector keeps the pixels
+                fig.savefig(buf, format="png", dpi=90 * projector_scale())
             self.image.value = buf.getvalue()
             self.image.layout.display = None
         width = fig.get_figwidth() * 90 * projector_scale() + (50 if self.canvas is not None else 0)
@@ -258,7 +276,8 @@ class Explorer(W.VBox):
         ipympl's canvas or as an image."""
         if self.canvas is not None and self._figure is not None:
             buf = io.BytesIO()
-            self._figure.savefig(buf, format="png", dpi=90 * projector_scale())
+            with rendering():
+                self._figure.savefig(buf, format="png", dpi=90 * projector_scale())
             return buf.getvalue()
         return bytes(self.image.value)
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import mapper, morse, plots
 from ..errors import InvalidArgument
+from ..plots.style import rendering
 from ..store import RunSet
 from .base import Explorer
 
@@ -91,20 +92,22 @@ class MapperExplorer(Explorer):
             nodes = next(
                 c for c in self._node_ax.collections if type(c).__name__ == "PathCollection"
             )
-            nodes.set_array(
-                np.array([table[n][self.color.value] for n in self._nodes], dtype=float)
-            )
-            nodes.autoscale()
-            if nodes.colorbar is not None:
-                nodes.colorbar.update_normal(nodes)
-                nodes.colorbar.set_label(_colour_label(g, self.color.value))
+            with self.drawing:  # the canvas may be drawing this figure for the browser meanwhile
+                nodes.set_array(
+                    np.array([table[n][self.color.value] for n in self._nodes], dtype=float)
+                )
+                nodes.autoscale()
+                if nodes.colorbar is not None:
+                    nodes.colorbar.update_normal(nodes)
+                    nodes.colorbar.set_label(_colour_label(g, self.color.value))
             self.show_figure(self._figure)
             return
         fig, ax = plots.new_figure(width=6.4, height=4.8)
         plots.plot_mapper(g, color_by=self.color.value, ax=ax)
         self._nodes = list(g.to_networkx().nodes)  # the scatter's order (plot_mapper's)
         self._node_ax = ax
-        fig.get_layout_engine().execute(fig)  # once; a recolouring keeps this layout
+        with rendering():  # once (it measures text); a recolouring keeps this layout
+            fig.get_layout_engine().execute(fig)
         fig.set_layout_engine("none")
         self._drawn = (g, ax)
         self.show_figure(fig)

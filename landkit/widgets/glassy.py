@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import glassy, plots
 from ..errors import InvalidArgument
+from ..plots.style import rendering
 from .base import Explorer
 
 
@@ -121,12 +122,13 @@ class AgingExplorer(Explorer):
             # the μ slider: move the collapse panel's curves in place (no new figure, no new layout:
             # those were two thirds of a redraw)
             _ag, ax, curves = drawn
-            for line, (tw, lag) in zip(ax.lines, curves):
-                line.set_xdata(lag / tw**mu)
-            ax.set_xlabel(f"t / t_w^μ   (μ = {mu:.2f})")
-            ax.title.set_text(title)
-            ax.relim()
-            ax.autoscale_view()
+            with self.drawing:  # the canvas may be drawing this figure for the browser meanwhile
+                for line, (tw, lag) in zip(ax.lines, curves):
+                    line.set_xdata(lag / tw**mu)
+                ax.set_xlabel(f"t / t_w^μ   (μ = {mu:.2f})")
+                ax.title.set_text(title)
+                ax.relim()
+                ax.autoscale_view()
             self.show_figure(self._figure)
             return
         fig, axes = plots.new_figure(2, width=4.8, height=3.8)
@@ -136,7 +138,8 @@ class AgingExplorer(Explorer):
         for i, tw in enumerate(ag.waiting_times):
             lag, m = ag.curve(i)
             curves.append((tw, np.asarray(lag)[np.asarray(m) > 0]))  # what plot_collapse drew
-        fig.get_layout_engine().execute(fig)  # once; the μ slider keeps this layout
+        with rendering():  # once (it measures text); the μ slider keeps this layout
+            fig.get_layout_engine().execute(fig)
         fig.set_layout_engine("none")
         self._collapse = (ag, axes[1], curves)
         self.show_figure(fig)

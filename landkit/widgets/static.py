@@ -44,10 +44,11 @@ def _png(data: bytes, alt: str = "figure") -> str:
 
 
 def _figure_png(fig) -> bytes:
-    from ..plots.style import scale
+    from ..plots.style import rendering, scale
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90 * scale())
+    with rendering():
+        fig.savefig(buf, format="png", dpi=90 * scale())
     return buf.getvalue()
 
 

@@ -63,22 +63,18 @@ class TrainExplorer(Explorer):
         fig, ax = plots.new_figure(width=6.0, height=3.4)
 
         def redraw(final=False):
-            ax.clear()
-            for i, key in enumerate(("train_loss", "test_loss")):
-                ax.plot(
-                    history["step"],
-                    history[key],
-                    label=key.replace("_", " "),
-                    marker=".",
-                    color=plots.PALETTE[i],
-                )
-            ax.set_xlim(0, steps)
-            ax.set_yscale("log")
-            ax.set_xlabel("training step")
-            ax.set_ylabel("cross-entropy loss")
-            ax.set_title(f"width {width}, lr {lr:.3g}, batch {bs or 'full'}")
-            ax.grid(alpha=0.3)
-            ax.legend(frameon=False)
+            with self.drawing:  # the canvas may be drawing this figure for the browser meanwhile
+                ax.clear()
+                for i, key in enumerate(("train_loss", "test_loss")):
+                    ax.plot(history["step"], history[key], label=key.replace("_", " "), marker=".",
+                            color=plots.PALETTE[i])  # fmt: skip
+                ax.set_xlim(0, steps)
+                ax.set_yscale("log")
+                ax.set_xlabel("training step")
+                ax.set_ylabel("cross-entropy loss")
+                ax.set_title(f"width {width}, lr {lr:.3g}, batch {bs or 'full'}")
+                ax.grid(alpha=0.3)
+                ax.legend(frameon=False)
             self.show_figure(fig, throttle=0.0 if final else 0.25)
 
         def on_eval(step, metrics):
