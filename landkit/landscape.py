@@ -856,6 +856,7 @@ def ensemble_plane(runs, *, members=None, scores=None, resolution: int = 21, mar
     describe, signs included, so the surface lies exactly under that picture. The grid spans
     ``margin`` times the largest coordinate each way. The snapshots lie near the plane, not on it (the
     other components are dropped): the loss *along a run* is not the loss under its projected path.
+    Buffers (BatchNorm statistics) are the first run's at its last snapshot, held fixed over the plane.
 
     Example
     -------

@@ -169,6 +169,16 @@ def test_clicking_a_mapper_node_selects_the_runs_through_it(tmp_path):
             f"{table[node]['size']} points" in mx.readout.value
             and f"node {node}" in mx.readout.value
         )
+    # a shift-click adds a node's runs to the selection, and a second one takes them out again
+    key = lk.widgets.atlas.run_key
+    first = mx._nodes[0]
+    other = next(n for n in mx._nodes if set(table[n]["runs"]) - set(table[first]["runs"]))
+    mx.click(ax, *ax.transData.transform(xy[mx._nodes.index(first)]))
+    mx.click(ax, *ax.transData.transform(xy[mx._nodes.index(other)]), add=True)
+    both = {key(runs[i]) for i in set(table[first]["runs"]) | set(table[other]["runs"])}
+    assert set(sel.runs) == both
+    mx.click(ax, *ax.transData.transform(xy[mx._nodes.index(other)]), add=True)
+    assert set(sel.runs) == both - {key(runs[i]) for i in table[other]["runs"]}
 
 
 def test_spectrum_explorer_compares_groups():

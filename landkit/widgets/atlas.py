@@ -193,7 +193,6 @@ class Atlas(Explorer):
         self._path_marks: list = []
         self._path_key = None
         self._span = None
-        self._last_hover = 0.0
         self._lock = threading.RLock()  # the Map thread and a click both redraw
         self.draw_seconds = float("nan")
 
@@ -592,14 +591,6 @@ class Atlas(Explorer):
                 best, who = dist, what[1]
         return who, best
 
-    def _on_click(self, event):
-        if event.inaxes is None or getattr(event, "button", 1) not in (1, None):
-            return
-        toolbar = getattr(self.fig.canvas, "toolbar", None)
-        if toolbar is not None and str(getattr(toolbar, "mode", "")):
-            return  # zooming or panning, not choosing
-        self.click(event.inaxes, event.x, event.y, add="shift" in (event.key or ""))
-
     def click(self, ax, x: float, y: float, *, add: bool = False) -> None:
         """What a click at display point (x, y) of panel ``ax`` does: on a curve or a path, select
         its run; on a Mapper node, the runs through it (``add``, a shift-click: add them, or remove
@@ -621,17 +612,6 @@ class Atlas(Explorer):
         now = set(self.selected)
         new = (now - picked if picked <= now else now | picked) if add else picked
         self._set(runs=new)
-
-    def _on_hover(self, event):
-        if event.inaxes is None or event.xdata is None:
-            return
-        now = time.monotonic()
-        if now - self._last_hover < 0.05:  # at most 20 read-outs a second
-            return
-        self._last_hover = now
-        text = self.describe(event.inaxes, event.x, event.y)
-        if text:
-            self.readout.value = text
 
     def describe(self, ax, x: float, y: float) -> str:
         """What lies under the pointer at display coordinates (x, y) of panel ``ax``: the hover

@@ -300,11 +300,11 @@ class Explorer(W.VBox):
         toolbar = getattr(event.canvas, "toolbar", None)
         if toolbar is not None and str(getattr(toolbar, "mode", "")):
             return  # zooming or panning, not choosing
-        self.click(event.inaxes, event.x, event.y)
+        self.click(event.inaxes, event.x, event.y, add="shift" in (event.key or ""))
 
-    def click(self, ax, x: float, y: float) -> None:
-        """What a click at display point (x, y) of panel ``ax`` does (an explorer that selects runs
-        overrides it); the base shows the read-out of the point."""
+    def click(self, ax, x: float, y: float, *, add: bool = False) -> None:
+        """What a click at display point (x, y) of panel ``ax`` does (``add``: a shift-click; an
+        explorer that selects runs overrides it); the base shows the read-out of the point."""
         text = self.describe(ax, x, y)
         if text:
             self.readout.value = text

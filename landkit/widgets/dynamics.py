@@ -151,8 +151,9 @@ class MapperExplorer(Explorer):
                 parts.append("click: select them")
         return " · ".join(parts)
 
-    def click(self, ax, x: float, y: float) -> None:
-        """A click on a node: its read-out, and its runs become the shared selection (when given)."""
+    def click(self, ax, x: float, y: float, *, add: bool = False) -> None:
+        """A click on a node: its read-out, and its runs become the shared selection (when given;
+        ``add``, a shift-click: added to it, or removed when all are in it already)."""
         node = self.node_at(ax, x, y)
         if node is None:
             return
@@ -161,7 +162,12 @@ class MapperExplorer(Explorer):
         if self.selection is not None and self.runs is not None and runs:
             from .atlas import run_key
 
-            self.selection.runs = tuple(run_key(self.runs[i]) for i in runs)
+            picked = [run_key(self.runs[i]) for i in runs]
+            now = list(self.selection.runs)
+            if add:
+                picked = ([k for k in now if k not in picked] if set(picked) <= set(now)
+                          else now + [k for k in picked if k not in now])  # fmt: skip
+            self.selection.runs = tuple(picked)
 
 
 class MorseExplorer(Explorer):

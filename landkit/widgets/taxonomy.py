@@ -93,11 +93,11 @@ class PhaseExplorer(Explorer):
                 f"{r['loss']:.3g} · test acc {r['test_acc']:.3f} · λ_max {r['lambda_max']:.3g} · mc "
                 f"{r['mc']:+.3f} · CKA {r['cka']:.3f} · click: show it")  # fmt: skip
 
-    def click(self, ax, x: float, y: float) -> None:
+    def click(self, ax, x: float, y: float, *, add: bool = False) -> None:
         """A click on a cell of the phase map shows that cell (as its button in the grid does)."""
         cell = self.cell_at(ax, x, y)
         if cell is None:
-            return super().click(ax, x, y)
+            return super().click(ax, x, y, add=add)
         try:
             self._row(*cell)
         except KeyError:
