@@ -74,6 +74,66 @@ def test_explorer_echoes_settings_marks_outdated_figures_and_offers_downloads(
     assert ex.message.value == "a new stage"
 
 
+class _Slow(lk.widgets.Explorer):
+    """An explorer whose run waits for ``go``: it records the setting each run used."""
+
+    run_label = "Go"
+
+    def __init__(self):
+        import threading
+
+        import ipywidgets as W
+
+        self.k = W.IntSlider(value=1, min=0, max=9, description="k")
+        self.shade = W.Dropdown(options=["a", "b"], value="a", description="shade")
+        super().__init__([self.k, self.shade])
+        self.live(self.shade, lambda: self.drawn.append(self.shade.value))
+        self.go, self.used, self.drawn = threading.Event(), [], []
+
+    def work(self):
+        k = self.k.value
+        self.used.append(k)
+        while not self.go.wait(0.01):
+            if self.stopping:
+                raise lk.Cancelled
+        fig, _ax = lk.plots.new_figure(1, width=2, height=2)
+        self.show_figure(fig)
+        self.progress(1.0, f"done with k = {k}")
+
+
+def test_a_control_that_arrives_just_after_the_press_restarts_the_run():
+    """The browser holds a slider's later values back until the kernel answers its first, while a
+    press goes at once: two arrow-key steps and a click reach the kernel as step, click, step. A
+    value that arrives while the run it follows is still young restarts it, so the figure shows what
+    the slider shows; the run's own changes, a live control and a late change do not."""
+    ex = _Slow()
+    ex.k.value = 2  # the first step, before the press
+    ex.start()
+    ex.k.value = 3  # the held-back step, just after it
+    ex.go.set()
+    ex.wait(timeout=30)
+    assert ex.used[-1] == 3 and ex._shown_settings["k"] == 3
+    assert "done with k = 3" in ex.message.value and not ex.run_button.disabled
+    assert ex.used[0] == 2 and len(ex.used) == 2  # the first run was stopped and run again
+    # a live control redraws and leaves the run alone
+    ex.go.clear()
+    ex.start()
+    ex.shade.value = "b"
+    assert ex.drawn == ["b"] and not ex._restart
+    ex.go.set()
+    ex.wait(timeout=30)
+    assert ex.used[-1] == 3 and len(ex.used) == 3
+    # a change long after the press marks the figure outdated and waits for a press
+    ex.go.clear()
+    ex.restart_window = 0.0
+    ex.start()
+    ex.k.value = 5
+    ex.go.set()
+    ex.wait(timeout=30)
+    assert ex.used[-1] == 3 and len(ex.used) == 4
+    assert "outdated" in ex.message.value
+
+
 def test_controls_sit_in_a_side_column_that_folds_away(tmp_path):
     """Every explorer's controls are in a column beside its figure; the toggle left of the title
     (or ``show_controls``) folds the column away and unfolds it, and the two stay in step."""

@@ -121,6 +121,9 @@ class Explorer(W.VBox):
         self._last_stage = ""
         self._controls = list(controls)
         self._shown_settings: dict | None = None  # the settings the figure on show was made with
+        self._restart, self._started = False, 0.0
+        #: controls that redraw the figure on show with no run (see :meth:`live`)
+        self._live: set = set()
         self.error: BaseException | None = None
         for c in _leaves(self._controls):
             if hasattr(c, "continuous_update"):
@@ -128,7 +131,7 @@ class Explorer(W.VBox):
                 # cannot overtake it (the work is then done with what the slider shows)
                 c.continuous_update = False
             if hasattr(c, "observe") and hasattr(c, "value"):
-                c.observe(lambda _change: self._mark_outdated(), names="value")
+                c.observe(self._mark_outdated, names="value")
         buttons = W.HBox([self.run_button, self.stop_button, self.export_button, self.bar],
                          layout=W.Layout(flex_flow="row wrap"))  # fmt: skip
         # the controls in a side column beside the figure (the figure stays above the fold on a
@@ -204,8 +207,44 @@ class Explorer(W.VBox):
                 out[c.description] = f"{v:.3g}" if isinstance(v, float) else v
         return out
 
-    def _mark_outdated(self) -> None:
-        if self._shown_settings is not None and self.settings() != self._shown_settings:
+    #: a control that changes this many seconds or less after a press, while that run is still at
+    #: work, restarts it with what the controls show: the browser holds back a control's later
+    #: values until the kernel answers its first (ipywidgets' message throttle) while a button's
+    #: press goes at once, so two arrow-key steps and a click arrive as step, click, step
+    restart_window = 3.0
+
+    def live(self, control, redraw) -> None:
+        """Make ``control`` live: a change calls ``redraw()`` (a cheap change of the figure on show,
+        no run) and never restarts a run."""
+        self._live.add(control)
+        control.observe(lambda _change: redraw(), names="value")
+
+    def _same(self, a: dict | None, b: dict | None) -> bool:
+        """Whether two settings make the same run (a live control's value does not count: it redraws
+        the figure on show by itself)."""
+        if a is None or b is None:
+            return a is b
+        live = {getattr(c, "description", "") for c in self._live}
+        return {k: v for k, v in a.items() if k not in live} == {
+            k: v for k, v in b.items() if k not in live
+        }
+
+    def _mark_outdated(self, change=None) -> None:
+        thread = self._thread
+        busy = thread is not None and thread.is_alive()
+        if (
+            busy
+            and threading.current_thread() is not thread  # not the run's own doing
+            and (change is None or change.get("owner") not in self._live)
+            and time.monotonic() - self._started < self.restart_window
+            and not self._same(self.settings(), getattr(self, "_run_settings", None))
+        ):
+            self._restart = True
+            self._stop.set()
+            return
+        if self._shown_settings is not None and not self._same(
+            self.settings(), self._shown_settings
+        ):
             if "outdated" not in self.message.value:
                 self.message.value = ("<span style='color:#D55E00'>⚠ outdated: the figure shows the "
                                       "previous settings — press "
@@ -267,7 +306,7 @@ class Explorer(W.VBox):
         in_run = threading.current_thread() is self._thread
         # a run shows what it started with; a live redraw (a cheap control) shows what is set now
         self._shown_settings = getattr(self, "_run_settings", None) if in_run else self.settings()
-        if "⚠ outdated" in self.message.value and self.settings() == self._shown_settings:
+        if "⚠ outdated" in self.message.value and self._same(self.settings(), self._shown_settings):
             self.message.value = ""
         self.export_button.disabled = False
 
@@ -378,6 +417,13 @@ class Explorer(W.VBox):
         """Run :meth:`work` in a background thread (``wait=True``: block until it is done)."""
         if self._thread is not None and self._thread.is_alive():
             return
+        self._launch()
+        if wait:
+            self.wait()
+
+    def _launch(self) -> None:
+        self._restart = False
+        self._started = time.monotonic()
         self._stop.clear()
         self.error = None
         self._run_settings = self.settings()
@@ -390,12 +436,13 @@ class Explorer(W.VBox):
         self.stop_button.disabled = False
         self._thread = threading.Thread(target=self._guarded, daemon=True)
         self._thread.start()
-        if wait:
-            self.wait()
 
     def wait(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
+        while self._thread is not None:
+            thread = self._thread
+            thread.join(timeout)
+            if self._thread is thread:  # not restarted meanwhile
+                break
         if self.error is not None:
             raise self.error
 
@@ -406,7 +453,8 @@ class Explorer(W.VBox):
         try:
             self.work()
         except Cancelled:
-            self.progress(0.0, "stopped")
+            if not self._restart:
+                self.progress(0.0, "stopped")
         except BaseException as e:  # shown in the widget, re-raised by wait()
             self.error = e
             old = " (the figure below is from an earlier run)" if self._figure is not None else ""
@@ -415,8 +463,13 @@ class Explorer(W.VBox):
                 f"<span style='color:#D55E00'>error: {type(e).__name__}: {e}{old}</span>"
             )
         finally:
-            self.run_button.disabled = False
-            self.stop_button.disabled = True
+            if self._restart and self.error is None:
+                self._launch()  # a control changed just after the press: again, with its value
+            else:
+                if self.error is None and not self.stopping:
+                    self._mark_outdated()  # a control changed during the run: its last word says so
+                self.run_button.disabled = False
+                self.stop_button.disabled = True
 
     def export_name(self) -> str:
         """A file name for the figure: the explorer and the settings it was made with."""

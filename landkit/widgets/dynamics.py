@@ -53,7 +53,7 @@ class MapperExplorer(Explorer):
                          css_class="lk-mapper-explorer")  # fmt: skip
         self.graph = None
         self.cache: dict = {}  # (lens, intervals, overlap, eps) -> graph: moving back is instant
-        self.color.observe(lambda _c: self._draw(), names="value")  # recolouring needs no new graph
+        self.live(self.color, self._draw)  # recolouring needs no new graph
         self.message.value = ("Choose a lens and press <b>Map</b>; the colouring redraws at once, and "
                               "every graph made is cached.")  # fmt: skip
 

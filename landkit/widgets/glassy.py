@@ -51,7 +51,7 @@ class AgingExplorer(Explorer):
             w.style.description_width = "100px"
         super().__init__([W.VBox([self.pick, self.layer, self.normalise]), W.VBox([self.n_waiting, self.mu])],
                          css_class="lk-aging-explorer")  # fmt: skip
-        self.mu.observe(lambda _c: self._draw(), names="value")
+        self.live(self.mu, self._draw)
         self.result = None
         self.fit = None
         self.message.value = "Choose a run and press <b>Compute</b>."
