@@ -412,6 +412,9 @@ def _drive_tour_explorers(page, tmp_path, prefix):
           lambda ex: ex.locator("select").nth(1).select_option("size"))  # fmt: skip
     _live(page, ".lk-aging-explorer", prefix, "μ slider",
           lambda ex: _slide_nth(ex, 1))  # fmt: skip
+    time.sleep(1.0)
+    _live(page, ".lk-aging-explorer", prefix, "μ slider, a second move",
+          lambda ex: _slide_nth(ex, 1, times=1))  # fmt: skip
     phase = page.locator(".lk-phase-explorer")
     phase.scroll_into_view_if_needed()
     phase.locator(".widget-hbox .widget-button").first.click()

@@ -393,6 +393,18 @@ def test_aging_explorer(tmp_path):
         np.testing.assert_allclose(a.get_xydata(), b.get_xydata())
     np.testing.assert_allclose(moved.get_xlim(), fresh.get_xlim())
     assert "μ = 0.00" in moved.get_xlabel() and "μ = 0.00" in moved.get_title()
+    if ex.canvas is not None:  # on ipympl's canvas the μ slider draws the collapse panel alone
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        ex.mu.value = 0.3
+        assert ex._blank is not None  # the picture of the other panel, kept
+        part = np.asarray(ex.canvas.get_renderer().buffer_rgba()).copy()
+        FigureCanvasAgg.draw(ex.canvas)  # the whole figure, drawn afresh: the same pixels
+        np.testing.assert_array_equal(part, np.asarray(ex.canvas.get_renderer().buffer_rgba()))
+        ex.canvas.draw()  # what a zoom or pan does: the kept picture is out of date, taken again
+        assert ex._blank is None
+        ex._prepare.join(timeout=10)
+        assert ex._blank is not None and ex._blank[1] is ex._collapse[1]
     ex.layer.value = "fc1.weight"
     ex.normalise.value = True
     ex.start(wait=True)

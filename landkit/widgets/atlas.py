@@ -371,7 +371,7 @@ class Atlas(Explorer):
         self._artists = {line: ("run", i) for i, line in self._curve_lines.items()}
         self._artists |= {line: ("run", i) for i, line in self._path_lines.items()}
         if self.canvas is not None:
-            self.canvas.draw_idle()
+            self.refresh_canvas()
             self._figure = self.fig
             self.export_button.disabled = False
         else:

@@ -129,7 +129,8 @@ class AgingExplorer(Explorer):
                 ax.title.set_text(title)
                 ax.relim()
                 ax.autoscale_view()
-            self.show_figure(self._figure)
+            if not self.redraw_panel(ax):
+                self.show_figure(self._figure)
             return
         fig, axes = plots.new_figure(2, width=4.8, height=3.8)
         plots.plot_aging(ag, ax=axes[0], normalised=self.normalise.value and ag.noise is not None)
@@ -143,3 +144,4 @@ class AgingExplorer(Explorer):
         fig.set_layout_engine("none")
         self._collapse = (ag, axes[1], curves)
         self.show_figure(fig)
+        self.prepare_panel(axes[1])  # the μ slider redraws this panel alone
