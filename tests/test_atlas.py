@@ -99,6 +99,16 @@ def test_clicks_select_runs_and_every_panel_follows(runs):
         for ax in atlas.fig.axes:
             box = ax.title.get_window_extent(renderer)
             assert box.y1 <= atlas.fig.bbox.height + 0.5, (ax.title.get_text(), box.y1)
+    # once a browser shows the canvas, a new selection draws only what it changes (styles, the
+    # spectrum, the Mapper panel) over a picture of the rest: the pixels of a whole drawing
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    atlas.canvas._lk_asked = True
+    atlas.select(runs=[1, 2], window=(10, 600))
+    assert atlas._blank is not None and atlas._blank[1] == "selection"  # the quick way was taken
+    part = np.asarray(atlas.canvas.get_renderer().buffer_rgba()).copy()
+    FigureCanvasAgg.draw(atlas.canvas)
+    np.testing.assert_array_equal(part, np.asarray(atlas.canvas.get_renderer().buffer_rgba()))
 
 
 def test_the_windowed_spectrum_is_the_lens_on_the_window_and_is_cached(runs):

@@ -487,7 +487,7 @@ def _drive_atlas(page, tmp_path, *, app: bool = True) -> dict:
         scale = shown * dpr / pixels
         right = canvas.evaluate("c => c.getBoundingClientRect().right")
         timing[f"scale_at_{w}"] = scale
-        timing[f"title_px_at_{w}"] = 10 / 72 * 100 * scale  # 10-pt titles at 100 dpi
+        timing[f"title_px_at_{w}"] = 10 / 72 * 90 * scale  # 10-pt titles at 90 dpi
         timing[f"right_edge_at_{w}"] = right
         assert abs(scale - 1) < 0.02, (w, shown, pixels, dpr)  # its own pixels
         if app:  # JupyterLab's side bar and margins take width of their own; the notebook scrolls

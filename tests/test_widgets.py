@@ -404,7 +404,7 @@ def test_aging_explorer(tmp_path):
         ex.canvas.draw()  # what a zoom or pan does: the kept picture is out of date, taken again
         assert ex._blank is None
         ex._prepare.join(timeout=10)
-        assert ex._blank is not None and ex._blank[1] is ex._collapse[1]
+        assert ex._blank is not None and ex._blank[1] == ("panel", id(ex._collapse[1]))
     ex.layer.value = "fc1.weight"
     ex.normalise.value = True
     ex.start(wait=True)

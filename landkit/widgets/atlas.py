@@ -19,10 +19,11 @@ import matplotlib
 import matplotlib.lines
 import numpy as np
 import traitlets
+from matplotlib.collections import LineCollection
 
 from .. import koopman, mapper
 from ..errors import InvalidArgument
-from ..plots.style import PALETTE, house_style, new_figure, rendering
+from ..plots.style import PALETTE, house_style, new_figure, rendering, scale
 from ..progress import Cancelled
 from .base import Explorer, _ipympl, hold_while_drawing
 
@@ -35,6 +36,17 @@ def run_key(traj) -> str:
     run), or the object itself for a run held only in memory."""
     path = getattr(traj, "path", None)
     return str(Path(path).resolve()) if path else f"in-memory run {id(traj):x}"
+
+
+def _wipe(ax) -> None:
+    """Take away what panel ``ax`` shows (its artists, legend and title), keeping its axes and their
+    tick objects, which ``ax.clear()`` would make anew at the next drawing."""
+    for a in [*ax.lines, *ax.collections, *ax.patches, *ax.texts, *ax.images]:
+        a.remove()
+    if ax.get_legend() is not None:
+        ax.get_legend().remove()
+    ax.set_title("")
+    ax.set_axis_on()
 
 
 class Selection(traitlets.HasTraits):
@@ -193,10 +205,13 @@ class Atlas(Explorer):
         self._path_marks: list = []
         self._path_key = None
         self._span = None
-        self._lock = threading.RLock()  # the Map thread and a click both redraw
+        self._lock = self.drawing  # the Map thread and a click both redraw
         self.draw_seconds = float("nan")
 
         self.fig, axes = new_figure(2, 2, width=5.0, height=3.9)
+        # the other explorers' pixels (900 × 702: it fits a 768-pixel screen's height, and a redraw
+        # has a fifth fewer pixels to fill and send than at matplotlib's 100 dpi)
+        self.fig.set_dpi(90 * scale())
         self.ax_curves, self.ax_path, self.ax_spec, self.ax_map = axes.ravel()
         self.canvas = None
         if interactive is not False:
@@ -213,7 +228,8 @@ class Atlas(Explorer):
                 self.canvas.footer_visible = False  # the read-out above says more than (x, y)
                 self.canvas.toolbar_position = "right"  # the left edge holds the y labels
                 self._manager = FigureManager(self.canvas, 0)
-                hold_while_drawing(self.canvas, self._lock)  # the Map thread redraws too
+                # the Map thread redraws too; a whole drawing outdates the picture a click draws on
+                hold_while_drawing(self.canvas, self._lock, on_draw=self._after_draw)
                 self.children = (*self.children, self.canvas)
         if self.canvas is None:  # PNGs; pointing still works on a local canvas (tests, exports)
             from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -355,28 +371,61 @@ class Atlas(Explorer):
 
     def _redraw(self) -> None:
         t0 = time.perf_counter()
+        whole = self._figure is not self.fig  # what a click changes, or the whole figure
         with house_style():
             if not self._curve_lines:
                 self._build_curves()
+                whole = True
             self._style_curves()
             key = self._key() if self._graph() is not None else None
             if key != self._path_key or not self._path_lines:
                 self._build_path()
                 self._path_key = key
+                whole = True
             self._style_path()
-            self.ax_spec.clear()  # linear axes, few ticks: cheap to redo
+            _wipe(self.ax_spec)  # keeps its tick objects: a clear() makes them anew (~60 ms)
             self._draw_spectrum()
             self.ax_map.clear()  # no axes at all
             self._draw_mapper()
         self._artists = {line: ("run", i) for i, line in self._curve_lines.items()}
         self._artists |= {line: ("run", i) for i, line in self._path_lines.items()}
         if self.canvas is not None:
-            self.refresh_canvas()
+            # a new selection changes the curves' and paths' styles, the spectrum and the Mapper
+            # panel: those alone are drawn over a picture of the rest (the log axes' ticks, the
+            # loss under the paths), in the kernel's main thread once a browser shows the canvas
+            quick = (
+                not whole
+                and threading.current_thread() is threading.main_thread()
+                and getattr(self.canvas, "_lk_asked", False)
+                and self.redraw_artists("selection", self._changing())
+            )
             self._figure = self.fig
+            if not quick:
+                self.refresh_canvas()
+                self.prepare_artists("selection", self._changing)
             self.export_button.disabled = False
         else:
             self.show_figure(self.fig)
         self.draw_seconds = time.perf_counter() - t0
+
+    def _changing(self) -> list:
+        """The artists a new selection or step window changes, in the order they are drawn."""
+        z = lambda a: a.get_zorder()  # noqa: E731
+        legend = self.ax_curves.get_legend()
+        return [
+            a
+            for a in (
+                self._span,
+                *sorted(self._curve_lines.values(), key=z),
+                legend,
+                self.ax_curves.title,
+                *sorted(self._path_lines.values(), key=z),
+                *sorted(self._path_marks, key=z),
+                self.ax_spec,
+                self.ax_map,
+            )
+            if a is not None
+        ]
 
     def _style(self, i):
         sel = self.selected
@@ -560,8 +609,9 @@ class Atlas(Explorer):
         sel = {ids.index(i) for i in self.selected if i in ids}
         nodes = list(g.nodes)
         share = np.array([np.isin(g.members[g.nodes[n], 0], list(sel)).mean() for n in nodes])
-        for a, b in g.links:
-            ax.plot(*zip(pos[a], pos[b]), color="0.6", lw=1, zorder=1)
+        if g.links:  # one artist for every link (a line each: ~40 ms a redraw on the tour's graph)
+            segments = [(pos[a], pos[b]) for a, b in g.links]
+            ax.add_collection(LineCollection(segments, colors="0.6", linewidths=1, zorder=1))
         xy = np.array([pos[n] for n in nodes])
         sizes = np.array([len(g.nodes[n]) for n in nodes], dtype=float)
         if sel:

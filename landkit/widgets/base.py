@@ -339,61 +339,83 @@ class Explorer(W.VBox):
         browser. The other panels come from a picture of the figure without ``ax`` (see
         :meth:`prepare_panel`). Returns False (nothing done: call :meth:`show_figure`) where the
         figure is a PNG or not the one on show."""
+        if not self.redraw_artists(("panel", id(ax)), [ax]):
+            return False
+        self._on_show(self._figure)
+        return True
+
+    def redraw_artists(self, tag, artists: list) -> bool:
+        """Draw ``artists`` of the figure on show (in this order) over a picture of the figure
+        without them, and send the browser the pixels that changed. The picture is taken once per
+        ``tag`` (and figure and size) and again after every whole drawing: whatever is not in
+        ``artists`` must not have changed since. Returns False (nothing done) where the figure is a
+        PNG, not the canvas's, or has never been asked for by a browser from a work thread."""
         c, fig = self.canvas, self._figure
-        if c is None or fig is None or ax.figure is not fig or c.figure is not fig:
+        if c is None or fig is None or c.figure is not fig:
             return False
         with self.drawing, rendering():
-            blank = self._panel_blank(ax)
-            c.get_renderer().restore_region(blank)
-            fig.draw_artist(ax)
+            picture = self._picture_without(tag, artists)
+            c.get_renderer().restore_region(picture)
+            for a in artists:
+                fig.draw_artist(a)
             c.blit()  # the changed pixels go to the browser now
-        self._on_show(fig)
         return True
 
     def prepare_panel(self, ax, delay: float = 0.3) -> None:
         """Take the picture of the figure without panel ``ax`` that :meth:`redraw_panel` needs, in
         the background after ``delay`` seconds, now and again after each whole drawing (a zoom, a
         pan): the first move of a live control is then as quick as the next."""
-        self._live_panel = ax
-        if self.canvas is None or ax.figure is not self._figure:
+        self.prepare_artists(("panel", id(ax)), lambda: [ax], delay)
+
+    def prepare_artists(self, tag, artists, delay: float = 0.3) -> None:
+        """As :meth:`prepare_panel`, for :meth:`redraw_artists` (``artists()`` names them)."""
+        self._live_panel = (tag, artists)
+        if self.canvas is None or self._figure is None:
             return
         if self._prepare is not None:
             self._prepare.cancel()
+        fig = self._figure
 
         def take():
             with self.drawing, rendering():
-                if self._live_panel is ax and ax.figure is self._figure:
-                    self._panel_blank(ax)
+                if (
+                    self._live_panel is not None
+                    and self._live_panel[0] == tag
+                    and fig is self._figure
+                ):
+                    self._picture_without(tag, artists())
 
         self._prepare = threading.Timer(delay, take)
         self._prepare.daemon = True
         self._prepare.start()
 
-    def _panel_blank(self, ax):
-        """The figure on show without ``ax``, drawn once (per figure, panel and size) in a renderer
+    def _picture_without(self, tag, artists: list):
+        """The figure on show without ``artists``, drawn once (per figure, tag and size) in a renderer
         of its own (the canvas's holds what the browser has); call it holding the locks."""
         from matplotlib.backends.backend_agg import RendererAgg
 
         fig, renderer = self._figure, self.canvas.get_renderer()
         size = (renderer.width, renderer.height)
         kept = self._blank
-        if kept is not None and kept[0] is fig and kept[1] is ax and kept[2] == size:
+        if kept is not None and kept[0] is fig and kept[1] == tag and kept[2] == size:
             return kept[3]
         other = RendererAgg(*size, fig.dpi)
-        ax.set_visible(False)
+        hidden = [a for a in artists if a.get_visible()]
+        for a in hidden:
+            a.set_visible(False)
         try:
             fig.draw(other)
         finally:
-            ax.set_visible(True)
-        self._blank = (fig, ax, size, other.copy_from_bbox(fig.bbox))
+            for a in hidden:
+                a.set_visible(True)
+        self._blank = (fig, tag, size, other.copy_from_bbox(fig.bbox))
         return self._blank[3]
 
     def _after_draw(self) -> None:
         """After a whole drawing of the canvas: the picture of the other panels is out of date."""
         self._blank = None
-        ax = getattr(self, "_live_panel", None)
-        if ax is not None and ax.figure is self._figure:
-            self.prepare_panel(ax)
+        if self._live_panel is not None:
+            self.prepare_artists(*self._live_panel)
 
     def _on_show(self, fig) -> None:
         """What showing ``fig`` records: its width, its settings, the outdated cue."""
