@@ -103,7 +103,7 @@ def test_clicks_select_runs_and_every_panel_follows(runs):
     # spectrum, the Mapper panel) over a picture of the rest: the pixels of a whole drawing
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    atlas.canvas._lk_asked = True
+    atlas.canvas._lk_asked, atlas.canvas.syncing_data_url = True, False  # what a page says
     atlas.select(runs=[1, 2], window=(10, 600))
     assert atlas._blank is not None and atlas._blank[1] == "selection"  # the quick way was taken
     part = np.asarray(atlas.canvas.get_renderer().buffer_rgba()).copy()

@@ -396,6 +396,7 @@ def test_aging_explorer(tmp_path):
     if ex.canvas is not None:  # on ipympl's canvas the μ slider draws the collapse panel alone
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+        ex.canvas._lk_asked, ex.canvas.syncing_data_url = True, False  # a page shows it
         ex.mu.value = 0.3
         assert ex._blank is not None  # the picture of the other panel, kept
         part = np.asarray(ex.canvas.get_renderer().buffer_rgba()).copy()

@@ -25,7 +25,7 @@ from .. import koopman, mapper
 from ..errors import InvalidArgument
 from ..plots.style import PALETTE, house_style, new_figure, rendering, scale
 from ..progress import Cancelled
-from .base import Explorer, _ipympl, hold_while_drawing
+from .base import Explorer, _ipympl, browser_shows, hold_while_drawing
 
 # pixels: how far from a curve, a path point or an eigenvalue the pointer still reaches it
 REACH = 12
@@ -396,7 +396,7 @@ class Atlas(Explorer):
             quick = (
                 not whole
                 and threading.current_thread() is threading.main_thread()
-                and getattr(self.canvas, "_lk_asked", False)
+                and browser_shows(self.canvas)
                 and self.redraw_artists("selection", self._changing())
             )
             self._figure = self.fig

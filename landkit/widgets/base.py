@@ -63,6 +63,16 @@ def hold_while_drawing(canvas, lock, on_draw=None) -> None:
     canvas.draw = locked
 
 
+def browser_shows(canvas) -> bool:
+    """Whether a browser shows ipympl's ``canvas``: it has asked for a drawing and said it is ready
+    for pictures. Only then may the kernel send one unasked: before, ipympl keeps the picture as the
+    canvas's initial image too (as base64 without its ``data:`` prefix), and a page that builds the
+    canvas from that state gets a broken image ("Failed to execute 'drawImage'")."""
+    return bool(getattr(canvas, "_lk_asked", False)) and not getattr(
+        canvas, "syncing_data_url", True
+    )
+
+
 def _leaves(widgets):
     """The controls inside boxes, depth first."""
     for w in widgets:
@@ -324,10 +334,7 @@ class Explorer(W.VBox):
         drawing)."""
         if self.canvas is None:
             return
-        # once a browser has asked for a drawing (before that the page has no canvas to send to)
-        if threading.current_thread() is threading.main_thread() and getattr(
-            self.canvas, "_lk_asked", False
-        ):
+        if threading.current_thread() is threading.main_thread() and browser_shows(self.canvas):
             self.canvas.draw()  # under the drawing lock (hold_while_drawing)
         else:
             self.canvas.draw_idle()
@@ -349,9 +356,9 @@ class Explorer(W.VBox):
         without them, and send the browser the pixels that changed. The picture is taken once per
         ``tag`` (and figure and size) and again after every whole drawing: whatever is not in
         ``artists`` must not have changed since. Returns False (nothing done) where the figure is a
-        PNG, not the canvas's, or has never been asked for by a browser from a work thread."""
+        PNG, not the canvas's, or not yet shown by a browser (:func:`browser_shows`)."""
         c, fig = self.canvas, self._figure
-        if c is None or fig is None or c.figure is not fig:
+        if c is None or fig is None or c.figure is not fig or not browser_shows(c):
             return False
         with self.drawing, rendering():
             picture = self._picture_without(tag, artists)
