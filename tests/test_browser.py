@@ -321,22 +321,30 @@ def _hover_readout(page, explorer, word: str) -> tuple[str, float, tuple]:
     raise AssertionError(f"no read-out with {word!r} over the figure: {readout.inner_text()!r}")
 
 
-def _press_and_wait(explorer, button: str, done: str, timeout=120):
-    """Press the explorer's button; wait until its message changes to one containing ``done``."""
+def _press_and_wait(explorer, button: str, done: str, timeout=120, record: str | None = None):
+    """Press the explorer's button; wait until its message changes to one containing ``done``.
+    ``record``: keep, under that name, the time to the first answer (the button busy or the message
+    changed: "working with …")."""
     message = explorer.locator(".lk-message")
     before = message.inner_text()
     press = explorer.get_by_role("button", name=button)
+    t0 = time.monotonic()
     press.click()
-    deadline = time.monotonic() + timeout
+    deadline = t0 + timeout
     busy = False  # the same answer again (a linked view ran it already) leaves the same message
+    first = None
     while time.monotonic() < deadline:
         text = message.inner_text()
         busy = busy or press.is_disabled()
+        if first is None and (busy or text != before):
+            first = time.monotonic() - t0
+            if record:
+                LATENCY[record] = round(first, 2)
         if (text != before or (busy and not press.is_disabled())) and (
             done in text or "error" in text
         ):
             return text
-        time.sleep(0.1)
+        time.sleep(0.02 if first is None else 0.1)
     raise AssertionError(f"{button} did not finish: {message.inner_text()!r}")
 
 
@@ -349,7 +357,9 @@ def _drive(page, tmp_path, prefix, css, button, done, change):
     first = _pixels(ex)
     change(ex)
     t0 = time.monotonic()
-    text = _press_and_wait(ex, button, done)
+    text = _press_and_wait(
+        ex, button, done, record=f"{prefix} {css[4:]}: press to first answer (s)"
+    )
     assert "error" not in text, f"{css}: {text}"
     deadline = time.monotonic() + 30
     while _pixels(ex) in (first, "") and time.monotonic() < deadline:
