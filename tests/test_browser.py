@@ -355,7 +355,7 @@ def _drive(page, tmp_path, prefix, css, button, done, change):
     text = _press_and_wait(ex, button, done)
     assert "error" not in text, f"{css}: {text}"
     first = _pixels(ex)
-    change(ex)
+    _wait_received(ex, change(ex))
     t0 = time.monotonic()
     text = _press_and_wait(
         ex, button, done, record=f"{prefix} {css[4:]}: press to first answer (s)"
@@ -383,24 +383,45 @@ def _live(page, css, prefix, what, change):
     )
 
 
+def _wait_received(ex, shown: str, timeout=60):
+    """Wait until the kernel has the value the page shows: the explorer's message names a changed
+    setting with the value the kernel holds ("⚠ outdated: start step is now 84 …"). ipywidgets holds
+    a control's later values back until the kernel answers its first, while a button press goes at
+    once: a press made before this round trip may run with an earlier value, as a user's would."""
+    message = ex.locator(".lk-message")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if f"is now {shown} " in message.inner_text().replace("\xa0", " "):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the kernel never had {shown!r}: {message.inner_text()!r}")
+
+
 def _slide_nth(ex, n, times=2):
-    handle = ex.locator(".widget-slider").nth(n).locator(".noUi-handle")
+    slider = ex.locator(".widget-slider").nth(n)
+    handle = slider.locator(".noUi-handle")
     handle.focus()
     for _ in range(times):
         handle.press("ArrowRight")
+    return slider.locator(".widget-readout").inner_text().strip()
 
 
 def _slide(ex, times=2):
-    handle = ex.locator(".widget-slider").first.locator(".noUi-handle")
-    handle.focus()
-    for _ in range(times):
-        handle.press("ArrowRight")
+    return _slide_nth(ex, 0, times)
+
+
+def _choose(ex, *option, **by):
+    """Choose an option of the explorer's first dropdown; returns its label."""
+    select = ex.locator("select").first
+    select.select_option(*option, **by)
+    # ipywidgets writes an option's spaces as no-break spaces
+    return select.evaluate("s => s.selectedOptions[0].textContent").replace("\xa0", " ").strip()
 
 
 def _drive_tour_explorers(page, tmp_path, prefix):
     """The tour's explorers besides the landscape one: Mapper, Spectrum, Morse, Aging, Phase."""
     _drive(page, tmp_path, prefix, ".lk-mapper-explorer", "Map", "nodes",
-           lambda ex: ex.locator("select").first.select_option("step"))  # fmt: skip
+           lambda ex: _choose(ex, "step"))  # fmt: skip
     # a Mapper node answers the pointer, and a click on it selects its runs in the atlas
     mapper = page.locator(".lk-mapper-explorer")
     text, hover_s, where = _hover_readout(page, mapper, "node")
@@ -416,7 +437,7 @@ def _drive_tour_explorers(page, tmp_path, prefix):
     _drive(page, tmp_path, prefix, ".lk-morse-explorer", "Compute", "Morse sets",
            lambda ex: _slide(ex, 3))  # fmt: skip
     _drive(page, tmp_path, prefix, ".lk-aging-explorer", "Compute", "fitted",
-           lambda ex: ex.locator("select").first.select_option(index=1))  # fmt: skip
+           lambda ex: _choose(ex, index=1))  # fmt: skip
     # live controls: the figure changes with no press (the Mapper's colouring, the aging μ slider)
     _live(page, ".lk-mapper-explorer", prefix, "colour by",
           lambda ex: ex.locator("select").nth(1).select_option("size"))  # fmt: skip
@@ -529,7 +550,7 @@ def test_tour_app_in_voila(voila_app, tmp_path):
             text = _press_and_wait(land, "Draw", "minim")
             assert "error" not in text, text
             first = _pixels(land)
-            land.locator("select").first.select_option("filter")
+            _wait_received(land, _choose(land, "filter"))
             text = _press_and_wait(land, "Draw", "(batched)")
             deadline = time.monotonic() + 30
             while _pixels(land) in (first, "") and time.monotonic() < deadline:
@@ -603,7 +624,7 @@ def test_tour_in_jupyterlab(jupyterlab, tmp_path):
             land.scroll_into_view_if_needed()
             _press_and_wait(land, "Draw", "minim")
             first = _pixels(land)
-            land.locator("select").first.select_option("filter")
+            _wait_received(land, _choose(land, "filter"))
             text = _press_and_wait(land, "Draw", "(batched)")
             assert "error" not in text, text
             deadline = time.monotonic() + 30

@@ -57,8 +57,15 @@ def test_explorer_echoes_settings_marks_outdated_figures_and_offers_downloads(
     ex.start(wait=True)
     assert "working with" in seen[0] and "width = 8" in seen[0] and "steps = 60" in seen[0]
     assert "outdated" not in ex.message.value
-    ex.width.value = 40  # the figure still shows width 8: say so
+    ex.width.value = 40  # the figure still shows width 8: say so, naming the change
     assert "outdated" in ex.message.value and ex.run_label in ex.message.value
+    assert "width is now 40 (the figure: 8)" in ex.message.value
+    ex.width.value = 36  # a later value replaces the earlier one in the message
+    assert "width is now 36 (the figure: 8)" in ex.message.value and "40" not in ex.message.value
+    said = ex._said
+    ex.width.value = 8  # back to what the figure shows: its run's own message again
+    assert "outdated" not in ex.message.value and ex.message.value == said and "done" in said
+    ex.width.value = 40
     monkeypatch.chdir(tmp_path)
     paths = ex.export()
     assert all(p.exists() for p in paths)

@@ -7,6 +7,7 @@ subclass implements :meth:`Explorer.work` and calls :meth:`Explorer.show_figure`
 
 from __future__ import annotations
 
+import html
 import io
 import sys
 import threading
@@ -71,6 +72,13 @@ def browser_shows(canvas) -> bool:
     return bool(getattr(canvas, "_lk_asked", False)) and not getattr(
         canvas, "syncing_data_url", True
     )
+
+
+def _fmt(value) -> str:
+    """A setting as the user reads it (a multiple choice as its labels)."""
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(map(str, value)) + "]" if value else "none"
+    return str(value)
 
 
 def _leaves(widgets):
@@ -221,11 +229,14 @@ class Explorer(W.VBox):
             self.message.value = text
 
     def settings(self) -> dict:
-        """The value of every control, by its label: what a run uses (echoed when it starts)."""
+        """The value of every control, by its label: what a run uses (echoed when it starts). A
+        choice (dropdown, selection slider) reads as the option's label, as the user sees it."""
         out = {}
         for c in _leaves(self._controls):
             if hasattr(c, "value") and getattr(c, "description", ""):
-                v = c.value
+                v = getattr(c, "label", None)
+                if v is None:
+                    v = c.value
                 out[c.description] = f"{v:.3g}" if isinstance(v, float) else v
         return out
 
@@ -264,13 +275,23 @@ class Explorer(W.VBox):
             self._restart = True
             self._stop.set()
             return
-        if self._shown_settings is not None and not self._same(
-            self.settings(), self._shown_settings
-        ):
-            if "outdated" not in self.message.value:
-                self.message.value = ("<span style='color:#D55E00'>⚠ outdated: the figure shows the "
-                                      "previous settings — press "
-                                      f"<b>{self.run_label}</b></span>")  # fmt: skip
+        now, shown = self.settings(), self._shown_settings
+        if shown is not None and not self._same(now, shown):
+            # name what changed, with the value the kernel has (what a press will use)
+            live = {getattr(c, "description", "") for c in self._live}
+            changed = ", ".join(
+                f"{k} is now {_fmt(v)} (the figure: {_fmt(shown.get(k, '—'))})"
+                for k, v in now.items()
+                if k not in live and v != shown.get(k)
+            )
+            if "⚠ outdated" not in self.message.value:
+                self._said = self.message.value  # what the figure's run said, for a return
+            self.message.value = (
+                f"<span style='color:#D55E00'>⚠ outdated: {html.escape(changed)} — press "
+                f"<b>{self.run_label}</b></span>"
+            )
+        elif shown is not None and "⚠ outdated" in self.message.value and not busy:
+            self.message.value = getattr(self, "_said", "")  # back to what the figure shows
 
     def _can_point(self) -> bool:
         if self.pointable is False:
