@@ -435,3 +435,19 @@ def test_grokking_observables_refuse_runs_not_recorded_every_step(tmp_path):
         lk.examples.grokking_observables(sparse, steps=4, pca=2)
     with pytest.raises(ValueError, match="fewer than steps=20"):
         lk.examples.grokking_observables(rs, steps=20, pca=2)
+
+
+def test_a_zoomed_eigenvalue_plot_frames_every_eigenvalue_with_a_margin():
+    """The zoomed frame is centred on the middle of the eigenvalues' range: centred on their mean, a
+    skewed set (five near 1, one at -0.12: the atlas's digits runs) put the outlier on the frame's
+    edge, half its marker cut off."""
+    import matplotlib.pyplot as plt
+
+    eig = np.array([-0.12, 0.41 + 0.28j, 0.41 - 0.28j, 0.80, 0.87, 1.03])
+    fig = lk.plots.plot_eigenvalues({"a": eig}, zoom=True)
+    ax = fig.axes[0]
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    margin = 0.05 * (x1 - x0)
+    assert x0 + margin < eig.real.min() and eig.real.max() < x1 - margin
+    assert y0 + margin < eig.imag.min() and eig.imag.max() < y1 - margin
+    plt.close(fig)

@@ -51,7 +51,10 @@ def plot_eigenvalues(spectra, labels: Sequence[str] | None = None, *, ax=None,
         if (
             zoom
         ):  # frame the eigenvalues (the unit circle passes through the frame as a reference arc)
-            cx, cy = allz.real.mean(), allz.imag.mean()
+            # the middle of their range, not their mean: a frame centred on the mean of a skewed set
+            # cuts the outlying eigenvalue in half at its edge
+            cx = (allz.real.min() + allz.real.max()) / 2
+            cy = (allz.imag.min() + allz.imag.max()) / 2
             half = max(np.ptp(allz.real), np.ptp(allz.imag), 0.02) * 0.6
             ax.set_xlim(cx - half, cx + half)
             ax.set_ylim(cy - half, cy + half)
