@@ -80,7 +80,11 @@ def test_pinn_minima_grow_with_beta():
     """Xie, Geniesse et al. (2024): a PINN's loss landscape gains minima as the convection speed β
     grows (their raw merge-tree counts: β 1 → 8 minima, β 50 → 37). landkit, notebook 04's full
     set-up (2000 Adam steps, three 31 × 31 filter-normalised slices per β, one torch thread): raw
-    means 2.0 → 4.3 → 8.7 → 12.7 and 1%-threshold means 1.3 → 2.7 → 4.0 → 8.7 (about 100 s)."""
+    means 2.0 → 4.3 → 8.7 → 12.7 and 1%-threshold means 1.3 → 2.7 → 4.0 → 8.7 (about 100 s) on the
+    machines of 2026-11; on an AMD EPYC (2026-12) 2.3 → 4.0 → 9.7 → 11.7 and 1.3 → 2.7 → 3.7 → 8.3:
+    2000 Adam steps on a rugged loss carry the CPU's rounding into the trained model, and one slice's
+    raw count moves by a few minima (β 50: 5, 13, 17 against a mean of 12.7). The tolerance is 1.5
+    minima of a mean: counting at the other threshold is off by 3 or more at β 30 and 50."""
     raw, thresholded = [], []
     for beta in (1.0, 10.0, 30.0, 50.0):
         task = lk.tasks.convection(beta=beta, seed=0)
@@ -92,8 +96,8 @@ def test_pinn_minima_grow_with_beta():
         thresholded.append(st.mean_minima[1])
     assert (np.diff(raw) > 0).all(), raw  # the trend is the finding
     assert thresholded[-1] > thresholded[0], thresholded
-    np.testing.assert_allclose(raw, [2.0, 4.33, 8.67, 12.67], atol=1.0)
-    np.testing.assert_allclose(thresholded, [1.33, 2.67, 4.0, 8.67], atol=1.0)
+    np.testing.assert_allclose(raw, [2.0, 4.33, 8.67, 12.67], atol=1.5)
+    np.testing.assert_allclose(thresholded, [1.33, 2.67, 4.0, 8.67], atol=1.5)
 
 
 @pytest.mark.slow
