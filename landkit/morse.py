@@ -388,7 +388,7 @@ def from_runs(runs, start_step: int, end_step: int | None = None, *, coords=2, s
                 f"{name}={step} was not recorded in run {missing[0]} (its steps run "
                 f"{runs[missing[0]].steps[:4].tolist()}...{runs[missing[0]].steps[-1]})"
             )
-    dim = runs[0].weights.shape[1]
+    dim = _one_layout(runs)
     starts, ends = [], []
     tracker = Progress(progress, len(runs) + 2, "Morse graph")
     live = progress is True or callable(progress)
@@ -415,6 +415,20 @@ def from_runs(runs, start_step: int, end_step: int | None = None, *, coords=2, s
         tracker.close()
 
 
+def _one_layout(runs) -> int:
+    """The number of values each run records per snapshot; refuses runs of different networks (the
+    same coordinate index would name different weights)."""
+    dims = [int(t.weights.shape[1]) for t in runs]
+    if len(set(dims)) > 1:
+        other = next(i for i, d in enumerate(dims) if d != dims[0])
+        raise InvalidArgument(
+            f"the runs record different numbers of weights (run 0: {dims[0]:,}, run {other}: "
+            f"{dims[other]:,}): a Morse graph needs runs of one network layout; choose them, "
+            "for example runs.where(width=8)"
+        )
+    return dims[0]
+
+
 def states(runs, coords, step: int | None = None) -> np.ndarray:
     """The runs' weights ``coords`` at ``step`` (default: each run's last snapshot), (n_runs, k): the
     points to draw or to pass to :meth:`MorseGraph.basin_of`.
@@ -424,6 +438,8 @@ def states(runs, coords, step: int | None = None) -> np.ndarray:
     >>> lk.morse.states(runs.where(width=8), coords=[0, 1]).shape   # 5 runs at their last step
     (5, 2)
     """
+    runs = list(runs)
+    _one_layout(runs)
     out = []
     for t in runs:
         i = len(t) - 1 if step is None else t.at_step(step)

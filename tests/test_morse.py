@@ -139,3 +139,16 @@ def test_the_surrogate_does_not_stop_in_a_degenerate_optimum(seed):
     f, scores = lk.morse.surrogate(X, Y)
     assert min(scores["heldout_r2"]) > 0.7, scores
     np.testing.assert_allclose(f(np.array([[1.0, 0.0], [-1.0, 0.0]]))[:, 0], [1.9, -0.8], atol=0.25)
+
+
+def test_runs_of_different_networks_are_refused_naming_the_choice():
+    """Coordinate 2157 of a width-8 network and of a width-32 one are different weights: a Morse graph
+    (and the states drawn on it) of a mixed ensemble was a raw numpy error ('all input arrays must
+    have the same shape'); it is refused, saying how to choose one layout."""
+    runs = lk.examples.example_runs("digits-widths")
+    assert len({c["width"] for c in runs.configs}) > 1
+    with pytest.raises(lk.LandkitError, match=r"different numbers of weights.*runs.where"):
+        lk.morse.from_runs(list(runs), start_step=50)
+    with pytest.raises(lk.LandkitError, match="one network layout"):
+        lk.morse.states(list(runs), coords=[0, 1])
+    assert lk.morse.states(list(runs.where(width=8)), coords=[0, 1]).shape == (5, 2)

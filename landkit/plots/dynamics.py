@@ -66,7 +66,7 @@ def plot_mapper(g, *, color_by: str = "mean_lens", ax=None, seed: int = 0, label
         ax.figure.colorbar(sc, ax=ax, label=_colour_label(g, color_by), shrink=0.8)
         if labels:
             for n, (x, y) in zip(nodes, xy):
-                ax.annotate(n.replace("cube", "c").replace("_cluster", "·"), (x, y), fontsize=6,
+                ax.annotate(n.replace("cube", "c").replace("_cluster", "·"), (x, y), fontsize=9,
                             ha="center", va="center")  # fmt: skip
         ax.set_axis_off()
         comps = nx.number_connected_components(nxg)
@@ -164,14 +164,15 @@ def plot_morse_graph(m, *, ax=None, title: str | None = None):
                 pos[v] = ((n + 1) / (len(vs) + 1), h)
         for u, v in g.edges:
             ax.annotate("", xy=pos[v], xytext=pos[u],
-                        arrowprops=dict(arrowstyle="-|>", color="0.5", lw=0.8, shrinkA=6, shrinkB=6))  # fmt: skip
+                        arrowprops=dict(arrowstyle="-|>", color="0.5", lw=0.8, shrinkA=9, shrinkB=9))  # fmt: skip
         for v, (x, y) in pos.items():
-            ax.scatter([x], [y], s=160 if v in colour else 70, color=colour.get(v, "0.75"),
+            ax.scatter([x], [y], s=260 if v in colour else 150, color=colour.get(v, "0.75"),
                        edgecolor="black", zorder=3)  # fmt: skip
             if v in colour or len(g) <= 25:
-                ax.annotate(str(v), (x, y), ha="center", va="center", fontsize=7, zorder=4,
+                ax.annotate(str(v), (x, y), ha="center", va="center", fontsize=9, zorder=4,
                             color="white" if v in colour else "black")  # fmt: skip
         ax.set_axis_off()
-        ax.set_title(title or f"Morse graph — {len(g)} sets, {len(m.attractors)} attractors "
-                              "(coloured, bottom)", fontsize=10)  # fmt: skip
+        n_att = len(m.attractors)
+        ax.set_title(title or f"Morse graph — {len(g)} set{'s' if len(g) != 1 else ''}, {n_att} "
+                              f"attractor{'s' if n_att != 1 else ''} (coloured, bottom)", fontsize=10)  # fmt: skip
     return ax.figure

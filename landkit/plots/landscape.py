@@ -278,7 +278,7 @@ def plot_merge_tree(topo, *, ax=None, title: str | None = None):
         ax.plot([xpos[m] for m in order], [values.get(m, 0.0) for m in order], "^",
                 color=PALETTE[1], mec="black", ms=9, ls="none")  # fmt: skip
         ax.set_xticks(range(len(order)))
-        ax.set_xticklabels([f"{values.get(m, 0.0):.3g}" for m in order], fontsize=8)
+        ax.set_xticklabels([f"{values.get(m, 0.0):.3g}" for m in order], fontsize=9)
         ax.set_xlabel("minima (labelled by their loss)")
         ax.set_ylabel("loss")
         ax.set_xlim(-0.6, max(len(order) - 0.4, 0.6))

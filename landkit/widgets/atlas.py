@@ -453,7 +453,7 @@ class Atlas(Explorer):
         handles = [matplotlib.lines.Line2D([], [], color=c, lw=2, label=g)
                    for g, c in self.colour.items()]  # fmt: skip
         if len(handles) > 1:
-            ax.legend(handles=handles, fontsize=8, loc="lower left", framealpha=0.9)
+            ax.legend(handles=handles, fontsize=10, loc="lower left", framealpha=0.9)
         ax.set_xlabel("step")
         ax.set_ylabel(self.curves[0][2].replace("_", " "))
 

@@ -120,7 +120,7 @@ class PhaseExplorer(Explorer):
         axes[1].set_title(f"{self.table.load}={r['load']}, {self.table.temperature}={r['temperature']}: phase {phase}",
                           fontsize=10)  # fmt: skip
         if r.get("mc_profiles"):
-            axes[1].legend(fontsize=8)
+            axes[1].legend(fontsize=10)
         self.show_figure(fig)
         self.progress(1.0, f"phase <b>{phase}</b>: loss {r['loss']:.3g}, test acc {r['test_acc']:.3f}, "
                            f"λ_max {r['lambda_max']:.3g}, trace {r['trace']:.3g}, mc {r['mc']:+.3f} ± {r['mc_std']:.3f}, "
