@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 import pytest
+from matplotlib.text import Text
 
 import landkit as lk
 
@@ -469,9 +470,27 @@ def test_every_tour_explorer_runs_on_the_shipped_runs():
     mapx = lk.widgets.MapperExplorer(runs.where(width=8))
     morse = lk.widgets.MorseExplorer(runs.where(width=32), start_step=50, subdiv=8)
     aging = lk.widgets.AgingExplorer({"w8": runs.where(width=8)[0], "w32": traj})
-    for ex in (spec, land, mapx, morse, aging):
+    rows = [dict(load=w, temperature=b, loss=0.05 * b / w, mc=0.0, mc_std=0.01, cka=0.8,
+                 test_acc=0.9, lambda_max=5.0, trace=40.0, n_seeds=2, mc_profiles=[[0.1, 0.3, 0.1]])
+            for w in (4, 16) for b in (8, 32)]  # fmt: skip
+    phase = lk.widgets.PhaseExplorer(
+        lk.taxonomy.PhaseTable(
+            "width", "batch_size", rows, lk.taxonomy.classify(rows), lk.taxonomy.Thresholds()
+        )
+    )
+    atlas = lk.widgets.Atlas(runs)
+    for ex in (spec, land, mapx, morse, aging, phase, atlas):
         ex.start(wait=True)
         assert ex.error is None and ex.png().startswith(b"\x89PNG"), type(ex).__name__
+        # readable on a 1024-pixel projector: every text at least 11 px as drawn (an explorer shows
+        # its figure at its own pixels; the browser test measures the atlas's scale at 1024 px)
+        fig = ex._figure
+        sizes = {t.get_text(): t.get_fontsize() * fig.dpi / 72 for t in fig.findobj(Text)
+                 if t.get_visible() and t.get_text().strip()}  # fmt: skip
+        small = {k: round(v, 1) for k, v in sizes.items() if v < 11}
+        assert not small, (type(ex).__name__, small)
+    with pytest.raises(lk.LandkitError, match=r"PhaseTable.*lk\.taxonomy\.measure"):
+        lk.widgets.PhaseExplorer(runs)
 
 
 def _stopped_before_start(ex):

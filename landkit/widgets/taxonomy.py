@@ -7,6 +7,8 @@ import math
 import ipywidgets as W
 
 from .. import plots
+from ..errors import InvalidType
+from ..taxonomy import PhaseTable
 from .base import Explorer
 
 
@@ -30,6 +32,11 @@ class PhaseExplorer(Explorer):
     title = "Phases: which cell is where, and why?"
 
     def __init__(self, table):
+        if not isinstance(table, PhaseTable):
+            raise InvalidType(
+                f"table must be a landkit.taxonomy.PhaseTable, got {type(table).__name__}: measure "
+                "the sweep's runs first, table = lk.taxonomy.measure(runs)"
+            )
         self.table = table
         loads = sorted({r["load"] for r in table.rows})
         temps = sorted({r["temperature"] for r in table.rows})
