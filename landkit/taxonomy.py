@@ -33,9 +33,18 @@ from .progress import Progress
 from .results import Result, register
 from .validate import number
 
-__all__ = ["PhaseTable", "Thresholds", "classify", "digits_sweep", "measure"]
+__all__ = ["MEANING", "PhaseTable", "Thresholds", "classify", "digits_sweep", "measure"]
 
 PHASES = ("I", "II", "III", "IV-A", "IV-B")
+
+#: each phase in plain words (Yang et al. 2021, as this module classifies them)
+MEANING = {
+    "I": "poorly connected seeds at high loss: under-trained",
+    "II": "high loss with mc > 0: the seeds' end points are not converged",
+    "III": "low loss, but the seeds' solutions are separated by a barrier",
+    "IV-A": "low loss and well connected, with differing representations",
+    "IV-B": "low loss, well connected and similar representations: where the best models are",
+}
 
 
 @register

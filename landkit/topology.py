@@ -76,6 +76,30 @@ class Persistence(Result):
         edge = f" ({e} at the edge of the grid)" if e else ""
         return f"{m} {'minimum' if m == 1 else 'minima'}{edge}, {s} {'saddle' if s == 1 else 'saddles'}"
 
+    @property
+    def verdict(self) -> str:
+        """What the counts say about the surface, in plain words (at this noise threshold).
+
+        Example
+        -------
+        >>> g = np.linspace(-1, 1, 21)
+        >>> lk.topology.persistence(g[:, None] ** 2 + g[None, :] ** 2).verdict
+        'one basin: a single bowl (no other minimum deeper than the noise threshold)'
+        """
+        inner, edge = self.n_minima - self.edge_minima, self.edge_minima
+        beyond = (
+            f"; the loss falls further beyond the grid's edge ({edge} "
+            f"{'place' if edge == 1 else 'places'}): a wider span shows where"
+            if edge
+            else ""
+        )
+        if inner > 1:
+            return f"rugged: {inner} separate basins deeper than the noise threshold{beyond}"
+        if inner == 1:
+            one = "one basin inside the grid" if edge else "one basin: a single bowl"
+            return f"{one} (no other minimum deeper than the noise threshold){beyond}"
+        return f"no basin inside the grid: the lowest loss lies on its edge{beyond}"
+
 
 def _neighbours(shape, connectivity):
     nd = len(shape)

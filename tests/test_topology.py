@@ -133,6 +133,16 @@ def test_a_minimum_on_the_edge_of_the_grid_is_flagged():
     assert p.counts == "2 minima (1 at the edge of the grid), 1 saddle"
     inner = lk.topology.persistence(X**2 + Y**2)
     assert inner.edge_minima == 0 and inner.counts == "1 minimum, 0 saddles"
+    # the counts in words
+    assert (
+        p.verdict.startswith("one basin inside the grid")
+        and "beyond the grid's edge (1 place)" in p.verdict
+    )
+    assert inner.verdict.startswith("one basin: a single bowl") and "edge" not in inner.verdict
+    tilted = lk.topology.persistence(X + 0.1 * Y)  # lowest at a corner, no basin inside
+    assert tilted.verdict.startswith("no basin inside the grid")
+    rugged = lk.topology.persistence(wells([(0.25, 0.25), (0.75, 0.75)]))
+    assert rugged.verdict.startswith("rugged: 2 separate basins") and "edge" not in rugged.verdict
 
     class Surf:  # the attributes plot_surface reads
         alpha, beta, loss, accuracy, path, method, data = g, g, Z, None, None, "random", "train"

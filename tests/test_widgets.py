@@ -489,6 +489,14 @@ def test_every_tour_explorer_runs_on_the_shipped_runs():
                  if t.get_visible() and t.get_text().strip()}  # fmt: skip
         small = {k: round(v, 1) for k, v in sizes.items() if v < 11}
         assert not small, (type(ex).__name__, small)
+    # each message ends in a plain-language verdict, the lens's own words
+    assert land.message.value.endswith(f"<b>{land.topology.verdict}</b>")
+    assert aging.message.value.endswith(
+        f"<b>{lk.glassy.verdict(lk.glassy.summary(aging.result))}</b>"
+    )
+    assert mapx.message.value.endswith("</b>") and "split" in mapx.message.value.rsplit("<b>", 1)[1]
+    shown = phase.message.value.split("phase <b>", 1)[1].split("</b>", 1)[0]
+    assert phase.message.value.endswith(f"<b>{lk.taxonomy.MEANING[shown]}</b>")
     with pytest.raises(lk.LandkitError, match=r"PhaseTable.*lk\.taxonomy\.measure"):
         lk.widgets.PhaseExplorer(runs)
 

@@ -75,7 +75,16 @@ class MapperExplorer(Explorer):
         text = f"{len(g.nodes)} nodes, {len(g.links)} links, {len(g.components())} components, {len(g.loops())} loops; eps {g.params['eps']:.3g}"
         if g.members is not None:
             splits = [b for b in g.branches() if b["split"]]
-            text += f"; {len(splits)} split(s)"
+            text += (
+                f"; {len(splits)} split(s) — <b>"
+                + (
+                    f"runs that start in one node end in different nodes in {len(splits)} place(s): "
+                    "their training parts ways (hover the nodes to see which runs)"
+                    if splits
+                    else "no split: runs that start together end together"
+                )
+                + "</b>"
+            )
         self.progress(1.0, text + (" (from the cache)" if cached else ""))
 
     def _draw(self):

@@ -109,7 +109,8 @@ class AgingExplorer(Explorer):
         self._draw()
         s = glassy.summary(ag)
         self.progress(1.0, f"aging score {s['aging_score']:.3f}; fitted μ = {self.fit.mu:.2f} ± "
-                           f"{self.fit.mu_stderr:.2f}; late α = {s['alpha']:.2f} ± {s['alpha_stderr']:.2f}")  # fmt: skip
+                           f"{self.fit.mu_stderr:.2f}; late α = {s['alpha']:.2f} ± {s['alpha_stderr']:.2f} — "
+                           f"<b>{glassy.verdict(s)}</b>")  # fmt: skip
 
     def _draw(self):
         ag = self.result

@@ -124,4 +124,5 @@ class LandscapeExplorer(Explorer):
         avg = "" if topo.n_saddles == 0 else f", average persistence {topo.average_persistence:.3g}"
         self.progress(1.0, f"{topo.counts}{avg}; "
                            f"loss at the model {surf.loss[res // 2, res // 2]:.4g}; "
-                           f"{total} points in {info['seconds']:.2f} s ({info['backend']})")  # fmt: skip
+                           f"{total} points in {info['seconds']:.2f} s ({info['backend']}) — "
+                           f"<b>{topo.verdict}</b>")  # fmt: skip

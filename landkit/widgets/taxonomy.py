@@ -8,7 +8,7 @@ import ipywidgets as W
 
 from .. import plots
 from ..errors import InvalidType
-from ..taxonomy import PhaseTable
+from ..taxonomy import MEANING, PhaseTable
 from .base import Explorer
 
 
@@ -131,4 +131,4 @@ class PhaseExplorer(Explorer):
         self.show_figure(fig)
         self.progress(1.0, f"phase <b>{phase}</b>: loss {r['loss']:.3g}, test acc {r['test_acc']:.3f}, "
                            f"λ_max {r['lambda_max']:.3g}, trace {r['trace']:.3g}, mc {r['mc']:+.3f} ± {r['mc_std']:.3f}, "
-                           f"CKA {r['cka']:.3f} ({r['n_seeds']} seeds)")  # fmt: skip
+                           f"CKA {r['cka']:.3f} ({r['n_seeds']} seeds) — <b>{MEANING.get(phase, phase)}</b>")  # fmt: skip
