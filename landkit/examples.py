@@ -516,13 +516,18 @@ EXAMPLE_SETS = (
     "digits-widths",
     "omd-ogd",
     "taxonomy-fast",
+    "taxonomy-fast-phases",
     "students",
     "grokking",
     "grokking-curve",
 )
 _NPZ_SETS = ("omd-ogd", "grokking", "grokking-curve")
+_RESULT_SETS = ("taxonomy-fast-phases",)  # a saved landkit result (lk.load_result)
+#: how the shipped phase table was measured from the taxonomy-fast runs (the tour's phase map)
+PHASES_MEASURE = {"mc_epochs": 50, "hessian_samples": 256}
 _MAKE_TIME = {
     "students": "about 20 seconds",
+    "taxonomy-fast-phases": "about 10 seconds",
     "grokking": "about 20 minutes",
     "grokking-curve": "about 75 minutes",
 }
@@ -552,6 +557,8 @@ def make_example_data(
     - ``omd-ogd.npz``: :func:`omd_ogd`'s three sets of trajectories;
     - ``taxonomy-fast/``: a small taxonomy grid (widths 4/16/64 × batch 8/32/128 × 2 seeds, 2000 steps),
       first and last weights only;
+    - ``taxonomy-fast-phases.npz``: that grid measured, ``lk.taxonomy.measure(runs, **PHASES_MEASURE)``
+      (a :class:`landkit.taxonomy.PhaseTable`: the tour's phase map without its 8 s of measuring);
     - ``students/``: :func:`student_runs` of widths 1 and 64 (one seed each, 20 000 steps; about
       20 s): an under-parametrised student that ages beside an over-parametrised one that diffuses;
     - ``grokking.npz``: :func:`grokking_runs` at the paper's set-up (3 seeds × 10 copies × 2 regimes,
@@ -585,6 +592,15 @@ def make_example_data(
         with ThreadPoolExecutor(1) as ex:
             taxonomy.digits_sweep(root / "taxonomy-fast", widths=[4, 16, 64], batch_sizes=[8, 32, 128],
                                   seeds=2, steps=2000, executor=ex, threads_per_run=1)  # fmt: skip
+    if "taxonomy-fast-phases" in sets:
+        from .store import load_runs
+
+        if not (root / "taxonomy-fast").exists():
+            make_example_data(root, sets=("taxonomy-fast",), max_workers=max_workers)
+        with ThreadPoolExecutor(1) as ex:  # in order: deterministic
+            table = taxonomy.measure(load_runs(root / "taxonomy-fast"), executor=ex,
+                                     threads_per_cell=1, **PHASES_MEASURE)  # fmt: skip
+        table.save(root / "taxonomy-fast-phases.npz")
     if "students" in sets:
         student_runs(root / "students", widths=(1, 64), n_seeds=1, steps=20_000)
     if "grokking" in sets:
@@ -626,7 +642,8 @@ def data_dir() -> Path:
 
 def example_runs(name: str = "digits-widths"):
     """One of the shipped example sets: a :class:`landkit.RunSet` (``"digits-widths"``,
-    ``"taxonomy-fast"``, ``"students"``) or a dict of arrays (``"omd-ogd"``; ``"grokking"``: ``{"REGIME/seedS":
+    ``"taxonomy-fast"``, ``"students"``), the phase table measured from ``"taxonomy-fast"``
+    (``"taxonomy-fast-phases"``: a :class:`landkit.taxonomy.PhaseTable`) or a dict of arrays (``"omd-ogd"``; ``"grokking"``: ``{"REGIME/seedS":
     array}``; ``"grokking-curve"``: ``{"step": ..., "test_acc": ...}``; see :func:`make_example_data`);
     recorded into the cache on first use when this installation has no ``data/`` folder.
 
@@ -640,7 +657,7 @@ def example_runs(name: str = "digits-widths"):
 
     choice("name", name, EXAMPLE_SETS)
     root = data_dir()
-    target = root / (name + ".npz" if name in _NPZ_SETS else name)
+    target = root / (name + ".npz" if name in _NPZ_SETS + _RESULT_SETS else name)
     if not target.exists():
         import warnings
 
@@ -652,6 +669,10 @@ def example_runs(name: str = "digits-widths"):
             stacklevel=2,
         )
         make_example_data(root, sets=(name,), progress=True)
+    if name in _RESULT_SETS:
+        from .results import load_result
+
+        return load_result(target)
     if name in _NPZ_SETS:
         with np.load(target, allow_pickle=False) as f:
             return {k: f[k] for k in f.files}

@@ -34,6 +34,22 @@ def test_shipped_example_runs_match_the_script(tmp_path):
             np.testing.assert_allclose(f[k], g[k], rtol=1e-12)
 
 
+def test_shipped_phase_table_is_what_measure_gives():
+    """The tour's phase map loads the shipped measurements of the taxonomy-fast runs instead of
+    measuring them (8 s): they are what lk.taxonomy.measure gives on those runs, phases included."""
+    shipped = lk.examples.example_runs("taxonomy-fast-phases")
+    assert isinstance(shipped, lk.taxonomy.PhaseTable)
+    fresh = lk.taxonomy.measure(
+        lk.examples.example_runs("taxonomy-fast"), **lk.examples.PHASES_MEASURE
+    )
+    assert shipped.phase == fresh.phase and {"I", "II", "IV-A", "IV-B"} <= set(shipped.phase)
+    assert (shipped.load, shipped.temperature) == (fresh.load, fresh.temperature)
+    for a, b in zip(shipped.rows, fresh.rows):
+        assert (a["load"], a["temperature"]) == (b["load"], b["temperature"])
+        for k in ("loss", "test_acc", "mc", "cka", "lambda_max", "trace"):
+            np.testing.assert_allclose(a[k], b[k], rtol=1e-3, atol=1e-4, err_msg=k)
+
+
 def test_example_runs_load_from_the_repository():
     runs = lk.examples.example_runs("digits-widths")
     assert sorted({c["width"] for c in runs.configs}) == [8, 32] and len(runs) == 10
