@@ -527,7 +527,7 @@ _RESULT_SETS = ("taxonomy-fast-phases",)  # a saved landkit result (lk.load_resu
 PHASES_MEASURE = {"mc_epochs": 50, "hessian_samples": 256}
 _MAKE_TIME = {
     "students": "about 20 seconds",
-    "taxonomy-fast-phases": "about 10 seconds",
+    "taxonomy-fast-phases": "about 10 seconds, after the taxonomy-fast runs (a few minutes)",
     "grokking": "about 20 minutes",
     "grokking-curve": "about 75 minutes",
 }
@@ -643,9 +643,10 @@ def data_dir() -> Path:
 def example_runs(name: str = "digits-widths"):
     """One of the shipped example sets: a :class:`landkit.RunSet` (``"digits-widths"``,
     ``"taxonomy-fast"``, ``"students"``), the phase table measured from ``"taxonomy-fast"``
-    (``"taxonomy-fast-phases"``: a :class:`landkit.taxonomy.PhaseTable`) or a dict of arrays (``"omd-ogd"``; ``"grokking"``: ``{"REGIME/seedS":
-    array}``; ``"grokking-curve"``: ``{"step": ..., "test_acc": ...}``; see :func:`make_example_data`);
-    recorded into the cache on first use when this installation has no ``data/`` folder.
+    (``"taxonomy-fast-phases"``: a :class:`landkit.taxonomy.PhaseTable`) or a dict of arrays
+    (``"omd-ogd"``; ``"grokking"``: ``{"REGIME/seedS": array}``; ``"grokking-curve"``:
+    ``{"step": ..., "test_acc": ...}``; see :func:`make_example_data`); recorded into the cache on
+    first use when this installation has no ``data/`` folder.
 
     Example
     -------
