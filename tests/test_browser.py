@@ -202,11 +202,10 @@ def test_capture_notebook_in_jupyterlab(jupyterlab, tmp_path):
             explorer.scroll_into_view_if_needed()
             page.screenshot(path=str(tmp_path / "before.png"))
 
-            # move the width slider four notches to the right (32 -> 40), then press Train
-            handle = explorer.locator(".widget-slider").first.locator(".noUi-handle")
-            handle.focus()
-            for _ in range(4):
-                handle.press("ArrowRight")
+            # move the width slider four notches to the right (32 -> 40); once the kernel has 40
+            # (the message names it: a user sees the same), press Train
+            assert _slide(explorer, 4) == "40"
+            _wait_received(explorer, "40")
             explorer.get_by_role("button", name="Train").click()
             message = explorer.locator(".lk-message")
             deadline = time.monotonic() + 120
@@ -454,6 +453,10 @@ def _drive_tour_explorers(page, tmp_path, prefix):
     while "phase <b>" not in message.inner_html() and time.monotonic() < deadline:
         time.sleep(0.3)
     assert "phase" in message.inner_text()
+    deadline = time.monotonic() + 30  # the cell's figure: the phase map and its curves
+    while not _pixels(phase) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _pixels(phase), "the phase explorer shows no figure"
     page.screenshot(path=str(tmp_path / f"{prefix}-phase.png"))
 
 

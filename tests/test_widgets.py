@@ -497,6 +497,13 @@ def test_every_tour_explorer_runs_on_the_shipped_runs():
     assert mapx.message.value.endswith("</b>") and "split" in mapx.message.value.rsplit("<b>", 1)[1]
     shown = phase.message.value.split("phase <b>", 1)[1].split("</b>", 1)[0]
     assert phase.message.value.endswith(f"<b>{lk.taxonomy.MEANING[shown]}</b>")
+    # the chosen cell is outlined on the map (load 4 is row 0, temperature 8 column 0)
+    (box,) = [p for p in phase._map_ax.patches if p.get_gid() == "chosen"]
+    assert box.get_xy() == pytest.approx((-0.46, -0.46))
+    phase.load.value, phase.temp.value = 16, 32
+    phase.start(wait=True)
+    (box,) = [p for p in phase._map_ax.patches if p.get_gid() == "chosen"]
+    assert box.get_xy() == pytest.approx((1 - 0.46, 1 - 0.46))
     with pytest.raises(lk.LandkitError, match=r"PhaseTable.*lk\.taxonomy\.measure"):
         lk.widgets.PhaseExplorer(runs)
 

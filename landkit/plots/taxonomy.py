@@ -69,8 +69,9 @@ def plot_phase_diagrams(table, metrics=("loss", "test_acc", "lambda_max", "trace
     return fig
 
 
-def plot_phase_map(table, *, ax=None, title: str | None = None):
-    """Each cell coloured by its phase (I, II, III, IV-A, IV-B), labelled, with the thresholds used."""
+def plot_phase_map(table, *, ax=None, title: str | None = None, chosen=None):
+    """Each cell coloured by its phase (I, II, III, IV-A, IV-B), labelled, with the thresholds used;
+    ``chosen``: a (load, temperature) cell to outline."""
     loads = sorted({r["load"] for r in table.rows})
     temps = sorted({r["temperature"] for r in table.rows})
     if ax is None:
@@ -82,6 +83,10 @@ def plot_phase_map(table, *, ax=None, title: str | None = None):
             i, j = loads.index(r["load"]), temps.index(r["temperature"])
             ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, color=PHASE_COLOURS[phase], alpha=0.8))
             ax.text(j, i, phase, ha="center", va="center", fontsize=11, fontweight="bold")
+        if chosen is not None and chosen[0] in loads and chosen[1] in temps:
+            i, j = loads.index(chosen[0]), temps.index(chosen[1])
+            ax.add_patch(Rectangle((j - 0.46, i - 0.46), 0.92, 0.92, fill=False, lw=3,
+                                   edgecolor="black", zorder=3, gid="chosen"))  # fmt: skip
         ax.set_xlim(-0.5, len(temps) - 0.5)
         ax.set_ylim(-0.5, len(loads) - 0.5)
         _axes_labels(ax, table, loads, temps)

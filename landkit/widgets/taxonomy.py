@@ -115,7 +115,7 @@ class PhaseExplorer(Explorer):
     def work(self):
         r, phase = self._row(self.load.value, self.temp.value)
         fig, axes = plots.new_figure(2, width=4.8, height=3.8)
-        plots.plot_phase_map(self.table, ax=axes[0])
+        plots.plot_phase_map(self.table, ax=axes[0], chosen=(self.load.value, self.temp.value))
         self._map_ax = axes[0]
         for k, prof in enumerate(r.get("mc_profiles", [])):
             import numpy as np
