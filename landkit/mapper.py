@@ -185,7 +185,8 @@ def _trajectory_points(runs, pca, max_snapshots, bar=None, max_memory=2 * 2**30)
     dims = {t.weights.shape[1] for t in runs}
     if len(dims) > 1:
         raise InvalidArgument(
-            f"the runs record different numbers of values {sorted(dims)}: one model needed"
+            f"the runs record different numbers of values {sorted(dims)}: a Mapper graph of runs "
+            "needs one network layout; choose them, for example runs.where(width=8)"
         )
     picks = []
     for t in runs:

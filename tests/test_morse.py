@@ -152,3 +152,5 @@ def test_runs_of_different_networks_are_refused_naming_the_choice():
     with pytest.raises(lk.LandkitError, match="one network layout"):
         lk.morse.states(list(runs), coords=[0, 1])
     assert lk.morse.states(list(runs.where(width=8)), coords=[0, 1]).shape == (5, 2)
+    with pytest.raises(lk.LandkitError, match=r"one network layout.*runs\.where"):
+        lk.mapper.graph(list(runs))  # the Mapper graph of runs says the same
