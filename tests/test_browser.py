@@ -435,8 +435,10 @@ def _drive_tour_explorers(page, tmp_path, prefix):
     _drive(page, tmp_path, prefix, ".lk-spectrum-explorer", "Compare", "W", _slide)
     _drive(page, tmp_path, prefix, ".lk-morse-explorer", "Compute", "Morse sets",
            lambda ex: _slide(ex, 3))  # fmt: skip
+    # another run than the one on show (a click on a Mapper node above may have chosen one)
     _drive(page, tmp_path, prefix, ".lk-aging-explorer", "Compute", "fitted",
-           lambda ex: _choose(ex, index=1))  # fmt: skip
+           lambda ex: _choose(ex, index=(ex.locator("select").first.evaluate("s => s.selectedIndex") + 1)
+                              % ex.locator("select").first.evaluate("s => s.options.length")))  # fmt: skip
     # live controls: the figure changes with no press (the Mapper's colouring, the aging μ slider)
     _live(page, ".lk-mapper-explorer", prefix, "colour by",
           lambda ex: ex.locator("select").nth(1).select_option("size"))  # fmt: skip
