@@ -17,7 +17,6 @@ import json
 import os
 import re
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,7 +24,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from voila_paint import ARGS, CHROMIUM, ROOT, _busy, _port
+from voila_paint import ARGS, CHROMIUM, ROOT, _busy, _port, _serve
 
 EXPLORERS = (".lk-atlas", ".lk-spectrum-explorer", ".lk-landscape-explorer", ".lk-mapper-explorer",
              ".lk-morse-explorer", ".lk-aging-explorer", ".lk-phase-explorer")  # fmt: skip
@@ -57,16 +56,9 @@ def measure(work: Path, fast: bool) -> dict:
            f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}",
            "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
            *(["--allow-root"] if os.geteuid() == 0 else [])]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
+    proc = _serve(cmd, work, env, f"{url}/api/status?token={token}")
     try:
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.3)
         out = {}
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)

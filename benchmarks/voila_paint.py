@@ -37,6 +37,20 @@ def _port():
     return port
 
 
+def _serve(cmd, work: Path, env: dict, probe: str) -> subprocess.Popen:
+    """Start a server (its own process group) and wait until ``probe`` answers."""
+    proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    while True:
+        try:
+            urllib.request.urlopen(probe, timeout=2)
+            return proc
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{cmd[2]} exited with {proc.returncode}") from None
+            time.sleep(0.3)
+
+
 def measure(progressive: bool, work: Path) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -49,16 +63,9 @@ def measure(progressive: bool, work: Path) -> dict:
     env = {**os.environ, "JUPYTER_PATH": str(ROOT / "app"), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "voila", "00_tour.ipynb", "--template=landkit", "--no-browser",
            "--Voila.ip=127.0.0.1", f"--port={port}", *([PROGRESSIVE] if progressive else [])]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
+    proc = _serve(cmd, work, env, f"{url}/voila/static/voila.js")
     try:
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/voila/static/voila.js", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.3)
         out = {}
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
