@@ -57,8 +57,7 @@ def measure(work: Path, fast: bool) -> dict:
            "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
            *(["--allow-root"] if os.geteuid() == 0 else [])]  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    proc = _serve(cmd, work, env, f"{url}/api/status?token={token}")
-    try:
+    with _serve(cmd, work, env, f"{url}/api/status?token={token}"):
         out = {}
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
@@ -92,9 +91,6 @@ def measure(work: Path, fast: bool) -> dict:
                 time.sleep(0.2)
             browser.close()
         return out
-    finally:
-        os.killpg(proc.pid, 15)
-        proc.wait()
 
 
 def main():

@@ -12,6 +12,7 @@ Needs Debian's chromium (/usr/bin/chromium) and the test extra (playwright, voil
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -37,18 +38,25 @@ def _port():
     return port
 
 
-def _serve(cmd, work: Path, env: dict, probe: str) -> subprocess.Popen:
-    """Start a server (its own process group) and wait until ``probe`` answers."""
+@contextlib.contextmanager
+def _serve(cmd, work: Path, env: dict, probe: str):
+    """Run a server (its own process group) while the block runs, from when ``probe`` answers; stop
+    it and what it started afterwards."""
     proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-    while True:
-        try:
-            urllib.request.urlopen(probe, timeout=2)
-            return proc
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{cmd[2]} exited with {proc.returncode}") from None
-            time.sleep(0.3)
+    try:
+        while True:
+            try:
+                urllib.request.urlopen(probe, timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{cmd[2]} exited with {proc.returncode}") from None
+                time.sleep(0.3)
+        yield proc
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait()
 
 
 def measure(progressive: bool, work: Path) -> dict:
@@ -64,8 +72,7 @@ def measure(progressive: bool, work: Path) -> dict:
     cmd = [sys.executable, "-m", "voila", "00_tour.ipynb", "--template=landkit", "--no-browser",
            "--Voila.ip=127.0.0.1", f"--port={port}", *([PROGRESSIVE] if progressive else [])]  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    proc = _serve(cmd, work, env, f"{url}/voila/static/voila.js")
-    try:
+    with _serve(cmd, work, env, f"{url}/voila/static/voila.js"):
         out = {}
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
@@ -80,9 +87,6 @@ def measure(progressive: bool, work: Path) -> dict:
             out["last_explorer_s"] = time.monotonic() - t0
             browser.close()
         return out
-    finally:
-        os.killpg(proc.pid, 15)
-        proc.wait()
 
 
 def _busy():
