@@ -357,6 +357,10 @@ def _doodl3_run(problem: str, seed: int, steps: int, lr: float, batch_size, init
     if problem == "iris":
         task = tasks.iris(seed=0, features=("petal length", "petal width"))
         model = models.mlp(2, [], 3, seed=seed)  # a softmax layer: 9 weights
+    elif problem == "iris-unit":  # two weights: the whole weight space is the plane
+        task = tasks.iris(seed=0, features=("petal width",), classes=(1, 2))
+        model = models.relu_unit(init=init, seed=seed)
+        init = 0  # drawn by the factory, the same way
     else:
         task = tasks.digits(seed=0, classes=(0, 1), flatten=False)
         model = models.cnn(2, channels=(2, 2), seed=seed)
@@ -379,7 +383,10 @@ def doodl3_ensemble(root, problem: str = "iris", *, n_runs: int = 100, steps: in
     """DOODL3's ensembles (Eslami et al. 2021): ``n_runs`` trainings that differ only in their seed.
 
     ``problem="iris"``: a softmax layer on the two petal features (standardised), weights drawn
-    uniformly in [−init, init]; ``problem="digits01"``: a tiny CNN (2 and 2 channels) on digits 0 vs 1.
+    uniformly in [−init, init]; ``problem="iris-unit"``: :func:`landkit.models.relu_unit` (two weights)
+    on petal width, versicolor against virginica, whose exact map is
+    :func:`landkit.morse.training_map` (train it full batch, ``batch_size=None``, to follow that map);
+    ``problem="digits01"``: a tiny CNN (2 and 2 channels) on digits 0 vs 1.
     Steps 0, ``start_step`` and the last are always recorded (with a geometric schedule), so that
     ``lk.morse.from_runs(runs, start_step=start_step)`` sees the training map. A little weight decay
     keeps the map's orbits bounded (without it a separable problem's weights grow for ever, and the
@@ -394,7 +401,7 @@ def doodl3_ensemble(root, problem: str = "iris", *, n_runs: int = 100, steps: in
     """
     from .sweep import grid, sweep
 
-    choice("problem", problem, ("iris", "digits01"))
+    choice("problem", problem, ("iris", "iris-unit", "digits01"))
     g = grid(problem=problem, seed=list(range(n_runs)), steps=steps, lr=lr, batch_size=batch_size,
              init=init, start_step=start_step, weight_decay=weight_decay)  # fmt: skip
     if max_workers == 1:

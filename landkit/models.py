@@ -22,9 +22,9 @@ from torch import nn
 
 from . import validate
 from .errors import InvalidArgument, InvalidType
-from .validate import choice, integer
+from .validate import choice, integer, number
 
-__all__ = ["cnn", "from_spec", "mlp", "pinn", "resnet", "transformer"]
+__all__ = ["cnn", "from_spec", "mlp", "pinn", "relu_unit", "resnet", "transformer"]
 
 
 def _jsonable(v):
@@ -62,7 +62,7 @@ def from_spec(spec: dict) -> nn.Module:
     ('Sequential', 610)
     """
     name = spec.get("factory") if isinstance(spec, dict) else None
-    if name not in ("mlp", "cnn", "resnet", "transformer", "pinn"):
+    if name not in ("mlp", "cnn", "resnet", "transformer", "pinn", "relu_unit"):
         raise InvalidArgument(f"not a landkit model spec: {spec!r}")
     return globals()[name](**spec.get("kwargs", {}))
 
@@ -149,6 +149,45 @@ def pinn(hidden: Sequence[int] = (32, 32, 32), *, in_features: int = 2, out_feat
     torch.Size([5, 1])
     """
     return mlp(in_features, hidden, out_features, activation="tanh", seed=seed)
+
+
+class _ReluUnit(nn.Module):
+    def __init__(self, in_features, offset):
+        super().__init__()
+        self.unit = nn.Linear(in_features, 1, bias=False)
+        self.readout = nn.Linear(1, 1, bias=False)
+        self.offset = float(offset)
+
+    def forward(self, x):
+        z = self.readout(torch.relu(self.unit(x))) + self.offset
+        return torch.cat([torch.zeros_like(z), z], -1)
+
+
+@_zoo
+def relu_unit(in_features: int = 1, *, offset: float = 0.0, init: float = 2.0,
+              seed: int = 0) -> nn.Module:  # fmt: skip
+    """The smallest non-convex classifier: one ReLU unit and one read-out weight, no biases, for two
+    classes. Its logits are ``(0, v·relu(w·x) + offset)``, so with one input its whole weight space
+    is the plane (w, v): a Morse graph of its exact training map needs no surrogate
+    (:func:`landkit.morse.training_map`). Weights are drawn uniformly in [−init, init] (DOODL3's
+    initialisation). Two outcomes: w > 0 with v > 0 learns "large input → class 1"; w < 0 switches
+    the unit on for the other side, where it can only confirm class 0, and the model calls
+    everything class 0.
+
+    Example
+    -------
+    >>> net = lk.models.relu_unit(seed=0)
+    >>> [tuple(p.shape) for p in net.parameters()], net(torch.zeros(3, 1)).shape
+    ([(1, 1), (1, 1)], torch.Size([3, 2]))
+    """
+    in_features = _positive("in_features", in_features)
+    init = number("init", init, minimum=0)
+    model = _ReluUnit(in_features, number("offset", offset))
+    g = torch.Generator().manual_seed(validate.seed(seed))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_((torch.rand(p.shape, generator=g, dtype=p.dtype) * 2 - 1) * init)
+    return model
 
 
 class _SmallCNN(nn.Module):

@@ -13,6 +13,9 @@ intersect their own image; each such box is recurrent for the box map and become
 set above the attractors (a chain of 1–4 box sets). They are artefacts of the resolution: the attractors
 (sinks of the graph) and the basins are the robust output, and the extra sets shrink with ``subdiv``.
 
+A model with only a few weights needs no surrogate: :func:`training_map` is its exact full-batch
+gradient-descent map, and :func:`from_map` takes it directly.
+
 Example
 -------
 >>> m = lk.morse.from_map(lambda X: np.c_[X[:, 0] - 0.3 * (X[:, 0] ** 3 - X[:, 0]), 0.5 * X[:, 1]],
@@ -41,6 +44,7 @@ __all__ = [
     "from_runs",
     "states",
     "surrogate",
+    "training_map",
 ]
 
 
@@ -180,7 +184,8 @@ def from_map(f, lower, upper, subdiv: int = 12, *, padding: bool = True, coords=
     """The Morse graph of a map ``f``: (m, k) array of points -> (m, k) images, on the box
     [lower, upper] cut into 2^subdiv boxes. Box images come from the corners (CMGDB's ``BoxMapBatch``),
     grown by one box on each side when ``padding`` (the default: it covers the map's variation inside a
-    box).
+    box). ``coords``: which weights of a run the k coordinates are (default ``f.coords`` where ``f`` has
+    them, as :func:`training_map`'s maps do), so that :func:`compare_groups` can place runs.
 
     Example
     -------
@@ -202,6 +207,12 @@ def from_map(f, lower, upper, subdiv: int = 12, *, padding: bool = True, coords=
     if not np.all(upper > lower):
         raise InvalidArgument("upper must exceed lower in every coordinate")
     _check_subdiv(subdiv, k)
+    if coords is None and getattr(f, "coords", None) is not None:
+        coords = [int(c) for c in f.coords]
+    if coords is not None and len(coords) != k:
+        raise InvalidArgument(
+            f"coords names {len(coords)} weights but the boxes have {k} coordinates"
+        )
     t0 = time.perf_counter()
 
     def batch(rects):
@@ -226,6 +237,86 @@ def from_map(f, lower, upper, subdiv: int = 12, *, padding: bool = True, coords=
     meta.update(seconds=time.perf_counter() - t0, n_boxes=len(boxes), padding=padding)
     return MorseGraph(morse_sets, attractors, edges, lower, upper, subdiv, boxes, box_attractor,
                       coords, meta)  # fmt: skip
+
+
+_MAX_EXACT = 4
+
+
+def training_map(model, task, *, steps: int = 1, lr: float, weight_decay: float = 0.0):
+    """The exact training map of a model with at most 4 weights: ``steps`` full-batch gradient-descent
+    steps (``w ← w − lr·(∇L(w) + weight_decay·w)``, as :func:`landkit.train` with ``batch_size=None``
+    and the default SGD), on the task's whole training split, in float64. Returns ``f``: (m, n) points
+    of the model's flat weight vector (its parameters in order, as a run records them) -> their
+    images, evaluated for all m points at once (``torch.func.vmap``); ``f.coords`` lists the
+    coordinates, so :func:`from_map` knows which weights of a run its boxes are.
+
+    Where the whole weight space is a plane (``lk.models.relu_unit``), this is the training map itself:
+    the Morse graph needs no ensemble, no surrogate and no choice of coordinates. Parameters with
+    ``requires_grad=False`` stay where the points put them. Models with buffers (batch norm) are
+    refused: their map depends on running statistics that are not weights.
+
+    Example
+    -------
+    >>> task = lk.tasks.iris(features=("petal width",), classes=(1, 2))
+    >>> f = lk.morse.training_map(lk.models.relu_unit(), task, steps=50, lr=0.5, weight_decay=1e-2)
+    >>> m = lk.morse.from_map(f, lower=[-2.5, -2.5], upper=[2.5, 2.5], subdiv=10)
+    >>> len(m.attractors), m.coords                     # the working unit and the one that says "0"
+    (2, [0, 1])
+    """
+    import copy
+
+    import torch
+    from torch.func import functional_call, vmap
+
+    from .layout import ParamLayout
+    from .tasks import as_task
+
+    steps = integer("steps", steps, minimum=1)
+    lr = number("lr", lr, minimum=0)
+    weight_decay = number("weight_decay", weight_decay, minimum=0)
+    task = as_task(task)
+    layout = ParamLayout.of(model)
+    k = layout.size
+    if k > _MAX_EXACT:
+        raise InvalidArgument(
+            f"the model has {k:,} weights: an exact training map is for models with at most "
+            f"{_MAX_EXACT} (the boxes cover the whole weight space); for a larger model learn the "
+            "map from an ensemble on a few coordinates, lk.morse.from_runs(runs, start_step, coords=2)"
+        )
+    if any(True for _ in model.buffers()):
+        raise InvalidArgument(
+            "the model has buffers (batch norm's running statistics?): its training map depends on "
+            "more than its weights; use a model without them"
+        )
+    net = copy.deepcopy(model).to(device="cpu", dtype=torch.float64)
+    named = dict(net.named_parameters())
+    moves = torch.cat([torch.full((named[n].numel(),), float(named[n].requires_grad),
+                                  dtype=torch.float64) for n in layout.names])  # fmt: skip
+    x = task.x_train.to("cpu")
+    x = x.to(torch.float64) if x.is_floating_point() else x
+    y = task.y_train.to("cpu")
+    y = y.to(torch.float64) if y.is_floating_point() else y
+
+    def loss(flat):
+        params = layout.unflatten(flat)
+        if task.objective is not None:
+            return task.objective(lambda inp: functional_call(net, params, (inp,)), x, y)
+        return task.loss_fn(functional_call(net, params, (x,)), y)
+
+    losses = vmap(
+        loss
+    )  # the points' losses are independent: one backward pass gives every gradient
+
+    def f(P):
+        W = torch.as_tensor(np.asarray(P, dtype=float).reshape(-1, k))
+        for _ in range(steps):
+            W = W.detach().requires_grad_(True)
+            (g,) = torch.autograd.grad(losses(W).sum(), W)
+            W = W.detach() - lr * moves * (g + weight_decay * W.detach())
+        return W.detach().numpy()
+
+    f.coords = list(range(k))
+    return f
 
 
 def surrogate(X_start, X_end, *, seed: int = 0):

@@ -25,6 +25,7 @@ __all__ = [
     "aging_reference",
     "build_report",
     "koopman_reference",
+    "morse_reference",
     "write_report",
 ]
 
@@ -424,8 +425,58 @@ def aging_reference() -> Section:
                    "the reference students, one curve per waiting time (log-log).")], rows)  # fmt: skip
 
 
+def morse_reference() -> Section:
+    """The Conley–Morse lens on a training map whose answer is known: one ReLU unit and a read-out
+    (:func:`landkit.models.relu_unit`) on Iris petal width, versicolor vs virginica. Its whole weight
+    space is the plane, so the Morse graph is the exact map's (:func:`landkit.morse.training_map`, no
+    surrogate): two attractors, the unit that separates the species and the one that calls every
+    flower versicolor. 20 runs from weights in [−2, 2] (trained full batch, in a temporary folder) are
+    grouped by the attractor they reach, with their balanced accuracy. Paragraphs, a figure and rows
+    to append to the Global dynamics section.
+
+    Example
+    -------
+    >>> ref = lk.report.morse_reference()
+    >>> sorted(round(r["balanced_accuracy"], 2) for r in ref.table)
+    [0.5, 0.9]
+    """
+    import tempfile
+
+    from . import examples, models, morse, tasks
+
+    task = tasks.iris(features=("petal width",), classes=(1, 2))
+    f = morse.training_map(models.relu_unit(), task, steps=10, lr=0.5, weight_decay=1e-2)
+    m = morse.from_map(f, [-3, -3], [3, 3], subdiv=12)
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = examples.doodl3_ensemble(tmp, "iris-unit", n_runs=20, steps=200, lr=0.5,
+                                        batch_size=None)  # fmt: skip
+        groups = morse.compare_groups(m, runs)
+        starts, ends = morse.states(runs, [0, 1], 0), morse.states(runs, [0, 1])
+    centres = m.centers()
+    rows = []
+    for g in groups:
+        a = int(g["group"].split()[-1]) if g["group"].startswith("attractor") else None
+        where = (f"attractor at (w, v) = ({centres[a][0]:.1f}, {centres[a][1]:.1f})" if a is not None
+                 else g["group"])  # fmt: skip
+        rows.append({"group": f"reference: {where}", "runs": g["runs"],
+                     "balanced_accuracy": g["balanced_accuracy"], "entropy": g["entropy"]})  # fmt: skip
+    fig, axes = plots.new_figure(2, width=5.0, height=4.4)
+    plots.plot_morse(m, starts=starts, ends=ends, ax=axes[0])
+    plots.plot_morse_graph(m, ax=axes[1])
+    text = ("<b>For contrast</b>, a training map whose Morse graph is known exactly (after Eslami et al., "
+            "DOODL3): one ReLU unit and a read-out weight on Iris petal width, versicolor vs virginica — "
+            "two weights, so the map needs no surrogate. " f"{len(m.attractors)} attractors: "
+            + "; ".join(f"{r['group'].removeprefix('reference: ')} holds {r['runs']} of 20 runs, "
+                        f"balanced accuracy {r['balanced_accuracy']:.2f}" for r in rows)
+            + ". Runs that end in different attractors differ in what they learned.")  # fmt: skip
+    return Section("Global dynamics", [text], [("morse_reference", fig, "Conley–Morse graph of the "
+                   "ReLU unit's exact training map (10 full-batch steps), with 20 runs' starts and ends.")],
+                   rows)  # fmt: skip
+
+
 REFERENCES: dict[str, Callable[[], Section]] = {
     "Koopman spectra": koopman_reference,
+    "Global dynamics": morse_reference,
     "Aging": aging_reference,
 }
 
@@ -503,8 +554,8 @@ def build_report(
     """Every lens's section for ``runs``, written to ``out/index.html``. ``sweep``: a load ×
     temperature sweep for the phase section when ``runs`` vary one knob only (the tour passes the
     shipped FAST taxonomy grid, so that no lens is missing from its report). ``references``: append to
-    the Koopman and Aging sections a contrast with a known answer from the shipped reference sets
-    (:data:`REFERENCES`; the tour does, so that each lens shows what a difference looks like even when
+    the Koopman, Global dynamics and Aging sections a contrast with a known answer (the shipped
+    reference sets, and the exact Morse graph of a ReLU unit: :data:`REFERENCES`; the tour does, so that each lens shows what a difference looks like even when
     its runs show none).
 
     Example

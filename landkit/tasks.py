@@ -252,14 +252,17 @@ def iris(
     *,
     seed: int = 0,
     features: Sequence[int | str] | None = None,
+    classes: Sequence[int] | None = None,
     standardize: bool = True,
     test_frac: float = 0.2,
     label_noise: float = 0.0,
 ) -> Task:
-    """scikit-learn's bundled iris data (150 flowers, 3 classes).
+    """scikit-learn's bundled iris data (150 flowers, 3 classes: 0 setosa, 1 versicolor, 2 virginica).
 
     ``features`` picks columns by index or name (``"petal length"``, ``"petal width"``, ...),
     e.g. ``features=("petal length", "petal width")`` for the two-input problem of DOODL3.
+    ``classes=(1, 2)`` keeps a subset of the species, relabelled 0..k-1 (versicolor against virginica:
+    the two that overlap).
     ``standardize`` scales each feature to zero mean and unit variance (statistics of the training split).
 
     Example
@@ -294,13 +297,26 @@ def iris(
                     )
                 cols.append(int(f))
         x = x[:, cols]
+    y = data.target.astype(np.int64)
+    if classes is not None:
+        if isinstance(classes, (str, bytes)) or not hasattr(classes, "__iter__"):
+            raise InvalidType(f"classes must be a list of iris classes (0, 1, 2), got {classes!r}")
+        classes = [validate.integer("classes", c) for c in classes]
+        if len(set(classes)) < 2 or not all(0 <= c <= 2 for c in classes):
+            raise InvalidArgument(
+                f"classes must be at least two distinct classes of 0, 1, 2, got {classes}"
+            )
+        if classes != sorted(classes):
+            raise InvalidArgument(f"classes must be given in increasing order, got {classes}")
+        keep = np.isin(y, classes)
+        x, y = x[keep], np.searchsorted(classes, y[keep])
+    n_classes = int(y.max()) + 1
     rng = np.random.default_rng(seed)
-    tr, te = _split(len(x), test_frac, rng, data.target)
+    tr, te = _split(len(x), test_frac, rng, y)
     if standardize:
         mu, sd = x[tr].mean(0), x[tr].std(0)
         x = (x - mu) / sd
-    y = data.target.astype(np.int64)
-    y_tr = _noisy_labels(y[tr], 3, label_noise, rng) if label_noise else y[tr]
+    y_tr = _noisy_labels(y[tr], n_classes, label_noise, rng) if label_noise else y[tr]
     return Task(
         name="iris",
         x_train=torch.as_tensor(x[tr]),
@@ -311,10 +327,10 @@ def iris(
         kind="classification",
         in_features=x.shape[1],
         input_shape=(x.shape[1],),
-        out_features=3,
-        n_classes=3,
+        out_features=n_classes,
+        n_classes=n_classes,
         metrics={"acc": _accuracy},
-        info=dict(seed=seed, features=None if features is None else list(features), standardize=standardize, test_frac=test_frac, label_noise=label_noise),
+        info=dict(seed=seed, features=None if features is None else list(features), classes=classes, standardize=standardize, test_frac=test_frac, label_noise=label_noise),
     )  # fmt: skip
 
 

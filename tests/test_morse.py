@@ -154,3 +154,89 @@ def test_runs_of_different_networks_are_refused_naming_the_choice():
     assert lk.morse.states(list(runs.where(width=8)), coords=[0, 1]).shape == (5, 2)
     with pytest.raises(lk.LandkitError, match=r"one network layout.*runs\.where"):
         lk.mapper.graph(list(runs))  # the Mapper graph of runs says the same
+
+
+def test_training_map_is_gradient_descent_exactly():
+    """Least squares has a closed-form gradient: the map must be k steps of w ← w − lr·(∇L + wd·w)."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 2))
+    y = X @ [1.5, -0.5] + 0.1 * rng.normal(size=30)
+    task = lk.tasks.as_task((torch.tensor(X, dtype=torch.float32),
+                             torch.tensor(y[:, None], dtype=torch.float32)),
+                            torch.nn.functional.mse_loss)  # fmt: skip
+    f = lk.morse.training_map(torch.nn.Linear(2, 1, bias=False), task, steps=3, lr=0.1,
+                              weight_decay=0.05)  # fmt: skip
+    Xd = task.x_train.double().numpy()
+    yd = task.y_train.double().numpy()[:, 0]
+    P = rng.uniform(-2, 2, (7, 2))
+    W = P.copy()
+    for _ in range(3):
+        W = W - 0.1 * (2 / 30 * (W @ Xd.T - yd) @ Xd + 0.05 * W)
+    np.testing.assert_allclose(f(P), W, rtol=1e-10, atol=1e-12)
+    assert f.coords == [0, 1]
+    # a frozen parameter stays where the point puts it; the other one moves as before
+    lin = torch.nn.Linear(2, 1)
+    lin.bias.requires_grad_(False)
+    g = lk.morse.training_map(lin, task, steps=1, lr=0.1)
+    out = g(np.array([[0.3, -0.2, 0.7]]))
+    assert out[0, 2] == 0.7 and not np.allclose(out[0, :2], [0.3, -0.2])
+
+
+def test_training_map_refuses_what_it_cannot_map():
+    import torch
+
+    task = lk.tasks.iris(features=("petal width",), classes=(1, 2))
+    with pytest.raises(lk.LandkitError, match=r"at most 4.*from_runs"):
+        lk.morse.training_map(lk.models.mlp(1, [2], 2), task, lr=0.1)
+    bn = torch.nn.Sequential(
+        torch.nn.Linear(1, 1, bias=False), torch.nn.BatchNorm1d(1, affine=False)
+    )
+    with pytest.raises(lk.LandkitError, match="buffers"):
+        lk.morse.training_map(bn, task, lr=0.1)
+
+
+@pytest.mark.parametrize("lower,upper,subdiv", [(-3, 3, 12), (-2.5, 2.5, 12), (-2.7, 2.9, 10)])
+def test_a_relu_unit_has_two_attractors_of_different_accuracy(lower, upper, subdiv, tmp_path):
+    """DOODL3's claim on a network whose whole weight space is the plane: the exact training map of one
+    ReLU unit and a read-out (petal width, versicolor vs virginica) has two attracting fixed points —
+    w = v ≈ 2.2, which separates the species (balanced accuracy 0.90 on the test split), and
+    w = v ≈ −1.8, where the unit fires for the other side and the model calls every flower versicolor
+    (0.50). Fixed points checked by iterating the map; the Morse graph finds both on every domain."""
+    task = lk.tasks.iris(features=("petal width",), classes=(1, 2))
+    f = lk.morse.training_map(lk.models.relu_unit(), task, steps=10, lr=0.5, weight_decay=1e-2)
+    P = np.array([[1.0, 1.0], [-1.0, -1.0]])
+    for _ in range(200):
+        P = f(P)
+    np.testing.assert_allclose(f(P), P, atol=1e-9)  # two fixed points
+    np.testing.assert_allclose(P, [[2.17, 2.17], [-1.80, -1.80]], atol=0.02)
+    m = lk.morse.from_map(f, [lower, lower], [upper, upper], subdiv=subdiv)
+    assert len(m.attractors) == 2 and m.coords == [0, 1]
+    assert sorted(m.basin_of(P).tolist()) == sorted(m.attractors)
+    runs = lk.examples.doodl3_ensemble(tmp_path / "unit", "iris-unit", n_runs=12, steps=200,
+                                       lr=0.5, batch_size=None)  # fmt: skip
+    rows = {r["group"]: r for r in lk.morse.compare_groups(m, runs)}
+    accs = sorted(round(r["balanced_accuracy"], 2) for r in rows.values())
+    assert sum(r["runs"] for r in rows.values()) == 12 and len(rows) == 2
+    assert accs == [0.5, 0.9]
+
+
+def test_a_surrogate_of_the_short_map_finds_both_basins_the_long_one_smooths_them(tmp_path):
+    """The same unit learned from an ensemble: the 10-step map (step 0 → 10) is smooth and a GP learns
+    it (both attractors, each run's group as the exact map says); the map to the end sends every
+    start to one of two points, a step the GP smooths over into one attractor."""
+    runs = lk.examples.doodl3_ensemble(tmp_path / "unit", "iris-unit", n_runs=60, steps=200, lr=0.5,
+                                       batch_size=None)  # fmt: skip
+    short = lk.morse.from_runs(runs, start_step=0, end_step=10, coords=[0, 1], subdiv=12)
+    assert len(short.attractors) == 2
+    rows = lk.morse.compare_groups(short, runs)
+    assert sorted(round(r["balanced_accuracy"], 2) for r in rows) == [0.5, 0.9]
+    ends = lk.morse.states(runs, [0, 1])
+    working = ends[:, 0] > 0
+    for r in rows:  # every run is in the group of the fixed point it ends at
+        assert len(set(working[r["run_ids"]])) == 1
+    long = lk.morse.from_runs(runs, start_step=0, coords=[0, 1], subdiv=12)
+    assert len(long.attractors) == 1
+    (one,) = [r for r in lk.morse.compare_groups(long, runs) if r["group"].startswith("attractor")]
+    assert set(working[one["run_ids"]]) == {True, False}  # runs of both kinds in one basin

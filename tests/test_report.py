@@ -34,6 +34,10 @@ def test_tour_writes_a_self_contained_report(tmp_path):
     assert len(re.findall(r"<tr><td>reference: width ", aging)) == 2
     assert len(re.findall(r"<tr><td>width=", dynamics)) == 3  # one Mapper graph per width
     assert "figures/mapper_graphs.png" in dynamics and "at least 5 runs" in dynamics
+    # a Morse graph with two attractors whose runs differ in accuracy (the exact map of a ReLU unit)
+    assert re.search(r"2 attractors: attractor at \(w, v\) = \([^)]*\) holds \d+ of 20 runs, balanced "
+                     r"accuracy 0\.(50|90); attractor at [^;]*accuracy 0\.(50|90)\.", dynamics)  # fmt: skip
+    assert "figures/morse_reference.png" in dynamics
     assert len(re.findall(r"<tr><td>", training)) == 6  # 3 widths × 2 seeds
     # 8 vs 32, 8 vs 128, 32 vs 128, then the two reference pairs with known answers
     assert len(re.findall(r"<tr><td>width=", koopman)) == 3

@@ -173,3 +173,31 @@ def test_transformer_reads_out_the_last_position_as_the_full_computation_does():
         x = x + net.mlp_out(torch.relu(net.mlp_in(x)))
         full = net.W_out(x[:, -1])
         torch.testing.assert_close(net(tokens), full, rtol=1e-12, atol=1e-12)
+
+
+def test_iris_classes_keeps_and_relabels_a_subset():
+    full = lk.tasks.iris(seed=0, features=("petal width",))
+    two = lk.tasks.iris(seed=0, features=("petal width",), classes=(1, 2))
+    assert two.n_classes == 2 and two.out_features == 2
+    assert two.n_train + two.n_test == 100
+    assert sorted(set(two.y_train.tolist())) == [0, 1]
+    # versicolor's petals are narrower than virginica's (means 1.33 vs 2.03 cm): class 0 below class 1
+    x, y = two.x_train[:, 0], two.y_train
+    assert x[y == 0].mean() < 0 < x[y == 1].mean()
+    assert (
+        full.n_classes == 3
+        and lk.tasks.from_config({"task": "iris", "task_info": two.info}).n_train == 80
+    )
+    with pytest.raises(lk.LandkitError, match="distinct classes"):
+        lk.tasks.iris(classes=(1, 1))
+
+
+def test_relu_unit_is_two_weights_and_rebuilds_from_its_spec():
+    net = lk.models.relu_unit(seed=5, offset=0.5)
+    w, v = (float(p) for p in net.parameters())
+    out = net(torch.tensor([[1.0], [-1.0]]))
+    expected = v * max(w, 0) + 0.5, v * max(-w, 0) + 0.5
+    np.testing.assert_allclose(out[:, 1].detach().numpy(), expected, rtol=1e-6)
+    assert (out[:, 0] == 0).all()
+    again = lk.models.from_spec(net.landkit_spec)
+    assert [float(p) for p in again.parameters()] == [w, v]
