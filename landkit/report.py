@@ -268,7 +268,7 @@ def global_section(runs: RunSet) -> Section | None:
     if len(ens) >= 5 and len(common) >= 3:
         start = common[min(len(common) - 2, max(1, len(common) // 10))]
         m = morse.from_runs(ens, start_step=start, coords=2, subdiv=12)
-        mfig, maxes = plots.new_figure(2, width=5.0, height=4.4)
+        mfig, maxes = plots.new_figure(2, width=5.3, height=4.4)
         plots.plot_morse(m, starts=morse.states(ens, m.coords, start), ends=morse.states(ens, m.coords),
                          ax=maxes[0])  # fmt: skip
         plots.plot_morse_graph(m, ax=maxes[1])
@@ -460,7 +460,7 @@ def morse_reference() -> Section:
                  else g["group"])  # fmt: skip
         rows.append({"group": f"reference: {where}", "runs": g["runs"],
                      "balanced_accuracy": g["balanced_accuracy"], "entropy": g["entropy"]})  # fmt: skip
-    fig, axes = plots.new_figure(2, width=5.0, height=4.4)
+    fig, axes = plots.new_figure(2, width=5.3, height=4.4)
     plots.plot_morse(m, starts=starts, ends=ends, ax=axes[0])
     plots.plot_morse_graph(m, ax=axes[1])
     text = ("<b>For contrast</b>, a training map whose Morse graph is known exactly (after Eslami et al., "
