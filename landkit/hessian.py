@@ -580,7 +580,9 @@ def top_eigenvalues(op, data=None, *, k: int = 5, tol: float = 1e-3, seed: int =
         # |β_m s_m| is ‖Hv − θv‖ (checked against explicit products in the tests): k products saved
         residuals = np.asarray(lanczos_res, dtype=float)
     else:  # pairs found by the deflated check, or a run cut at max_iter: measured on H itself
-        residuals = np.array([float((H.matvec(u) - float(t) * u).norm()) for u, t in zip(vecs, vals)])
+        residuals = np.array(
+            [float((H.matvec(u) - float(t) * u).norm()) for u, t in zip(vecs, vals)]
+        )
     ok = bool(np.all(residuals <= tol * _scale(vals, max(norm[0], float(np.abs(vals).max())))))
     out = HessianEigen(vals, vecs.cpu().numpy(), residuals, count[0], bool(found_all and ok), which)
     return with_params(out, k=k, tol=tol, seed=seed, which=which, max_iter=max_iter, verify=verify,

@@ -431,18 +431,19 @@ def morse_reference() -> Section:
     space is the plane, so the Morse graph is the exact map's (:func:`landkit.morse.training_map`, no
     surrogate): two attractors, the unit that separates the species and the one that calls every
     flower versicolor. 20 runs from weights in [−2, 2] (trained full batch, in a temporary folder) are
-    grouped by the attractor they reach, with their balanced accuracy. Paragraphs, a figure and rows
-    to append to the Global dynamics section.
+    grouped by the attractor they reach, with their balanced accuracy, and a Mapper graph of their
+    snapshots shows where runs that start together split. Paragraphs, figures and rows to append to
+    the Global dynamics section.
 
     Example
     -------
     >>> ref = lk.report.morse_reference()
-    >>> sorted(round(r["balanced_accuracy"], 2) for r in ref.table)
+    >>> sorted(round(r["balanced_accuracy"], 2) for r in ref.table if "balanced_accuracy" in r)
     [0.5, 0.9]
     """
     import tempfile
 
-    from . import examples, models, morse, tasks
+    from . import examples, mapper, models, morse, tasks
 
     task = tasks.iris(features=("petal width",), classes=(1, 2))
     f = morse.training_map(models.relu_unit(), task, steps=10, lr=0.5, weight_decay=1e-2)
@@ -452,7 +453,13 @@ def morse_reference() -> Section:
                                         batch_size=None)  # fmt: skip
         groups = morse.compare_groups(m, runs)
         starts, ends = morse.states(runs, [0, 1], 0), morse.states(runs, [0, 1])
+        mg = mapper.graph(runs, lens="loss", n_cubes=6, overlap=0.3, pca=2)
     centres = m.centers()
+    basin = {r: grp["group"] for grp in groups for r in grp["run_ids"]}
+    splits = [b for b in mg.branches() if b["split"]]
+    # does each end node of a split hold runs of one attractor only?
+    follows = bool(splits) and all(len({basin[r] for r in rs}) == 1
+                                   for b in splits for rs in b["end_nodes"].values())  # fmt: skip
     rows = []
     for g in groups:
         a = int(g["group"].split()[-1]) if g["group"].startswith("attractor") else None
@@ -469,9 +476,24 @@ def morse_reference() -> Section:
             + "; ".join(f"{r['group'].removeprefix('reference: ')} holds {r['runs']} of 20 runs, "
                         f"balanced accuracy {r['balanced_accuracy']:.2f}" for r in rows)
             + ". Runs that end in different attractors differ in what they learned.")  # fmt: skip
-    return Section("Global dynamics", [text], [("morse_reference", fig, "Conley–Morse graph of the "
-                   "ReLU unit's exact training map (10 full-batch steps), with 20 runs' starts and ends.")],
-                   rows)  # fmt: skip
+    if splits:
+        parts = [" and ".join(f"{len(rs)}" for rs in b["end_nodes"].values()) for b in splits]
+        mtext = (f"Mapper of the same runs' snapshots (lens: training loss, 6 intervals): {len(splits)} "
+                 f"split(s) — runs that start in one node end apart ({'; '.join(parts)} runs)"
+                 + (", and every end node holds runs of one attractor: the split Mapper sees is the "
+                    "one the Morse graph explains." if follows else "."))  # fmt: skip
+    else:
+        mtext = "Mapper of the same runs' snapshots (lens: training loss, 6 intervals): no split."
+    rows.append({"group": "reference: Mapper of the 20 runs", "runs": 20, "splits": len(splits)})
+    mfig, max_ = plots.new_figure(width=5.0, height=4.2)
+    plots.plot_mapper(
+        mg, color_by="mean_loss", ax=max_, title="Mapper of the ReLU-unit runs (lens: loss)"
+    )
+    return Section("Global dynamics", [text, mtext], [
+        ("morse_reference", fig, "Conley–Morse graph of the ReLU unit's exact training map (10 full-batch "
+         "steps), with 20 runs' starts and ends."),
+        ("mapper_reference", mfig, "Mapper graph of the 20 ReLU-unit runs' snapshots; colour: mean loss.")],
+        rows)  # fmt: skip
 
 
 REFERENCES: dict[str, Callable[[], Section]] = {

@@ -38,6 +38,10 @@ def test_tour_writes_a_self_contained_report(tmp_path):
     assert re.search(r"2 attractors: attractor at \(w, v\) = \([^)]*\) holds \d+ of 20 runs, balanced "
                      r"accuracy 0\.(50|90); attractor at [^;]*accuracy 0\.(50|90)\.", dynamics)  # fmt: skip
     assert "figures/morse_reference.png" in dynamics
+    # and Mapper, on the same runs, splits them the way the attractors do
+    assert re.search(r"Mapper of the same runs' snapshots .*?: [1-9] split\(s\).*?every end node holds "
+                     r"runs of one attractor", dynamics)  # fmt: skip
+    assert "figures/mapper_reference.png" in dynamics
     assert len(re.findall(r"<tr><td>", training)) == 6  # 3 widths × 2 seeds
     # 8 vs 32, 8 vs 128, 32 vs 128, then the two reference pairs with known answers
     assert len(re.findall(r"<tr><td>width=", koopman)) == 3
