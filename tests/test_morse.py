@@ -176,6 +176,11 @@ def test_training_map_is_gradient_descent_exactly():
         W = W - 0.1 * (2 / 30 * (W @ Xd.T - yd) @ Xd + 0.05 * W)
     np.testing.assert_allclose(f(P), W, rtol=1e-10, atol=1e-12)
     assert f.coords == [0, 1]
+    # a task whose training loss needs the model as a function (a PINN's objective) takes that path
+    by_objective = task.replace(objective=lambda net, x, y: ((net(x) - y) ** 2).mean())
+    g = lk.morse.training_map(torch.nn.Linear(2, 1, bias=False), by_objective, steps=3, lr=0.1,
+                              weight_decay=0.05)  # fmt: skip
+    np.testing.assert_allclose(g(P), W, rtol=1e-10, atol=1e-12)
     # a frozen parameter stays where the point puts it; the other one moves as before
     lin = torch.nn.Linear(2, 1)
     lin.bias.requires_grad_(False)
