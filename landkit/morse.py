@@ -255,11 +255,16 @@ def training_map(model, task, *, steps: int = 1, lr: float, weight_decay: float 
     ``requires_grad=False`` stay where the points put them. Models with buffers (batch norm) are
     refused: their map depends on running statistics that are not weights.
 
+    Keep ``steps`` short (a few to tens): a box's image comes from its corners, and the longer the
+    horizon, the more a box straddling a basin boundary is stretched across both attractors, until the
+    box map links them (measured on the ReLU unit: 10 steps give its two attractors on every domain
+    and subdivision tried; 50 steps lose one on some domains).
+
     Example
     -------
     >>> task = lk.tasks.iris(features=("petal width",), classes=(1, 2))
-    >>> f = lk.morse.training_map(lk.models.relu_unit(), task, steps=50, lr=0.5, weight_decay=1e-2)
-    >>> m = lk.morse.from_map(f, lower=[-2.5, -2.5], upper=[2.5, 2.5], subdiv=10)
+    >>> f = lk.morse.training_map(lk.models.relu_unit(), task, steps=10, lr=0.5, weight_decay=1e-2)
+    >>> m = lk.morse.from_map(f, lower=[-3, -3], upper=[3, 3], subdiv=12)
     >>> len(m.attractors), m.coords                     # the working unit and the one that says "0"
     (2, [0, 1])
     """
@@ -303,9 +308,8 @@ def training_map(model, task, *, steps: int = 1, lr: float, weight_decay: float 
             return task.objective(lambda inp: functional_call(net, params, (inp,)), x, y)
         return task.loss_fn(functional_call(net, params, (x,)), y)
 
-    losses = vmap(
-        loss
-    )  # the points' losses are independent: one backward pass gives every gradient
+    # the points' losses are independent: one backward pass gives every gradient
+    losses = vmap(loss)
 
     def f(P):
         W = torch.as_tensor(np.asarray(P, dtype=float).reshape(-1, k))
