@@ -81,7 +81,13 @@ def plot_morse(m, *, starts=None, ends=None, ax=None, dims=(0, 1), basins: bool 
     """Phase space: each box coloured by the attractor it flows to (the order retraction, light), the
     Morse sets (attractors saturated, the other sets grey), and the runs' start (o) and end (x) points
     coloured by their basin."""
-    from matplotlib.patches import Rectangle
+    from matplotlib.collections import PolyCollection
+    from matplotlib.colors import to_rgba
+
+    def boxes_as(rects, colours):  # one collection, not one patch per box (4870 patches took 4 s)
+        x0, y0, x1, y1 = (np.asarray(c, dtype=float) for c in rects)
+        verts = np.stack([np.c_[x0, y0], np.c_[x1, y0], np.c_[x1, y1], np.c_[x0, y1]], 1)
+        return PolyCollection(verts, facecolors=colours, edgecolors="none", linewidths=0)
 
     k = len(m.lower)
     i, j = dims if k > 1 else (0, 0)
@@ -92,16 +98,19 @@ def plot_morse(m, *, starts=None, ends=None, ax=None, dims=(0, 1), basins: bool 
     }
     with house_style():
         if basins and k == 2:
-            for box, a in zip(m.boxes, m.box_attractor):
-                c = colour.get(a, "white" if a == -1 else "0.85")
-                ax.add_patch(Rectangle((box[0], box[1]), box[2] - box[0], box[3] - box[1], color=c,
-                                       alpha=0.18, lw=0))  # fmt: skip
-        for v, boxes in enumerate(m.morse_sets):
-            c = colour.get(v, "0.45")
-            for box in boxes:
-                ax.add_patch(Rectangle((box[i], box[j]), box[k + i] - box[i],
-                                       box[k + j] - box[j] if k > 1 else 0.05, color=c,
-                                       alpha=0.95 if v in colour else 0.6, lw=0))  # fmt: skip
+            b = np.asarray(m.boxes, dtype=float)
+            shade = [to_rgba(colour.get(a, "white" if a == -1 else "0.85"), 0.18)
+                     for a in m.box_attractor]  # fmt: skip
+            ax.add_collection(boxes_as((b[:, 0], b[:, 1], b[:, 2], b[:, 3]), shade))
+        order = [v for v in range(len(m.morse_sets)) if v not in colour] + list(colour)
+        sets = [np.asarray(m.morse_sets[v], dtype=float).reshape(-1, 2 * k) for v in order]
+        if sets and sum(len(S) for S in sets):
+            S = np.vstack(sets)
+            fills = [to_rgba(colour.get(v, "0.45"), 0.95 if v in colour else 0.6)
+                     for v, part in zip(order, sets) for _ in range(len(part))]  # fmt: skip
+            top = S[:, k + j] if k > 1 else S[:, j] * 0 + 0.05
+            bottom = S[:, j] if k > 1 else S[:, j] * 0
+            ax.add_collection(boxes_as((S[:, i], bottom, S[:, k + i], top), fills))
         for pts, marker, name in ((starts, "o", "start"), (ends, "x", "end")):
             if pts is None:
                 continue
