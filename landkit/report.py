@@ -430,7 +430,7 @@ def morse_reference() -> Section:
     (:func:`landkit.models.relu_unit`) on Iris petal width, versicolor vs virginica. Its whole weight
     space is the plane, so the Morse graph is the exact map's (:func:`landkit.morse.training_map`, no
     surrogate): two attractors, the unit that separates the species and the one that calls every
-    flower versicolor. 20 runs from weights in [−2, 2] (trained full batch, in a temporary folder) are
+    flower versicolor. 20 runs of 60 steps from weights in [−2, 2] (trained full batch, in a temporary folder) are
     grouped by the attractor they reach, with their balanced accuracy, and a Mapper graph of their
     snapshots shows where runs that start together split. Paragraphs, figures and rows to append to
     the Global dynamics section.
@@ -447,9 +447,9 @@ def morse_reference() -> Section:
 
     task = tasks.iris(features=("petal width",), classes=(1, 2))
     f = morse.training_map(models.relu_unit(), task, steps=10, lr=0.5, weight_decay=1e-2)
-    m = morse.from_map(f, [-3, -3], [3, 3], subdiv=12)
+    m = morse.from_map(f, [-3, -3], [3, 3], subdiv=11)
     with tempfile.TemporaryDirectory() as tmp:
-        runs = examples.doodl3_ensemble(tmp, "iris-unit", n_runs=20, steps=200, lr=0.5,
+        runs = examples.doodl3_ensemble(tmp, "iris-unit", n_runs=20, steps=60, lr=0.5,
                                         batch_size=None)  # fmt: skip
         groups = morse.compare_groups(m, runs)
         starts, ends = morse.states(runs, [0, 1], 0), morse.states(runs, [0, 1])
