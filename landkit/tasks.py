@@ -131,6 +131,22 @@ class Task:
         return dataclasses.replace(self, **changes)
 
 
+def _keep_classes(x, y, classes, n_classes: int):
+    """The samples of ``classes`` (at least two distinct labels in 0..n_classes-1, increasing),
+    relabelled 0..k-1; returns (x, y, classes as a list)."""
+    if isinstance(classes, (str, bytes)) or not hasattr(classes, "__iter__"):
+        raise InvalidType(f"classes must be a list of class labels, got {classes!r}")
+    classes = [validate.integer("classes", c) for c in classes]
+    if len(set(classes)) < 2 or not all(0 <= c < n_classes for c in classes):
+        raise InvalidArgument(
+            f"classes must be at least two distinct classes in 0..{n_classes - 1}, got {classes}"
+        )
+    if classes != sorted(classes):
+        raise InvalidArgument(f"classes must be given in increasing order, got {classes}")
+    keep = np.isin(y, classes)
+    return x[keep], np.searchsorted(classes, y[keep]), classes
+
+
 def _check_seed(seed) -> int:
     return validate.seed(seed)
 
@@ -220,17 +236,7 @@ def digits(
     x = (data.data / 16.0).astype(np.float32)
     y = data.target.astype(np.int64)
     if classes is not None:
-        if isinstance(classes, (str, bytes)) or not hasattr(classes, "__iter__"):
-            raise InvalidType(f"classes must be a list of digits, got {classes!r}")
-        classes = [validate.integer("classes", c) for c in classes]
-        if len(set(classes)) < 2 or not all(0 <= c <= 9 for c in classes):
-            raise InvalidArgument(
-                f"classes must be at least two distinct digits in 0..9, got {classes}"
-            )
-        if classes != sorted(classes):
-            raise InvalidArgument(f"classes must be given in increasing order, got {classes}")
-        keep = np.isin(y, classes)
-        x, y = x[keep], np.searchsorted(classes, y[keep])
+        x, y, classes = _keep_classes(x, y, classes, 10)
     n_classes = int(y.max()) + 1
     shape = (64,) if flatten else (1, 8, 8)
     x = x.reshape((-1, *shape))
@@ -299,17 +305,7 @@ def iris(
         x = x[:, cols]
     y = data.target.astype(np.int64)
     if classes is not None:
-        if isinstance(classes, (str, bytes)) or not hasattr(classes, "__iter__"):
-            raise InvalidType(f"classes must be a list of iris classes (0, 1, 2), got {classes!r}")
-        classes = [validate.integer("classes", c) for c in classes]
-        if len(set(classes)) < 2 or not all(0 <= c <= 2 for c in classes):
-            raise InvalidArgument(
-                f"classes must be at least two distinct classes of 0, 1, 2, got {classes}"
-            )
-        if classes != sorted(classes):
-            raise InvalidArgument(f"classes must be given in increasing order, got {classes}")
-        keep = np.isin(y, classes)
-        x, y = x[keep], np.searchsorted(classes, y[keep])
+        x, y, classes = _keep_classes(x, y, classes, 3)
     n_classes = int(y.max()) + 1
     rng = np.random.default_rng(seed)
     tr, te = _split(len(x), test_frac, rng, y)
