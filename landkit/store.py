@@ -458,6 +458,7 @@ class StoreWriter:
         self.chunk_rows = int(max(1, min(1024, self.capacity, rows)))
         self.dim = int(dim)
         self.n = 0
+        self._pending: list = []
         write_json_atomic(self.path / "crc32" / "zarr.json", _group_meta({}))
         self.weights = _Array(
             self.path / "weights",
@@ -523,6 +524,7 @@ class StoreWriter:
         self.chunk_rows = self.weights.chunks[0]
         self.dim = dim
         self.n = len(old)
+        self._pending: list = []
         self._last_step = int(old.steps[-1]) if len(old) else None
         self.meta = {**old.meta, "status": "running", "resumed_at": now()}
         self._write_meta()
@@ -541,14 +543,85 @@ class StoreWriter:
         self.capacity = new
 
     def write(
-        self, start: int, weights: np.ndarray, steps: np.ndarray, scalars: dict[str, np.ndarray]
+        self, start: int, weights: np.ndarray, steps: np.ndarray, scalars: dict[str, np.ndarray],
+        *, commit: bool = True,
     ):
-        """Write rows ``start .. start+len(steps)``, then advance ``n_snapshots`` (atomically)."""
+        """Write rows ``start .. start+len(steps)``; with ``commit`` (the default) advance
+        ``n_snapshots`` to cover them (atomically), else only the weights are written now and the rest
+        waits for the next :meth:`commit`.
+
+        Deferring is what the Recorder does between its commits (about once a second): a block's
+        weights go to their chunk files at once, while its steps, scalars, checksums and the
+        metadata — about a dozen small files rewritten per block — are written once for every block
+        since the last commit. Rows beyond ``n_snapshots`` are never read, so a kill between commits
+        loses at most the uncommitted rows; the committed ones stay valid.
+        """
         stop = start + len(steps)
-        if stop > self.capacity:
-            self._grow(stop)
-        _write_rows(self.weights, start, weights)
+        committing = False
+        try:
+            if self._pending and start != self._pending[-1][1]:
+                committing = True
+                self._commit()  # only contiguous blocks are merged
+                committing = False
+            if stop > self.capacity:
+                self._grow(stop)
+            crcs = _write_rows(self.weights, start, weights, checksums=False)
+            self._pending.append((start, stop, crcs, np.asarray(steps), scalars))
+            if commit:
+                committing = True
+                self._commit()
+        except BaseException:
+            self._rescue(tried=committing)
+            raise
+
+    def commit(self) -> None:
+        """Write the steps, scalars and checksums of every block written since the last commit, then
+        advance ``n_snapshots`` over them (atomically)."""
+        try:
+            self._commit()
+        except BaseException:
+            self._rescue(tried=True)
+            raise
+
+    def _rescue(self, tried: bool) -> None:
+        """After a failed write: commit the blocks written before it. When that fails too (a full
+        disk has no room for the small files), the newest uncommitted block's chunk files are deleted
+        to make room and one block fewer is committed, until a commit succeeds or none is left: the
+        run then ends at its last good snapshot, never with a hole. ``tried``: a commit of every
+        pending block has just failed."""
+        if tried and self._pending:
+            self._pending.pop()
+        while True:
+            self._free_beyond(self._pending[-1][1] if self._pending else self.n)
+            if not self._pending:
+                return
+            try:
+                self._commit()
+                return
+            except Exception:
+                self._pending.pop()
+
+    def _free_beyond(self, row: int) -> None:
+        """Delete the weights' chunk files that hold only rows at or after ``row`` (never committed)."""
+        rows = self.weights.chunks[0]
+        for c in range(-(-max(row, self.n) // rows), -(-self.capacity // rows)):
+            with contextlib.suppress(OSError):
+                _chunk_file(self.weights.path, self.weights.shape, c).unlink()
+
+    def _commit(self) -> None:
+        if not self._pending:
+            return
+        blocks = self._pending
+        start, stop = blocks[0][0], blocks[-1][1]
+        if self.weights.crc is not None:
+            _write_rows(self.weights.crc, start, np.concatenate([b[2] for b in blocks]))
+        steps = np.concatenate([b[3] for b in blocks])
         _write_rows(self.steps, start, steps)
+        names = list(dict.fromkeys(k for b in blocks for k in b[4]))
+        scalars = {}
+        for name in names:  # NaN in the blocks that did not record it
+            scalars[name] = np.concatenate([np.asarray(b[4][name], dtype=np.float64) if name in b[4]
+                                            else np.full(b[1] - b[0], np.nan) for b in blocks])  # fmt: skip
         for name, values in scalars.items():
             if name not in self.scalars:
                 if not self.scalars:
@@ -560,13 +633,14 @@ class StoreWriter:
                 if start:  # earlier rows exist on disk as NaN, so every chunk below n is written
                     _write_rows(self.scalars[name], 0, np.full(start, np.nan))
             _write_rows(self.scalars[name], start, values)
-        for name in self.scalars.keys() - scalars.keys():  # not recorded in this block
+        for name in self.scalars.keys() - scalars.keys():  # not recorded in these blocks
             _write_rows(self.scalars[name], start, np.full(stop - start, np.nan))
         self.n = max(self.n, stop)
         if len(steps):
             self._last_step = int(steps[-1])
         self.meta["n_snapshots"] = self.n
         self._write_meta()
+        self._pending = []
 
     def sync(self) -> None:
         """Push every file of the store (and the folders naming them) to the disk (``fsync``)."""
@@ -627,9 +701,10 @@ def _row_crcs(values: np.ndarray) -> np.ndarray:
     return np.array([zlib.crc32(row) for row in flat], dtype=np.uint32)
 
 
-def _write_rows(arr: _Array, start: int, values: np.ndarray) -> None:
+def _write_rows(arr: _Array, start: int, values: np.ndarray, *, checksums: bool = True):
     """Write ``values`` at rows ``start..`` of an array, chunk file by chunk file, then their
-    checksums (when the array keeps them). Compressed arrays encode each chunk first.
+    checksums (when the array keeps them; with ``checksums=False`` they are returned instead, for the
+    caller to write later). Compressed arrays encode each chunk first.
 
     An uncompressed zarr v3 chunk is the raw little-endian bytes of the full chunk shape, so a full
     chunk is one ``write`` (which releases the GIL: training goes on meanwhile); a partial chunk is
@@ -670,8 +745,12 @@ def _write_rows(arr: _Array, start: int, values: np.ndarray) -> None:
                 tmp.unlink()
             raise
         c += 1
-    if arr.crc is not None:
-        _write_rows(arr.crc, start, crcs)
+    if arr.crc is None:
+        return None
+    if not checksums:
+        return crcs
+    _write_rows(arr.crc, start, crcs)
+    return None
 
 
 def remove_store(path: str | os.PathLike) -> None:

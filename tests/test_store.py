@@ -408,12 +408,12 @@ def _record(path, n, *, fail_at=None, **kw):
 
     real, calls = store._write_rows, {"n": 0}
 
-    def flaky(arr, start, values):
+    def flaky(arr, start, values, **kw):
         if arr.path.name == "weights" and arr.path.parent.name != "crc32":
             calls["n"] += 1
             if calls["n"] == fail_at:
                 raise OSError(errno.ENOSPC, "No space left on device (injected)")
-        return real(arr, start, values)
+        return real(arr, start, values, **kw)
 
     model = torch.nn.Linear(6, 3)
     rec = lk.Recorder(path, schedule=lk.schedules.every(1), evaluate=False,
@@ -926,9 +926,9 @@ def test_a_slow_disk_is_buffered_then_waited_for_with_a_warning(tmp_path, monkey
 
     write = store.StoreWriter.write
 
-    def slow(self, *a):
+    def slow(self, *a, **kw):
         time.sleep(0.05)
-        return write(self, *a)
+        return write(self, *a, **kw)
 
     monkeypatch.setattr(store.StoreWriter, "write", slow)
     task = lk.tasks.digits(n_train=200, seed=0)
@@ -950,3 +950,67 @@ def test_a_slow_disk_is_buffered_then_waited_for_with_a_warning(tmp_path, monkey
         else:  # 41 snapshots fit in memory: training never waited (the close does)
             assert not slow_warnings and "writer_wait_s" not in t.meta["summary"]
             assert r.seconds < 1.0  # the loop ended long before the 2 s of writes
+
+
+# -- deferred commits (issue 16: the small files once a second, not once a block) -----------------
+
+
+def _writer(path, dim=5):
+    from landkit.store import StoreWriter
+
+    params = [{"name": "w", "shape": [dim], "offset": 0}]
+    return StoreWriter(path, dim=dim, meta={"params": params}, capacity=8, chunk_bytes=2 * dim * 4)
+
+
+def test_uncommitted_blocks_are_invisible_until_the_commit(tmp_path):
+    """Blocks written with commit=False put their weights on disk, but a reader sees only the
+    committed rows (n_snapshots), with their steps and scalars; the commit makes all of them visible,
+    the scalars NaN where a block did not record them."""
+    w = _writer(tmp_path / "r")
+    rows = np.arange(30, dtype=np.float32).reshape(6, 5)
+    w.write(0, rows[:2], np.array([0, 1]), {"loss": np.array([1.0, 2.0])})
+    w.write(2, rows[2:4], np.array([2, 3]), {"loss": np.array([3.0, 4.0])}, commit=False)
+    w.write(4, rows[4:], np.array([4, 5]), {"acc": np.array([0.5, 0.6])}, commit=False)
+    t = lk.load(tmp_path / "r")
+    assert len(t) == 2 and t.steps.tolist() == [0, 1]
+    np.testing.assert_array_equal(np.asarray(t.weights), rows[:2])
+    w.commit()
+    t = lk.load(tmp_path / "r")  # every row's checksum is verified on open
+    assert t.steps.tolist() == [0, 1, 2, 3, 4, 5]
+    np.testing.assert_array_equal(np.asarray(t.weights), rows)
+    np.testing.assert_array_equal(t.scalars["loss"], [1, 2, 3, 4, np.nan, np.nan])
+    np.testing.assert_array_equal(t.scalars["acc"], [np.nan] * 4 + [0.5, 0.6])
+    w.release()
+
+
+def test_a_failed_commit_keeps_the_longest_prefix_it_can(tmp_path, monkeypatch):
+    """A full disk at the commit: the newest uncommitted blocks' chunk files are deleted to make
+    room and the blocks before them are committed — no hole, no orphaned chunk file."""
+    import errno
+
+    from landkit import store
+
+    w = _writer(tmp_path / "r")
+    rows = np.arange(40, dtype=np.float32).reshape(8, 5)
+    for i in range(0, 8, 2):
+        w.write(i, rows[i : i + 2], np.array([i, i + 1]), {}, commit=False)
+    chunks = sorted((tmp_path / "r" / "weights" / "c").glob("*/0"), key=lambda p: int(p.parent.name))
+    assert len(chunks) == 4  # two rows per chunk
+    real, freed = store._write_rows, []
+
+    def full_until_two_chunks_freed(arr, start, values, **kw):  # room only once 2 chunks are gone
+        gone = sum(not c.exists() for c in chunks)
+        if arr.path.name == "steps" and gone < 2:
+            freed.append(gone)
+            raise OSError(errno.ENOSPC, "No space left on device (injected)")
+        return real(arr, start, values, **kw)
+
+    monkeypatch.setattr(store, "_write_rows", full_until_two_chunks_freed)
+    with pytest.raises(OSError):
+        w.commit()
+    assert freed == [0, 1]  # the first try, then one block dropped
+    t = lk.load(tmp_path / "r")
+    assert t.steps.tolist() == [0, 1, 2, 3]
+    np.testing.assert_array_equal(np.asarray(t.weights), rows[:4])
+    assert [c.exists() for c in chunks] == [True, True, False, False]
+    w.release()

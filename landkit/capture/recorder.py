@@ -22,6 +22,8 @@ from .sketch import CountSketch
 __all__ = ["Recorder", "RecordingSlowWarning"]
 
 _OPEN: weakref.WeakSet = weakref.WeakSet()
+_COMMIT = object()  # a writer-queue item: commit what was written, nothing new to write
+_COMMIT_EVERY = 1.0  # seconds between the writer's commits of full blocks (n_snapshots advances)
 _AUTO_EVALUATE_ALL = 200  # evaluate="auto": every snapshot up to this many
 _AUTO_EVALUATIONS = 100  # beyond: about this many, geometric in the step
 
@@ -78,6 +80,9 @@ class Recorder:
         its steps. ``False``: none; ``loss`` is then the minibatch loss at every snapshot (free).
         The minibatch loss is always kept as ``batch_loss``.
     flush_every : seconds between flushes to disk (also flushed whenever a chunk fills, and at close).
+        A filled chunk's snapshots are on disk at once, but they count (``n_snapshots``, what a reader
+        sees) only from the writer's next commit, about once a second: a run killed outright keeps
+        every snapshot committed before (each readable, checksummed), never a hole.
     overwrite, resume : what to do when ``path`` already holds a run: replace it, or append after
         its last recorded step. Neither: :class:`landkit.errors.RunExistsError`. A resume checks that
         the config, seed and schedule are the recorded ones (``resume="force"`` skips the check); a run
@@ -429,6 +434,9 @@ class Recorder:
     def _submit(self, full: bool):
         lo, hi = (0, self._rows) if full else (self._flushed, self._rows)
         if hi <= lo:
+            if not full:  # nothing new, but blocks written since the last commit are committed
+                self._queue.put((_COMMIT, self._buffers_payload()))
+                self._last_flush = time.monotonic()
             return
         block = self._buf[lo:hi].numpy()
         if not full:
@@ -452,16 +460,28 @@ class Recorder:
     def _write_loop(self):
         # The writer runs at the process's own priority: lowered, it starves on a busy machine, the
         # queue fills and training waits for it (benchmarks/capture_overhead.py --load).
+        last_commit = time.monotonic()
         while True:
             item = self._queue.get()
             try:
                 if item is None:
                     return
+                if item[0] is _COMMIT:
+                    if self._error is None:
+                        self._writer.commit()
+                        if item[1] is not None:
+                            self._writer.write_buffers(*item[1])
+                    continue
                 *block, buffers, recycle = item
                 if self._error is None:
-                    self._writer.write(*block)
-                    if buffers is not None:  # after the rows they belong to
-                        self._writer.write_buffers(*buffers)
+                    # a flush (partial block: flush(), close(), flush_every) commits at once; full
+                    # blocks about once a second (StoreWriter.write: the small files once per commit)
+                    commit = recycle is None or time.monotonic() - last_commit >= _COMMIT_EVERY
+                    self._writer.write(*block, commit=commit)
+                    if commit:
+                        last_commit = time.monotonic()
+                        if buffers is not None:  # after the rows they belong to
+                            self._writer.write_buffers(*buffers)
                 if recycle is not None:
                     self._free.put(recycle)
             except BaseException as e:  # surfaced in the training thread; every later block is
