@@ -95,5 +95,3 @@ def build(family: str, n_samples: int = 512, seed: int = 0):
 
 def parameter_count(model) -> int:
     return sum(p.numel() for p in model.parameters())
-
-

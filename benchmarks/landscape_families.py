@@ -79,7 +79,10 @@ def one(method: str, family: str, res: int, samples: int, threads: int) -> dict:
                 return loss_fn(m(data[0]), data[1]).item()
 
         def call():
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            with (
+                contextlib.redirect_stdout(io.StringIO()),
+                contextlib.redirect_stderr(io.StringIO()),
+            ):
                 land = LossLandscape.compute(model, (x, y), dirs, scalar_fn, steps=res, distance=1,
                                              dim=2, device="cpu")  # fmt: skip
             return float(land.loss[res // 2, res // 2]), "-"
@@ -116,7 +119,12 @@ def main():
         pythons["landscaper"] = args.landscaper_python
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONWARNINGS": "ignore"}
     load = [os.getloadavg()]
-    results = {"threads": args.threads, "samples": args.samples, "repeats": args.repeats, "cases": {}}
+    results = {
+        "threads": args.threads,
+        "samples": args.samples,
+        "repeats": args.repeats,
+        "cases": {},
+    }
     for family in args.families.split(","):
         for res in (int(r) for r in args.resolutions.split(",")):
             runs = {m: [] for m in pythons}
@@ -133,21 +141,28 @@ def main():
             case = {
                 "params": runs["landkit"][0]["params"],
                 "seconds": med,
-                "range": {m: [min(r["seconds"] for r in rs), max(r["seconds"] for r in rs)]
-                          for m, rs in runs.items()},  # fmt: skip
-                "peak_growth_gib": {m: max(r["peak_growth_gib"] for r in rs) for m, rs in runs.items()},
+                "range": {
+                    m: [min(r["seconds"] for r in rs), max(r["seconds"] for r in rs)]
+                    for m, rs in runs.items()
+                },
+                "peak_growth_gib": {
+                    m: max(r["peak_growth_gib"] for r in rs) for m, rs in runs.items()
+                },
                 "center_loss": {m: rs[0]["grid_center_loss"] for m, rs in runs.items()},
                 "landkit_backend": [r["backend"] for r in runs["landkit"]],
                 "landkit_vs_best_peer": best_peer / med["landkit"],
                 # paired: each repeat's landkit time against the same repeat's fastest peer
-                "paired": [min(rs[i]["seconds"] for m, rs in runs.items() if m != "landkit")
-                           / runs["landkit"][i]["seconds"] for i in range(args.repeats)],
+                "paired": [
+                    min(rs[i]["seconds"] for m, rs in runs.items() if m != "landkit")
+                    / runs["landkit"][i]["seconds"]
+                    for i in range(args.repeats)
+                ],
             }
             results["cases"][f"{family}-{res}"] = case
             print(f"{family} ({case['params']} params) {res}x{res}: "
                   + ", ".join(f"{m} {v:.2f} s" for m, v in med.items())
                   + f"; landkit {case['landkit_vs_best_peer']:.2f}x the best peer (pairs "
-                  + ", ".join(f"{p:.2f}" for p in case["paired"]) + f"), backend "
+                  + ", ".join(f"{p:.2f}" for p in case["paired"]) + "), backend "
                   + ",".join(case["landkit_backend"]) + "; peak growth "
                   + ", ".join(f"{m} {v:.2f}" for m, v in case["peak_growth_gib"].items())
                   + " GiB", flush=True)  # fmt: skip

@@ -543,8 +543,13 @@ class StoreWriter:
         self.capacity = new
 
     def write(
-        self, start: int, weights: np.ndarray, steps: np.ndarray, scalars: dict[str, np.ndarray],
-        *, commit: bool = True,
+        self,
+        start: int,
+        weights: np.ndarray,
+        steps: np.ndarray,
+        scalars: dict[str, np.ndarray],
+        *,
+        commit: bool = True,
     ):
         """Write rows ``start .. start+len(steps)``; with ``commit`` (the default) advance
         ``n_snapshots`` to cover them (atomically), else only the weights are written now and the rest

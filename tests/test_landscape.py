@@ -111,7 +111,10 @@ def _direct(model, surf, i, j, x, y, loss_fn):
     "name, first",
     [("mlp", "fc1"), ("cnn", "conv1"), ("resnet", "stem"), ("flatten-mlp", None)],
 )
-def test_every_strategy_matches_direct_evaluation(name, first):
+def test_every_strategy_matches_direct_evaluation(name, first, monkeypatch):
+    monkeypatch.setattr(
+        lk.landscape, "_MIN_FAN_IN", 0
+    )  # the first-layer shortcut on thin layers too
     task = lk.tasks.digits(seed=0, n_train=120, flatten=name == "mlp")
     model = {
         "mlp": lambda: lk.models.mlp(64, [16, 8], 10, seed=1),
@@ -138,6 +141,28 @@ def test_every_strategy_matches_direct_evaluation(name, first):
         np.testing.assert_allclose(surf.accuracy, ref.accuracy, atol=1e-6)
     with pytest.raises(ValueError, match="backend"):
         lk.landscape.plane(model, task, resolution=3, backend="fast")
+
+
+def test_the_first_layer_shortcut_only_where_it_saves():
+    """Precomputing the first layer's outputs pays when its fan-in is well above the k + 1 outputs
+    streamed per point: digits' 64-input Linear takes it, a one-channel 3×3 convolution (fan-in 9)
+    does not; the values are the same either way."""
+    flat = lk.tasks.digits(seed=0, n_train=60)
+    images = lk.tasks.digits(seed=0, n_train=60, flatten=False)
+    mlp = lk.models.mlp(64, [8], 10, seed=0)
+    cnn = lk.models.cnn(10, seed=0)
+    assert lk.landscape.plane(mlp, flat, resolution=3, progress=False).info["first_layer"] == "fc1"
+    surf = lk.landscape.plane(cnn, images, resolution=3, progress=False)
+    assert surf.info["first_layer"] is None
+    d = [torch.from_numpy(v) for v in surf.directions]
+    probe = __import__("copy").deepcopy(cnn).eval()
+    c = torch.from_numpy(surf.center)
+    torch.nn.utils.vector_to_parameters(
+        c + surf.alpha[0] * d[0] + surf.beta[2] * d[1], probe.parameters()
+    )
+    with torch.no_grad():
+        direct = float(images.loss_fn(probe(images.x_train), images.y_train))
+    assert surf.loss[0, 2] == pytest.approx(direct, rel=2e-5)
 
 
 def test_dataloader_memory_bound_and_test_split(trained):

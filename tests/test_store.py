@@ -994,7 +994,9 @@ def test_a_failed_commit_keeps_the_longest_prefix_it_can(tmp_path, monkeypatch):
     rows = np.arange(40, dtype=np.float32).reshape(8, 5)
     for i in range(0, 8, 2):
         w.write(i, rows[i : i + 2], np.array([i, i + 1]), {}, commit=False)
-    chunks = sorted((tmp_path / "r" / "weights" / "c").glob("*/0"), key=lambda p: int(p.parent.name))
+    chunks = sorted(
+        (tmp_path / "r" / "weights" / "c").glob("*/0"), key=lambda p: int(p.parent.name)
+    )
     assert len(chunks) == 4  # two rows per chunk
     real, freed = store._write_rows, []
 
