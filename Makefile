@@ -92,13 +92,23 @@ $(VENV)/.installed-bench: $(VENV)/.installed pyproject.toml constraints.txt
 	$(PIP) install -q -e ".[bench]"
 	@touch $@
 
-bench: $(VENV)/.installed-bench
+# landscaper 1.3.1 pins numpy 1.26 and networkx 2.8: it gets an environment of its own, used only by
+# benchmarks/landscape_families.py (each measurement is a fresh process in its tool's environment)
+.venv-landscaper/.installed: constraints.txt
+	$(PYTHON) -m venv .venv-landscaper
+	PIP_CONSTRAINT=$(CURDIR)/constraints.txt .venv-landscaper/bin/python -m pip install -q \
+		torch==2.13.0 landscaper==1.3.1
+	@touch $@
+
+bench: $(VENV)/.installed-bench .venv-landscaper/.installed
 	$(PY) benchmarks/capture_overhead.py
 	$(PY) benchmarks/koopman_scale.py
 	$(PY) benchmarks/koopman_dmd.py
 	$(PY) benchmarks/landscape.py
+	$(PY) benchmarks/landscape_families.py --landscaper-python .venv-landscaper/bin/python
 	$(PY) benchmarks/grid_backend.py
 	$(PY) benchmarks/hessian.py
+	$(PY) benchmarks/hessian_peers.py
 	$(PY) benchmarks/lanczos_memory.py
 	$(PY) benchmarks/pca_plane_memory.py
 	$(PY) benchmarks/global.py
@@ -107,4 +117,4 @@ bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/threads.py
 
 clean:
-	rm -rf $(VENV) report .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-landscaper report .pytest_cache .ruff_cache

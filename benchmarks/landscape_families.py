@@ -1,7 +1,7 @@
 """Filter-normalised loss planes on every model family, landkit against loss-landscapes and landscaper.
 
 Each measurement runs in a fresh process, so no tool inherits another's warm caches or memory, and the
-methods alternate (A B C A B C ...). landscaper 1.3.1 pins numpy 1.26 and networkx 2.8, so it lives in
+methods alternate, their order rotating every repeat (A B C, B C A, C A B, ...). landscaper 1.3.1 pins numpy 1.26 and networkx 2.8, so it lives in
 its own virtual environment: pass its python with ``--landscaper-python`` (set it up with
 ``python -m venv /tmp/lsvenv && /tmp/lsvenv/bin/pip install -c constraints.txt torch==2.13.0
 landscaper==1.3.1``); without it the landscaper column is skipped. The models (``_families.py``) are
@@ -128,8 +128,11 @@ def main():
     for family in args.families.split(","):
         for res in (int(r) for r in args.resolutions.split(",")):
             runs = {m: [] for m in pythons}
-            for _ in range(args.repeats):
-                for method, py in pythons.items():
+            order = list(pythons)
+            for rep in range(args.repeats):
+                # the order rotates every repeat: a burst of load or a warm cache favours no tool
+                for method in order[rep % len(order) :] + order[: rep % len(order)]:
+                    py = pythons[method]
                     cmd = [py, __file__, "--one", method, family, str(res), "--samples",
                            str(args.samples), "--threads", str(args.threads)]  # fmt: skip
                     out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)

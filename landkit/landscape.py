@@ -694,14 +694,19 @@ def _choose(ev, coords, todo, store, *, rounds: int = 3, margin: float = 0.7, bu
 
     - an ``nn.Sequential`` MLP takes the batched plan (no trial: it does the same arithmetic as one
       matrix product per layer, far fewer calls than any alternative);
-    - any other model takes the loop, unless ``vmap`` is faster by a clear ``margin`` (median of
-      ``rounds`` interleaved timings of each, loop and vmap alternating so that a burst of load hits
-      both) — and the trial runs only when it costs at most ``budget`` of the grid's points.
+    - any other model takes the loop on a CPU (no trial); on another device (a GPU) the loop,
+      unless ``vmap`` is faster by a clear ``margin`` (median of ``rounds`` interleaved timings of
+      each, loop and vmap alternating so that a burst of load hits both) — and the trial runs only
+      when it costs at most ``budget`` of the grid's points.
 
     The timed points are part of the grid: their results are kept. Returns (backend, points done).
     """
     if BACKENDS["batched"].applies(ev):
         return "batched", 0
+    if ev.device.type == "cpu":
+        # measured on CPUs (benchmarks/README.md): vmap never beat the loop by the margin on a CNN or
+        # a ResNet, and its trial (the first vmap call traces the model) cost about 5% of a 41² grid
+        return "loop", 0
     per_round = 4
     trial = 2 + rounds * 2 * per_round  # warm-ups and the interleaved rounds
     if len(todo) * budget < trial:
@@ -801,9 +806,10 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
     task : a landkit Task, an ``(inputs, targets)`` pair (``loss_fn`` defaults to cross-entropy), or a
         DataLoader of ``(inputs, targets)`` batches. ``data="test"`` uses a Task's test split,
         ``n_samples`` a fixed random subset (seeded).
-    backend : ``"loop"`` (one functional call per point), ``"vmap"`` (many points per call) or
-        ``"auto"`` (time both on the first points and keep the faster: on a CPU the loop often wins for
-        wide layers, vmap for small ones and on a GPU).
+    backend : ``"loop"`` (one forward call per point, on a copy whose parameters are rewritten in
+        place), ``"vmap"`` (many points per call), ``"batched"`` (an ``nn.Sequential`` MLP: many points
+        per batched matrix product) or ``"auto"``: batched for such an MLP, the loop for any other
+        model on a CPU, and on a GPU the loop unless vmap is clearly faster on the first points.
     max_memory : bytes the evaluation may use for activations (sets the data batch and points per call).
     norm_stats : what BatchNorm's running statistics are at each point. ``"center"`` (default, fast):
         the centre model's, at every point — a slice of the eval-mode function with the statistics
@@ -821,7 +827,9 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
 
     The model is evaluated in eval mode: batch norm uses running statistics (see ``norm_stats``).
     When the first parameterised layer (Linear, Conv or Embedding) sees the input directly, its output
-    is linear in the grid coordinates and is computed once per direction, not once per point.
+    is linear in the grid coordinates and is computed once per direction, not once per point — where
+    that saves time: a fan-in (inputs per output) of at least 8 per precomputed output (24 for a
+    plane), so a 64-input Linear takes it and a one-channel 3×3 convolution does not.
     ``surf.info`` says which backend ran and how long it took.
 
     Example
