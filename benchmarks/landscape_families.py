@@ -15,7 +15,10 @@ cross-entropy on all of them at every point.
   dim=2, device="cpu")`` with two random Gaussian directions, ``scalar_fn`` the loss's ``.item()``.
 
 Timed: the call alone (imports, model and data outside); peak memory: the process's VmHWM reset just
-before the call (``_memory.py``), so it counts the tool's own growth over model, data and imports.
+before the call (``_memory.py``), so it counts the tool's own growth over model, data and imports. Also
+reported: seconds per point in units of one plain forward pass of the model (``loss_fn(model(x), y)``)
+timed in the same process just before and after the call — what a tool adds to or saves on the model's
+own cost, less sensitive to a host whose speed changes between processes (this VM's does, by ±30%).
 
     python benchmarks/landscape_families.py [--families cnn,bn_resnet,transformer,mlp]
         [--resolutions 41,51] [--repeats 3] [--samples 512] [--threads 1]
@@ -88,13 +91,29 @@ def one(method: str, family: str, res: int, samples: int, threads: int) -> dict:
             return float(land.loss[res // 2, res // 2]), "-"
     else:
         raise ValueError(method)
+
+    def forward_seconds(reps=30):  # the machine's speed now: one plain evaluation of the model
+        with torch.no_grad():
+            loss_fn(model(x), y)
+            t = time.perf_counter()
+            for _ in range(reps):
+                loss_fn(model(x), y).item()
+            return (time.perf_counter() - t) / reps
+
     with torch.no_grad():
         center = float(loss_fn(model(x), y))
+    before = forward_seconds()
     rss0 = _memory.start()
     t0 = time.perf_counter()
     mid, backend = call()
     seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "peak_growth_gib": _memory.peak_gib() - rss0, "rss_before_gib": rss0,
+    peak = _memory.peak_gib() - rss0
+    after = forward_seconds()
+    # seconds per point in units of one plain forward pass measured just before and after: what the
+    # tool adds to (or saves on) the model's own cost, less sensitive to a host that changes speed
+    forwards = seconds / (res * res) / ((before + after) / 2)
+    return {"seconds": seconds, "peak_growth_gib": peak, "rss_before_gib": rss0,
+            "forward_s_before_after": [before, after], "forwards_per_point": forwards,
             "center_loss": center, "grid_center_loss": mid, "backend": backend,
             "params": _families.parameter_count(model)}  # fmt: skip
 
@@ -151,6 +170,10 @@ def main():
                 "peak_growth_gib": {
                     m: max(r["peak_growth_gib"] for r in rs) for m, rs in runs.items()
                 },
+                "forwards_per_point": {
+                    m: statistics.median(r["forwards_per_point"] for r in rs)
+                    for m, rs in runs.items()
+                },
                 "center_loss": {m: rs[0]["grid_center_loss"] for m, rs in runs.items()},
                 "landkit_backend": [r["backend"] for r in runs["landkit"]],
                 "landkit_vs_best_peer": best_peer / med["landkit"],
@@ -168,7 +191,9 @@ def main():
                   + ", ".join(f"{p:.2f}" for p in case["paired"]) + "), backend "
                   + ",".join(case["landkit_backend"]) + "; peak growth "
                   + ", ".join(f"{m} {v:.2f}" for m, v in case["peak_growth_gib"].items())
-                  + " GiB", flush=True)  # fmt: skip
+                  + " GiB; forwards per point "
+                  + ", ".join(f"{m} {v:.2f}" for m, v in case["forwards_per_point"].items()),
+                  flush=True)  # fmt: skip
     load.append(os.getloadavg())
     results["load_average_before_after"] = load
     out = Path(args.out)
