@@ -94,10 +94,10 @@ $(VENV)/.installed-bench: $(VENV)/.installed pyproject.toml constraints.txt
 
 # landscaper 1.3.1 pins numpy 1.26 and networkx 2.8: it gets an environment of its own, used only by
 # benchmarks/landscape_families.py (each measurement is a fresh process in its tool's environment)
+.venv-landscaper/.installed: PIP = PIP_CONSTRAINT=$(CURDIR)/constraints.txt .venv-landscaper/bin/python -m pip
 .venv-landscaper/.installed: constraints.txt
 	$(PYTHON) -m venv .venv-landscaper
-	PIP_CONSTRAINT=$(CURDIR)/constraints.txt .venv-landscaper/bin/python -m pip install -q \
-		torch==2.13.0 landscaper==1.3.1
+	$(PIP) install -q torch==2.13.0 landscaper==1.3.1
 	@touch $@
 
 bench: $(VENV)/.installed-bench .venv-landscaper/.installed
