@@ -1016,3 +1016,37 @@ def test_a_failed_commit_keeps_the_longest_prefix_it_can(tmp_path, monkeypatch):
     np.testing.assert_array_equal(np.asarray(t.weights), rows[:4])
     assert [c.exists() for c in chunks] == [True, True, False, False]
     w.release()
+
+
+def test_full_blocks_are_committed_within_a_second_when_capturing_stops(tmp_path, monkeypatch):
+    """Full blocks are committed about once a second, on the next block or, when training stops
+    capturing (a long validation in the user's loop), once the second is up: a reader polling the
+    store sees them without a flush."""
+    import time
+
+    from landkit.capture import recorder as recmod
+
+    monkeypatch.setattr(recmod, "_COMMIT_EVERY", 0.3)
+    model = torch.nn.Linear(64, 10)
+    # 650 float32 values a snapshot (2.6 kB); chunk_mb=0.01 holds 4 rows a block
+    rec = lk.Recorder(tmp_path / "r", evaluate=False, chunk_mb=0.01, flush_every=1e6)
+    rec.start(model)
+    rows = len(rec._buf)  # rows a block holds
+    assert rows >= 2
+    for step in range(3 * rows + 1):  # three full blocks, one row left in the buffer
+        with torch.no_grad():
+            model.bias.fill_(step)
+        rec.capture(step, model, loss=float(step))
+    committed = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        n = len(lk.load(tmp_path / "r"))
+        committed.append(n)
+        if n == 3 * rows:
+            break
+        time.sleep(0.05)
+    assert committed[-1] == 3 * rows, committed  # every full block, the partial one not yet
+    t = lk.load(tmp_path / "r")
+    np.testing.assert_array_equal(np.asarray(t.weights)[:, -1], np.arange(3 * rows))
+    rec.close()
+    assert len(lk.load(tmp_path / "r")) == 3 * rows + 1

@@ -81,8 +81,9 @@ class Recorder:
         The minibatch loss is always kept as ``batch_loss``.
     flush_every : seconds between flushes to disk (also flushed whenever a chunk fills, and at close).
         A filled chunk's snapshots are on disk at once, but they count (``n_snapshots``, what a reader
-        sees) only from the writer's next commit, about once a second: a run killed outright keeps
-        every snapshot committed before (each readable, checksummed), never a hole.
+        sees) only from the writer's next commit, within about a second (also when training stops
+        capturing for a while): a run killed outright keeps every snapshot committed before (each
+        readable, checksummed), never a hole.
     overwrite, resume : what to do when ``path`` already holds a run: replace it, or append after
         its last recorded step. Neither: :class:`landkit.errors.RunExistsError`. A resume checks that
         the config, seed and schedule are the recorded ones (``resume="force"`` skips the check); a run
@@ -461,8 +462,25 @@ class Recorder:
         # The writer runs at the process's own priority: lowered, it starves on a busy machine, the
         # queue fills and training waits for it (benchmarks/capture_overhead.py --load).
         last_commit = time.monotonic()
+        pending = None  # full blocks written, not committed: (buffers payload of the last one,)
         while True:
-            item = self._queue.get()
+            try:
+                if pending is None:
+                    item = self._queue.get()
+                else:  # commit on time even when training stops capturing (a long validation)
+                    wait = last_commit + _COMMIT_EVERY - time.monotonic()
+                    item = self._queue.get(timeout=max(wait, 0.0))
+            except queue.Empty:
+                try:
+                    if self._error is None:
+                        self._writer.commit()
+                        if pending[0] is not None:
+                            self._writer.write_buffers(*pending[0])
+                except BaseException as e:  # surfaced in the training thread at the next capture
+                    if self._error is None:
+                        self._error = e
+                pending, last_commit = None, time.monotonic()
+                continue
             try:
                 if item is None:
                     return
@@ -471,17 +489,21 @@ class Recorder:
                         self._writer.commit()
                         if item[1] is not None:
                             self._writer.write_buffers(*item[1])
+                    pending, last_commit = None, time.monotonic()
                     continue
                 *block, buffers, recycle = item
                 if self._error is None:
                     # a flush (partial block: flush(), close(), flush_every) commits at once; full
-                    # blocks about once a second (StoreWriter.write: the small files once per commit)
+                    # blocks about once a second (StoreWriter.write: the small files once per commit),
+                    # on the next block or, when none comes, once the second is up
                     commit = recycle is None or time.monotonic() - last_commit >= _COMMIT_EVERY
                     self._writer.write(*block, commit=commit)
                     if commit:
-                        last_commit = time.monotonic()
+                        pending, last_commit = None, time.monotonic()
                         if buffers is not None:  # after the rows they belong to
                             self._writer.write_buffers(*buffers)
+                    else:
+                        pending = (buffers,)
                 if recycle is not None:
                     self._free.put(recycle)
             except BaseException as e:  # surfaced in the training thread; every later block is
