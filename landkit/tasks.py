@@ -14,6 +14,7 @@ Example
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -208,6 +209,32 @@ def _classification(
     )
 
 
+@functools.cache
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """(pixels 0–16, labels) of scikit-learn's bundled digits, read once per process from the data file
+    it ships, without importing scikit-learn: that import costs about 1.5 s, paid by every fresh
+    process (a sweep's workers, a notebook's kernel) before its first run. Where the file is not where
+    scikit-learn keeps it, ``load_digits()`` (the same numbers; ``tests/test_tasks_models.py``)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("sklearn")
+    for root in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = Path(root) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            table = np.loadtxt(path, delimiter=",")
+            if table.shape == (1797, 65):
+                x, y = table[:, :-1], table[:, -1].astype(np.int64)
+                break
+    else:
+        from sklearn.datasets import load_digits
+
+        data = load_digits()
+        x, y = np.asarray(data.data, dtype=np.float64), data.target.astype(np.int64)
+    x.flags.writeable = y.flags.writeable = False  # shared by every call in this process
+    return x, y
+
+
 def digits(
     *,
     seed: int = 0,
@@ -229,12 +256,10 @@ def digits(
     >>> tuple(t.x_train.shape[1:]), t.n_classes
     ((1, 8, 8), 2)
     """
-    from sklearn.datasets import load_digits
-
     seed = _check_seed(seed)
-    data = load_digits()
-    x = (data.data / 16.0).astype(np.float32)
-    y = data.target.astype(np.int64)
+    pixels, labels = _digits_arrays()
+    x = (pixels / 16.0).astype(np.float32)
+    y = labels.copy()
     if classes is not None:
         x, y, classes = _keep_classes(x, y, classes, 10)
     n_classes = int(y.max()) + 1
