@@ -736,6 +736,40 @@ def _choose(ev, coords, todo, store, *, rounds: int = 3, margin: float = 0.7, bu
     return ("vmap" if np.median(t_vmap) < margin * np.median(t_loop) else "loop"), pos
 
 
+def _check_points(coords: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Up to ``n`` indices of grid points to check: the corners (where the loss is highest), the
+    centre-most point (where it is lowest), then random ones."""
+    a = np.abs(coords)
+    picks = [int(i) for i in np.flatnonzero((a >= a.max(0) * (1 - 1e-9)).all(1))]
+    picks.append(int(np.argmin(a.sum(1))))
+    picks.extend(int(i) for i in np.random.default_rng(seed).permutation(len(coords)))
+    return np.array(list(dict.fromkeys(picks))[:n])
+
+
+def _subset_error(model, full, n_subset, center, dirs, coords, loss, *, max_memory, recompute_stats,
+                  n_check, seed, budget: float = 0.1) -> dict:  # fmt: skip
+    """How far a plane on ``n_subset`` samples is from the same plane on all the data (``full``): the
+    largest differences at up to ``n_check`` points evaluated again on all of it, as many as cost
+    at most ``budget`` of the grid (a point on all the data costs ``full.n / n_subset`` points)."""
+    fit = int(budget * len(coords) * n_subset / full.n)
+    n = min(n_check, fit)
+    out = {"n_samples": int(n_subset), "of": int(full.n), "checked_points": int(max(n, 0))}
+    if n < 1:
+        return {**out, "max_abs_error": None, "max_rel_error": None,
+                "note": "not checked: one point on all the data costs more than a tenth of the grid"}  # fmt: skip
+    idx = _check_points(coords, n, seed)
+    ev = _GridEvaluator(model, full, center, dirs, max_memory=max_memory,
+                        recompute_stats=recompute_stats)  # fmt: skip
+    exact, _, _ = _evaluate(ev, coords[idx], progress=False)
+    exact = exact.astype(np.float64)
+    diff = np.abs(loss[idx].astype(np.float64) - exact)
+    ok = np.isfinite(diff)
+    if not ok.any():
+        return {**out, "max_abs_error": None, "max_rel_error": None}
+    rel = diff[ok] / np.maximum(np.abs(exact[ok]), 1e-12)
+    return {**out, "max_abs_error": float(diff[ok].max()), "max_rel_error": float(rel.max())}
+
+
 def _filter_normalise(model, d, *, keep_1d: bool = False):
     """Li et al.'s filter normalisation: each filter (output row) of d scaled to the norm of the model's
     filter; 1-D parameters (biases, norm layers) zeroed unless ``keep_1d``."""
@@ -793,7 +827,7 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
           trajectory=None, data: str = "train", n_samples: int | None = None, loss_fn=None,
           keep_1d: bool = False, backend: str = "auto", max_memory: float = 2 * 2**30,
           norm_stats: Literal["center", "recompute"] = "center", resume=None, output=None,
-          progress=True) -> Surface:  # fmt: skip
+          subset_check: int = 16, progress=True) -> Surface:  # fmt: skip
     """The loss on the plane ``center + α·d1 + β·d2``, α, β in [−span, span] (``resolution`` points each).
 
     Parameters
@@ -806,6 +840,11 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
     task : a landkit Task, an ``(inputs, targets)`` pair (``loss_fn`` defaults to cross-entropy), or a
         DataLoader of ``(inputs, targets)`` batches. ``data="test"`` uses a Task's test split,
         ``n_samples`` a fixed random subset (seeded).
+    n_samples, subset_check : a plane on a subset of the data costs that fraction of the full one, and
+        its error is measured, not assumed: up to ``subset_check`` points (the corners, the centre,
+        then random ones) are evaluated again on all the data, as many as fit in a tenth of the
+        grid's cost, and ``surf.info["subset"]`` holds the largest absolute and relative differences
+        found there (a sample of the plane, not a bound on every point). ``subset_check=0``: no check.
     backend : ``"loop"`` (one forward call per point, on a copy whose parameters are rewritten in
         place), ``"vmap"`` (many points per call), ``"batched"`` (an ``nn.Sequential`` MLP: many points
         per batched matrix product) or ``"auto"``: batched for such an MLP, the loop for any other
@@ -917,6 +956,14 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
     ev = _GridEvaluator(model, dat, center, dirs, max_memory=max_memory, strategy=backend,
                         recompute_stats=norm_stats == "recompute")  # fmt: skip
     loss, acc, info = _evaluate(ev, coords, progress=progress, resume=resume)
+    subset_check = integer("subset_check", subset_check, minimum=0)
+    if n_samples is not None and subset_check:
+        full = resolve(task, loss_fn, data=data, seed=seed, output=output)
+        if full.n > dat.n:
+            info["subset"] = _subset_error(
+                model, full, dat.n, center, dirs, coords, loss, max_memory=max_memory,
+                recompute_stats=norm_stats == "recompute", n_check=subset_check, seed=seed,
+            )  # fmt: skip
     loss = loss.reshape(resolution, resolution)
     if not np.isfinite(loss).all():
         warnings.warn(
@@ -929,7 +976,7 @@ def plane(model, task, *, directions="filter", span: float = 1.0, resolution: in
                    span=float(span), data=dat.name, info=info)  # fmt: skip
     return with_params(surf, directions=method, span=float(span), resolution=resolution, seed=seed,
                        data=data, n_samples=n_samples, keep_1d=keep_1d, backend=info["backend"],
-                       norm_stats=norm_stats)  # fmt: skip
+                       norm_stats=norm_stats, subset_check=subset_check)  # fmt: skip
 
 
 def ensemble_plane(runs, *, members=None, scores=None, resolution: int = 21, margin: float = 1.2,
@@ -1133,7 +1180,7 @@ def profile(model, task, *, directions="filter", resolution: int = 31, span: flo
     trace_matvecs = integer("trace_matvecs", trace_matvecs, minimum=0)
     density_steps = integer("density_steps", density_steps, minimum=1)
     surf = plane(model, task, directions=directions, span=span, resolution=resolution, seed=seed,
-                 n_samples=n_samples, progress=progress)  # fmt: skip
+                 n_samples=n_samples, subset_check=0, progress=progress)  # fmt: skip
     topo = persistence(surf, threshold=threshold)
     top = tr = dens = None
     if hessian:
@@ -1199,7 +1246,7 @@ def slice_topology(model, task, *, seeds=(0, 1, 2), thresholds=(0.0, 0.01), reso
             surf = (_known or {}).get(s)
             if surf is None:  # (profile passes the slice it already has)
                 surf = plane(model, task, directions=directions, span=span, resolution=resolution,
-                             seed=s, n_samples=n_samples, progress=False)  # fmt: skip
+                             seed=s, n_samples=n_samples, subset_check=0, progress=False)  # fmt: skip
             for j, t in enumerate(thresholds):
                 p = persistence(surf, threshold=t)
                 minima[i, j], saddles[i, j] = p.n_minima, p.n_saddles

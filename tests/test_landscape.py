@@ -322,3 +322,38 @@ def test_the_ensemble_plane_lies_under_the_pca_picture_of_the_runs():
     assert surf.loss[i, j] == pytest.approx(task.evaluate(model)["train_loss"], rel=1e-4)
     flipped = lk.landscape.ensemble_plane(runs, scores=S * [1, -1], resolution=3, progress=False)
     np.testing.assert_allclose(flipped.directions, d * [[1], [-1]], atol=1e-6)
+
+
+def test_a_subset_plane_states_its_error_against_all_the_data(trained):
+    """n_samples= plane: up to subset_check points are evaluated again on all the data, within a
+    tenth of the grid's cost; the stated errors are the differences from the full-data plane at
+    exactly those points (the corners first), never more than the plane's largest difference."""
+    from landkit.landscape import _check_points
+
+    task, model, _ = trained  # 200 training samples
+    kw = dict(resolution=11, seed=0, progress=False)
+    full = lk.landscape.plane(model, task, **kw)
+    sub = lk.landscape.plane(model, task, n_samples=100, **kw)
+    info = sub.info["subset"]
+    # a point on all the data costs 2 subset points: 0.1 × 121 / 2 = 6 fit, of the 16 asked
+    assert (info["n_samples"], info["of"], info["checked_points"]) == (100, 200, 6)
+    coords = np.stack(np.meshgrid(sub.alpha, sub.beta, indexing="ij"), -1).reshape(-1, 2)
+    idx = _check_points(coords, 6, 0)
+    assert {tuple(np.abs(coords[i])) for i in idx[:4]} == {(1.0, 1.0)}  # the four corners first
+    diff = np.abs(sub.loss.reshape(-1) - full.loss.reshape(-1))
+    assert info["max_abs_error"] == pytest.approx(diff[idx].max(), rel=1e-5, abs=1e-7)
+    rel = diff[idx] / full.loss.reshape(-1)[idx]
+    assert info["max_rel_error"] == pytest.approx(rel.max(), rel=1e-5)
+    assert 0 < info["max_abs_error"] <= diff.max() + 1e-7
+    assert sub.params["subset_check"] == 16
+    # no check: asked for none, no subset taken, or one full point costs more than the budget
+    assert "subset" not in lk.landscape.plane(model, task, n_samples=100, subset_check=0, **kw).info
+    assert "subset" not in lk.landscape.plane(model, task, n_samples=500, **kw).info
+    tiny = lk.landscape.plane(model, task, n_samples=10, resolution=3, progress=False).info[
+        "subset"
+    ]
+    assert (
+        tiny["checked_points"] == 0
+        and tiny["max_abs_error"] is None
+        and "not checked" in tiny["note"]
+    )

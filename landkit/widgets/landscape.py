@@ -122,7 +122,11 @@ class LandscapeExplorer(Explorer):
         self.show_figure(fig)
         info = surf.info
         avg = "" if topo.n_saddles == 0 else f", average persistence {topo.average_persistence:.3g}"
+        sub = info.get("subset")
+        sub = (f"; on {sub['n_samples']} of {sub['of']} samples: within {sub['max_abs_error']:.2g} of "
+               f"all of them at {sub['checked_points']} points checked"
+               if sub and sub["max_abs_error"] is not None else "")  # fmt: skip
         self.progress(1.0, f"{topo.counts}{avg}; "
                            f"loss at the model {surf.loss[res // 2, res // 2]:.4g}; "
-                           f"{total} points in {info['seconds']:.2f} s ({info['backend']}) — "
+                           f"{total} points in {info['seconds']:.2f} s ({info['backend']}){sub} — "
                            f"<b>{topo.verdict}</b>")  # fmt: skip
