@@ -205,10 +205,10 @@ def _batched_loss(loss_fn, out, y, classify):
         picked = out.gather(1, y.view(1, 1, -1).expand(C, 1, -1)).squeeze(1)
         return (lse - picked).mean(-1), (picked >= mx).to(out.dtype).mean(-1)
     if loss_fn is torch.nn.functional.mse_loss and y.dim() == 2 and y.shape[1] == out.shape[1]:
-        return (out - y.T).square_().flatten(1).mean(-1), torch.zeros(C, dtype=out.dtype)
+        return (out - y.T).square_().flatten(1).mean(-1), out.new_zeros(C)
     outs = out.transpose(1, 2)
     loss = vmap(lambda o: loss_fn(o, y))(outs)
-    acc = (outs.argmax(-1) == y).to(out.dtype).mean(-1) if classify else torch.zeros(C)
+    acc = (outs.argmax(-1) == y).to(out.dtype).mean(-1) if classify else out.new_zeros(C)
     return loss, acc
 
 

@@ -120,6 +120,19 @@ def _features(model, x, layer, output=None):
     return grabbed["out"].reshape(len(x), -1).double().cpu().numpy()
 
 
+def _mixed_inputs(x: torch.Tensor, n: int, mixup: float | None, seed: int) -> torch.Tensor:
+    """``n`` seeded inputs of ``x``, mixed up with a permutation of themselves (λ ~ Beta(mixup,
+    mixup) per input) when ``mixup``; on ``x``'s device (the mixing weights too)."""
+    g = torch.Generator().manual_seed(seed)
+    x = x[torch.randperm(len(x), generator=g)[: min(n, len(x))]]
+    if mixup:
+        rng = np.random.default_rng(seed)
+        lam = torch.as_tensor(rng.beta(mixup, mixup, len(x)), dtype=x.dtype, device=x.device)
+        lam = lam.view(-1, *([1] * (x.dim() - 1)))
+        x = lam * x + (1 - lam) * x[torch.randperm(len(x), generator=g)]
+    return x
+
+
 def model_cka(model_a, model_b, task, *, mixup: float | None = 16, n: int = 640, seed: int = 0,
               layer: str | None = None, debiased: bool = False, output=None) -> float:  # fmt: skip
     """CKA between two models' outputs (or the outputs of submodule ``layer``) on the same ``n``
@@ -148,15 +161,7 @@ def model_cka(model_a, model_b, task, *, mixup: float | None = 16, n: int = 640,
                 raise InvalidArgument(
                     f"layer={layer!r} is not a submodule of {name}; its submodules: {names}"
                 ) from None
-    g = torch.Generator().manual_seed(seed)
-    x = task.x_train
-    idx = torch.randperm(len(x), generator=g)[: min(n, len(x))]
-    x = x[idx]
-    if mixup:
-        rng = np.random.default_rng(seed)
-        lam = torch.as_tensor(rng.beta(mixup, mixup, len(x)), dtype=x.dtype)
-        lam = lam.view(-1, *([1] * (x.dim() - 1)))
-        x = lam * x + (1 - lam) * x[torch.randperm(len(x), generator=g)]
+    x = _mixed_inputs(task.x_train, n, mixup, seed)
     return cka(_features(model_a, x, layer, output), _features(model_b, x, layer, output),
                debiased=debiased)  # fmt: skip
 

@@ -87,3 +87,36 @@ def test_every_numeric_path_on_cuda_matches_the_cpu():
     assert np.isfinite(mc.value)
     res = lk.train(gpu, task, steps=5, lr=0.1, progress=False)  # stays on its GPU
     assert next(gpu.parameters()).is_cuda and np.isfinite(res.final["train_loss"])
+
+
+@pytest.mark.parametrize(
+    "loss_fn, y, classify",
+    [
+        (torch.nn.functional.cross_entropy, torch.zeros(7, dtype=torch.long), True),
+        (torch.nn.functional.mse_loss, torch.zeros(7, 3), False),  # the fused MSE branch
+        (torch.nn.functional.l1_loss, torch.zeros(7, 3), False),  # any other loss: vmapped
+        (torch.nn.functional.nll_loss, torch.zeros(7, dtype=torch.long), True),
+    ],
+)
+def test_the_batched_plane_plans_losses_and_accuracies_on_the_outputs_device(loss_fn, y, classify):
+    """The MLP plan's per-point loss and accuracy (a regression's zero accuracy included) are made on
+    the outputs' device, never on the CPU beside a GPU grid."""
+    from landkit.landscape import _batched_loss
+
+    out = torch.zeros(5, 3, 7, device=META)  # (points, outputs, samples)
+    loss, acc = _batched_loss(loss_fn, out, y.to(META), classify)
+    assert loss.device == META and acc.device == META and acc.shape == (5,)
+
+
+def test_cka_mixup_inputs_stay_on_the_data_device():
+    """model_cka's mixed-up inputs (and their mixing weights) live where the data does."""
+    from landkit.similarity import _mixed_inputs
+
+    x = torch.zeros(30, 6, device=META)
+    mixed = _mixed_inputs(x, 20, 16.0, seed=0)
+    assert mixed.device == META and mixed.shape == (20, 6)
+    # on the CPU: a convex mix of two inputs, the same for the same seed
+    xc = torch.randn(30, 6, generator=torch.Generator().manual_seed(1))
+    a, b = _mixed_inputs(xc, 20, 16.0, seed=0), _mixed_inputs(xc, 20, 16.0, seed=0)
+    assert torch.equal(a, b) and not torch.equal(a, _mixed_inputs(xc, 20, None, seed=0))
+    assert torch.equal(_mixed_inputs(xc, 40, None, seed=0).sort(0).values, xc.sort(0).values)
