@@ -73,6 +73,16 @@ class Surface(Result):
     data: str = ""
     info: dict = dataclasses.field(default_factory=dict)
 
+    def _headline_items(self):
+        items = super()._headline_items()
+        sub = self.info.get("subset")
+        if (
+            sub and sub.get("max_abs_error") is not None
+        ):  # a plane on a subset says what it measured
+            items.append(("subset_error", f"{sub['max_abs_error']:.2g} (max of {sub['checked_points']} "
+                                          f"checks on all {sub['of']})"))  # fmt: skip
+        return items
+
     def to_npz(self, path) -> Path:
         """Save as a NumPy ``.npz`` (no pickle); :meth:`from_npz` reads it back."""
         path = Path(path)

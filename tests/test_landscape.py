@@ -346,6 +346,8 @@ def test_a_subset_plane_states_its_error_against_all_the_data(trained):
     assert info["max_rel_error"] == pytest.approx(rel.max(), rel=1e-5)
     assert 0 < info["max_abs_error"] <= diff.max() + 1e-7
     assert sub.params["subset_check"] == 16
+    assert f"subset_error='{info['max_abs_error']:.2g} (max of 6 checks on all 200)'" in repr(sub)
+    assert "subset_error" in sub._repr_html_() and "subset_error" not in repr(full)
     # no check: asked for none, no subset taken, or one full point costs more than the budget
     assert "subset" not in lk.landscape.plane(model, task, n_samples=100, subset_check=0, **kw).info
     assert "subset" not in lk.landscape.plane(model, task, n_samples=500, **kw).info
