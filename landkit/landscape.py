@@ -75,10 +75,8 @@ class Surface(Result):
 
     def _headline_items(self):
         items = super()._headline_items()
-        sub = self.info.get("subset")
-        if (
-            sub and sub.get("max_abs_error") is not None
-        ):  # a plane on a subset says what it measured
+        sub = self.info.get("subset")  # a plane on a subset says what it measured
+        if sub and sub.get("max_abs_error") is not None:
             items.append(("subset_error", f"{sub['max_abs_error']:.2g} (max of {sub['checked_points']} "
                                           f"checks on all {sub['of']})"))  # fmt: skip
         return items
