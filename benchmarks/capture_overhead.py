@@ -181,6 +181,35 @@ def floor(steps, tmp: Path):
     }
 
 
+def capture_cost(n: int = 2000, blocks: int = 5):
+    """Microseconds a snapshot costs the training thread itself (the copy off the model, the gradient
+    norm, the scalars), the writer's disk writes discarded: what no disk or second core can hide.
+    Through the same path as ``lk.train`` (``training._snapshot``); median of ``blocks`` timed blocks of
+    ``n`` captures each, rows cycling through the recorder's chunk buffers as in a run."""
+    from landkit import training
+
+    model = fresh()
+    loss = TASK.loss(model, TASK.x_train[:32], TASK.y_train[:32])
+    loss.backward()
+    params = list(model.parameters())
+    tmp = Path(tempfile.mkdtemp(prefix="lk-capture-cost-"))
+    rec = lk.Recorder(tmp / "run", schedule=lk.schedules.every(1), evaluate=False)
+    rec.start(model, max_step=(blocks + 1) * n + 1)
+    rec._writer.write = lambda *a, **k: None  # nothing reaches the disk
+    rec._writer.commit = lambda *a, **k: None
+    step, per = 0, []
+    for b in range(blocks + 1):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            training._snapshot(rec, step, model, loss, {}, params, LR, TASK, None, None, None, 32)
+            step += 1
+        if b:  # the first block warms up
+            per.append((time.perf_counter() - t0) / n * 1e6)
+    rec.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+    return {"us_per_capture": statistics.median(per), "blocks_us": per}
+
+
 def _busy():  # a background process that keeps one core busy
     while True:
         sum(range(100_000))
@@ -216,6 +245,10 @@ def main():
     results = {"steps": args.steps, "repeats": args.repeats, "torch_threads": torch.get_num_threads(),
                "n_params": sum(p.numel() for p in fresh().parameters()), "cases": {}}  # fmt: skip
     results["floor"] = floor(args.steps, tmp)
+    results["capture_cost"] = capture_cost()
+    print(
+        f"training thread, per snapshot (writes discarded): {results['capture_cost']['us_per_capture']:.0f} us"
+    )
     print(
         f"torch threads {results['torch_threads']}; {results['n_params']} parameters; floor: {results['floor']}"
     )

@@ -122,6 +122,51 @@ def test_user_loop_capture(tmp_path, digits):
     assert t.status == "finished"
 
 
+def test_captures_follow_parameters_whose_storage_is_replaced(tmp_path):
+    """The recorder keeps flat views of the parameters between captures; every way a user can swap
+    what a parameter holds (a new tensor, a transposed one in the same memory, a non-contiguous one,
+    an in-place update) must show up in the next snapshot, never the old memory."""
+    model = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Linear(3, 2))
+    rec = lk.Recorder(tmp_path / "swap", schedule=lk.schedules.every(1))
+    w = model[0].weight
+    expected = []
+
+    def take(step):
+        rec.capture(step, model)
+        expected.append(flat(model).copy())
+
+    take(0)
+    with torch.no_grad():
+        w.add_(1.0)  # in place: same memory
+    take(1)
+    w.data = torch.randn(3, 3)  # a new tensor
+    take(2)
+    w.data = w.data.t()  # the same memory, transposed: same data_ptr, other strides
+    assert not w.is_contiguous()
+    take(3)
+    w.data = torch.randn(3, 3).t()  # non-contiguous, in new memory
+    take(4)
+    w.data = torch.arange(9.0).reshape(3, 3)
+    take(5)
+    rec.close()
+    t = lk.load(tmp_path / "swap")
+    np.testing.assert_array_equal(np.asarray(t.weights[:]), np.stack(expected))
+    assert len({row.tobytes() for row in expected}) == 6  # every snapshot differs
+
+
+def test_recorded_gradient_norm_is_the_norm_of_the_whole_gradient(tmp_path, digits):
+    model = lk.models.mlp(64, [16, 16], 10, seed=0)
+    reference = lk.models.mlp(64, [16, 16], 10, seed=0)
+    loss = digits.loss(reference, digits.x_train, digits.y_train)
+    grads = torch.autograd.grad(loss, list(reference.parameters()))
+    expected = float(torch.cat([g.reshape(-1) for g in grads]).double().norm())
+    rec = lk.Recorder(tmp_path / "g", schedule=lk.schedules.every(1), evaluate=False)
+    lk.train(model, digits, steps=1, lr=0.1, batch_size=None, seed=0, recorder=rec, progress=False)
+    t = lk.load(tmp_path / "g")
+    assert t.scalars["grad_norm"][0] == pytest.approx(expected, rel=1e-5)
+    assert t.scalars["grad_norm"][1] != pytest.approx(expected, rel=1e-3)  # the next step's own
+
+
 def test_existing_run_refused_unless_overwrite_or_resume(tmp_path, digits):
     path = tmp_path / "r"
 

@@ -261,6 +261,7 @@ class Recorder:
         names = _store.select_names([n for n, _ in named], self.params)
         chosen = dict(named)
         self._tensors = [chosen[n] for n in names]
+        self._source_key = None
         self._layout = _store.layout((n, chosen[n].shape) for n in names)
         self._model = weakref.ref(model)
         self._resolve_evaluate(max_step)
@@ -374,11 +375,12 @@ class Recorder:
         if self._last_step is not None and step <= self._last_step:
             return False
         row = self._buf[self._rows]
+        views, on_cpu = self._sources()
         with torch.no_grad():
-            if self._sketch is None and all(t.device.type == "cpu" for t in self._tensors):
-                torch.cat([t.detach().reshape(-1) for t in self._tensors], out=row)
+            if self._sketch is None and on_cpu:
+                torch.cat(views, out=row)
             else:
-                flat = torch.cat([t.detach().reshape(-1) for t in self._tensors])
+                flat = torch.cat(views)
                 if self._sketch is not None:
                     flat = self._sketch(flat.float())
                 row.copy_(flat)
@@ -408,6 +410,20 @@ class Recorder:
             self._submit(full=False)
         return True
 
+    def _sources(self):
+        """Flat views of the recorded tensors (kept between captures: building them costs more than
+        copying 85k floats), and whether all are on the CPU. Rebuilt whenever a tensor's storage or
+        strides changed (``p.data = …``, ``model.to(…)``, a transposed ``.data``), and every time for a
+        non-contiguous parameter, whose flat form is a copy, not a view."""
+        key = [(t.data_ptr(), t.stride()) for t in self._tensors]
+        if key != self._source_key:
+            views = [t.detach().reshape(-1) for t in self._tensors]
+            on_cpu = all(t.device.type == "cpu" for t in self._tensors)
+            if not all(t.is_contiguous() for t in self._tensors):
+                return views, on_cpu  # copies: never kept
+            self._views, self._on_cpu, self._source_key = views, on_cpu, key
+        return self._views, self._on_cpu
+
     def _rebind(self, model) -> None:
         """Capture from another model object (a copy, a reloaded model): only one with the recorded
         parameter names and shapes (and buffers) continues this run; anything else is refused."""
@@ -429,6 +445,7 @@ class Recorder:
                 + "; record another model into its own directory"
             )  # fmt: skip
         self._tensors = [named[p.name] for p in self._layout]
+        self._source_key = None
         self._buffer_tensors = [(n, buffers[n]) for n, _ in self._buffer_tensors]
         self._model = weakref.ref(model)
 
