@@ -375,15 +375,14 @@ class Recorder:
         if self._last_step is not None and step <= self._last_step:
             return False
         row = self._buf[self._rows]
-        views, on_cpu = self._sources()
-        with torch.no_grad():
-            if self._sketch is None and on_cpu:
-                torch.cat(views, out=row)
-            else:
-                flat = torch.cat(views)
-                if self._sketch is not None:
-                    flat = self._sketch(flat.float())
-                row.copy_(flat)
+        views, on_cpu = self._sources()  # detached: nothing here is tracked by autograd
+        if self._sketch is None and on_cpu:
+            torch.cat(views, out=row)
+        else:
+            flat = torch.cat(views)
+            if self._sketch is not None:
+                flat = self._sketch(flat.float())
+            row.copy_(flat)
         if loss is not None:
             scalars["loss"] = loss
         r = self._rows
