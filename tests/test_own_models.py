@@ -242,3 +242,125 @@ def test_structured_outputs_through_output_hook():
     np.testing.assert_allclose(op.matvec(v).numpy(), ref.matvec(v).numpy(), rtol=1e-8)
     with pytest.raises(lk.InvalidType, match="output must be a function"):
         lk.landscape.plane(s, task, resolution=3, output="logits")
+
+
+# -- batch norm folded into the convolution before it (the plane's loop) --------------------------
+
+
+class _Residual(nn.Module):
+    """A ResNet block: conv–BN–ReLU–conv–BN plus the input; the second BN has no affine part."""
+
+    def __init__(self, c=4):
+        super().__init__()
+        self.c1, self.b1 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+        self.c2 = nn.Conv2d(c, c, 3, padding=1)
+        self.b2 = nn.BatchNorm2d(c, affine=False)
+
+    def forward(self, x):
+        return torch.relu(x + self.b2(self.c2(torch.relu(self.b1(self.c1(x))))))
+
+
+class _Shared(nn.Module):
+    """The convolution's output feeds the BatchNorm and a skip: folding it would drop the skip."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.bn = nn.Conv2d(2, 2, 3, padding=1), nn.BatchNorm2d(2)
+
+    def forward(self, x):
+        h = self.conv(x)
+        return self.bn(h) + h
+
+
+class _Branching(nn.Module):
+    """Control flow on the input's values: torch.fx cannot trace it."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.bn = nn.Conv2d(2, 2, 3), nn.BatchNorm2d(2)
+
+    def forward(self, x):
+        return self.bn(self.conv(x)) if float(x.sum()) > 0 else self.conv(x)
+
+
+def _scrambled(model, seed=0):
+    """Non-trivial parameters and running statistics, in eval mode."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.5 + (1.0 if p.dim() == 1 else 0.0))
+        for n, b in model.named_buffers():
+            if n.endswith("running_mean"):
+                b.copy_(torch.randn(b.shape, generator=g))
+            elif n.endswith("running_var"):
+                b.copy_(torch.rand(b.shape, generator=g) * 2 + 0.1)
+    return model.eval()
+
+
+@pytest.mark.parametrize(
+    "build, shape, pairs",
+    [
+        (lambda: nn.Sequential(nn.Conv2d(3, 5, 3), nn.BatchNorm2d(5), nn.ReLU()), (4, 3, 7, 7), 1),
+        (lambda: nn.Sequential(nn.Conv1d(2, 3, 3, bias=False), nn.BatchNorm1d(3)), (4, 2, 9), 1),
+        (
+            lambda: nn.Sequential(nn.Conv3d(1, 2, 2), nn.BatchNorm3d(2, affine=False)),
+            (2, 1, 4, 4, 4),
+            1,
+        ),
+        (
+            lambda: nn.Sequential(nn.Conv2d(4, 4, 1), nn.BatchNorm2d(4), _Residual()),
+            (3, 4, 6, 6),
+            3,
+        ),
+    ],
+)
+def test_folded_batchnorm_is_the_model_at_every_point(build, shape, pairs):
+    """Folded pairs read the live parameters and statistics: after they move in place (as a plane's
+    flat buffer moves), the folded module is still the model, on inputs it was not checked on."""
+    from landkit import _fold
+
+    model = _scrambled(build())
+    folded = _fold.fold_batchnorm(model, torch.randn(shape))
+    assert folded is not None
+    assert sum(isinstance(m, _fold._ConvBN) for m in folded.modules()) == pairs
+    g = torch.Generator().manual_seed(1)
+    for _ in range(3):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn(p.shape, generator=g) * 0.3)
+            for n, b in model.named_buffers():
+                if n.endswith("running_var"):
+                    b.mul_(1.5)
+            x = torch.randn(shape, generator=g)
+            want, got = model(x), folded(x)
+        assert torch.allclose(got, want, rtol=1e-5, atol=1e-5 * float(want.abs().max()))
+
+
+def test_batchnorm_is_not_folded_where_it_would_change_the_model():
+    from landkit import _fold
+
+    x = torch.randn(2, 2, 6, 6)
+    assert _fold.fold_batchnorm(_scrambled(_Shared()), x) is None  # the conv's output is used twice
+    assert _fold.fold_batchnorm(_scrambled(_Branching()), x) is None  # not traceable
+    assert _fold.fold_batchnorm(_scrambled(_Residual()).train(), x) is None  # training mode
+    plain = nn.Sequential(nn.Conv2d(2, 2, 3), nn.ReLU(), nn.BatchNorm2d(2))  # BN not after a conv
+    assert _fold.fold_batchnorm(_scrambled(plain), x) is None
+
+
+def test_a_plane_with_folded_batchnorm_equals_hand_evaluation():
+    """The loop folds the ResNet's batch norms; every point is still the model's own loss there."""
+    torch.manual_seed(0)
+    stem = [nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU()]
+    model = _scrambled(nn.Sequential(*stem, _Residual(), nn.Flatten(), nn.Linear(4 * 64, 10)))
+    task = lk.tasks.digits(seed=0, n_train=128)
+    x, y = task.x_train.view(-1, 1, 8, 8), task.y_train
+    surf = lk.landscape.plane(model, (x, y), resolution=5, span=0.5, backend="loop", progress=False)
+    assert surf.info["folded_batchnorm"] == 3
+    for i, j in [(0, 0), (2, 2), (1, 4), (4, 3)]:
+        flat = surf.center + surf.alpha[i] * surf.directions[0] + surf.beta[j] * surf.directions[1]
+        assert surf.loss[i, j] == pytest.approx(_hand_loss(model, flat, x, y), rel=1e-5)
+    # a model without batch norm folds nothing
+    cnn = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(72, 10))
+    assert (
+        lk.landscape.plane(cnn, (x, y), resolution=3, progress=False).info["folded_batchnorm"] == 0
+    )
