@@ -133,8 +133,10 @@ def test_every_strategy_matches_direct_evaluation(name, first, monkeypatch):
     }
     ref = surfs["loop"]
     assert ref.info["first_layer"] == first
-    # the ResNet's five Conv→BatchNorm pairs are folded in the loop, beside the stem's shortcut
-    assert ref.info["folded_batchnorm"] == (5 if name == "resnet" else 0)
+    # the loop fuses the CNN's and the ResNet's convolutions with what follows them, beside the first
+    # layer's shortcut (the ResNet: five batch norms folded, two ReLUs run inside a convolution)
+    expected = {"resnet": {"batchnorm": 5, "relu": 2}, "cnn": {"batchnorm": 0, "relu": 1}}
+    assert ref.info["fused"] == expected.get(name, {"batchnorm": 0, "relu": 0})
     for i, j in [(0, 0), (1, 3), (4, 2)]:
         direct = _direct(model, ref, i, j, task.x_train, task.y_train, task.loss_fn)
         for s, surf in surfs.items():

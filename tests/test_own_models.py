@@ -244,7 +244,7 @@ def test_structured_outputs_through_output_hook():
         lk.landscape.plane(s, task, resolution=3, output="logits")
 
 
-# -- batch norm folded into the convolution before it (the plane's loop) --------------------------
+# -- convolutions fused with the BatchNorm and ReLU after them (the plane's loop) ------------------
 
 
 class _Residual(nn.Module):
@@ -260,16 +260,35 @@ class _Residual(nn.Module):
         return torch.relu(x + self.b2(self.c2(torch.relu(self.b1(self.c1(x))))))
 
 
+class _Activations(nn.Module):
+    """ReLU written every way a user writes it, after a convolution and after a BatchNorm."""
+
+    def __init__(self):
+        super().__init__()
+        self.c = nn.ModuleList(nn.Conv2d(3, 3, 3, padding=1, stride=s) for s in (1, 1, 2, 1, 1))
+        self.bn = nn.BatchNorm2d(3)
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        x = nn.functional.relu(self.c[0](x))
+        x = self.c[1](x).relu()
+        x = self.act(self.c[2](x))
+        x = torch.relu(self.bn(self.c[3](x)))
+        return nn.functional.relu(self.c[4](x), inplace=True)
+
+
 class _Shared(nn.Module):
-    """The convolution's output feeds the BatchNorm and a skip: folding it would drop the skip."""
+    """Each convolution's output also feeds a skip: fusing it would drop the skip."""
 
     def __init__(self):
         super().__init__()
         self.conv, self.bn = nn.Conv2d(2, 2, 3, padding=1), nn.BatchNorm2d(2)
+        self.conv2 = nn.Conv2d(2, 2, 3, padding=1)
 
     def forward(self, x):
         h = self.conv(x)
-        return self.bn(h) + h
+        g = self.conv2(h)
+        return self.bn(h) + h + torch.relu(g) + g
 
 
 class _Branching(nn.Module):
@@ -298,31 +317,26 @@ def _scrambled(model, seed=0):
 
 
 @pytest.mark.parametrize(
-    "build, shape, pairs",
+    "build, shape, fused",
     [
-        (lambda: nn.Sequential(nn.Conv2d(3, 5, 3), nn.BatchNorm2d(5), nn.ReLU()), (4, 3, 7, 7), 1),
-        (lambda: nn.Sequential(nn.Conv1d(2, 3, 3, bias=False), nn.BatchNorm1d(3)), (4, 2, 9), 1),
-        (
-            lambda: nn.Sequential(nn.Conv3d(1, 2, 2), nn.BatchNorm3d(2, affine=False)),
-            (2, 1, 4, 4, 4),
-            1,
-        ),
-        (
-            lambda: nn.Sequential(nn.Conv2d(4, 4, 1), nn.BatchNorm2d(4), _Residual()),
-            (3, 4, 6, 6),
-            3,
-        ),
+        (lambda: nn.Sequential(nn.Conv2d(3, 5, 3), nn.BatchNorm2d(5), nn.ReLU()), (4, 3, 7, 7), (1, 1)),
+        (lambda: nn.Sequential(nn.Conv1d(2, 3, 3, bias=False), nn.BatchNorm1d(3)), (4, 2, 9), (1, 0)),
+        (lambda: nn.Sequential(nn.Conv1d(2, 3, 3), nn.ReLU()), (4, 2, 9), (0, 1)),
+        (lambda: nn.Sequential(nn.Conv3d(1, 2, 2), nn.BatchNorm3d(2, affine=False)), (2, 1, 4, 4, 4), (1, 0)),
+        (lambda: nn.Sequential(nn.Conv2d(4, 4, 1), nn.BatchNorm2d(4), _Residual()), (3, 4, 6, 6), (3, 1)),
+        (lambda: _Activations(), (2, 3, 9, 9), (1, 5)),
+        (lambda: nn.Sequential(nn.Conv2d(4, 4, 3, groups=2, padding="same"), nn.ReLU()), (2, 4, 5, 5), (0, 1)),
     ],
-)
-def test_folded_batchnorm_is_the_model_at_every_point(build, shape, pairs):
-    """Folded pairs read the live parameters and statistics: after they move in place (as a plane's
-    flat buffer moves), the folded module is still the model, on inputs it was not checked on."""
+)  # fmt: skip
+def test_fused_convolutions_are_the_model_at_every_point(build, shape, fused):
+    """Fused modules read the live parameters and statistics: after they move in place (as a plane's
+    flat buffer moves), the fused model is still the model, on inputs it was not checked on."""
     from landkit import _fold
 
     model = _scrambled(build())
-    folded = _fold.fold_batchnorm(model, torch.randn(shape))
-    assert folded is not None
-    assert sum(isinstance(m, _fold._ConvBN) for m in folded.modules()) == pairs
+    out = _fold.fuse(model, torch.randn(shape))
+    assert out is not None
+    assert _fold.counts(out) == {"batchnorm": fused[0], "relu": fused[1]}
     g = torch.Generator().manual_seed(1)
     for _ in range(3):
         with torch.no_grad():
@@ -332,35 +346,36 @@ def test_folded_batchnorm_is_the_model_at_every_point(build, shape, pairs):
                 if n.endswith("running_var"):
                     b.mul_(1.5)
             x = torch.randn(shape, generator=g)
-            want, got = model(x), folded(x)
+            want, got = model(x), out(x)
         assert torch.allclose(got, want, rtol=1e-5, atol=1e-5 * float(want.abs().max()))
 
 
-def test_batchnorm_is_not_folded_where_it_would_change_the_model():
+def test_convolutions_are_not_fused_where_it_would_change_the_model():
     from landkit import _fold
 
     x = torch.randn(2, 2, 6, 6)
-    assert _fold.fold_batchnorm(_scrambled(_Shared()), x) is None  # the conv's output is used twice
-    assert _fold.fold_batchnorm(_scrambled(_Branching()), x) is None  # not traceable
-    assert _fold.fold_batchnorm(_scrambled(_Residual()).train(), x) is None  # training mode
-    plain = nn.Sequential(nn.Conv2d(2, 2, 3), nn.ReLU(), nn.BatchNorm2d(2))  # BN not after a conv
-    assert _fold.fold_batchnorm(_scrambled(plain), x) is None
+    assert _fold.fuse(_scrambled(_Shared()), x) is None  # the convolutions' outputs are used twice
+    assert _fold.fuse(_scrambled(_Branching()), x) is None  # not traceable
+    assert _fold.fuse(_scrambled(_Residual(2)).train(), x) is None  # training mode
+    plain = nn.Sequential(nn.Conv2d(2, 2, 3), nn.Tanh(), nn.BatchNorm2d(2))  # nothing right after
+    assert _fold.fuse(_scrambled(plain), x) is None
 
 
-def test_a_plane_with_folded_batchnorm_equals_hand_evaluation():
-    """The loop folds the ResNet's batch norms; every point is still the model's own loss there."""
+def test_a_plane_with_fused_convolutions_equals_hand_evaluation():
+    """The loop fuses the ResNet's convolutions; every point is still the model's own loss there."""
     torch.manual_seed(0)
     stem = [nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU()]
     model = _scrambled(nn.Sequential(*stem, _Residual(), nn.Flatten(), nn.Linear(4 * 64, 10)))
     task = lk.tasks.digits(seed=0, n_train=128)
     x, y = task.x_train.view(-1, 1, 8, 8), task.y_train
     surf = lk.landscape.plane(model, (x, y), resolution=5, span=0.5, backend="loop", progress=False)
-    assert surf.info["folded_batchnorm"] == 3
+    assert surf.info["fused"] == {"batchnorm": 3, "relu": 2}
     for i, j in [(0, 0), (2, 2), (1, 4), (4, 3)]:
         flat = surf.center + surf.alpha[i] * surf.directions[0] + surf.beta[j] * surf.directions[1]
         assert surf.loss[i, j] == pytest.approx(_hand_loss(model, flat, x, y), rel=1e-5)
-    # a model without batch norm folds nothing
-    cnn = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(72, 10))
-    assert (
-        lk.landscape.plane(cnn, (x, y), resolution=3, progress=False).info["folded_batchnorm"] == 0
-    )
+    # a model without convolutions fuses nothing
+    mlp = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+    assert lk.landscape.plane(mlp, (x, y), resolution=3, progress=False).info["fused"] == {
+        "batchnorm": 0,
+        "relu": 0,
+    }
