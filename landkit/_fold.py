@@ -72,6 +72,20 @@ class _ConvBNAct(nn.Module):
         return conv._conv_forward(x, w, b)
 
 
+def _hooked(m) -> bool:
+    """Forward (pre-)hooks compute or change what a module uses (``torch.nn.utils.prune`` sets the
+    weight in one at every call): a fused module, which never calls it, would read stale values."""
+    return any(getattr(m, a, None) for a in ("_forward_hooks", "_forward_pre_hooks"))
+
+
+def _global_hooks() -> bool:
+    from torch.nn.modules import module
+
+    return any(
+        getattr(module, a, None) for a in ("_global_forward_hooks", "_global_forward_pre_hooks")
+    )
+
+
 def _only_user(node):
     return next(iter(node.users)) if len(node.users) == 1 else None
 
@@ -119,7 +133,7 @@ def fuse(model: nn.Module, x: torch.Tensor, *, rtol: float = 1e-4, leaves=()):
     >>> [(f.bn is not None, f.relu) for f in fused.modules() if isinstance(f, _ConvBNAct)]
     [(True, True)]
     """
-    if model.training:
+    if model.training or _global_hooks():
         return None
     try:
         import torch.fx as fx
@@ -152,7 +166,9 @@ def fuse(model: nn.Module, x: torch.Tensor, *, rtol: float = 1e-4, leaves=()):
         if relu:
             end = user
             chain.append(user)
-        if len(chain) == 1:
+        if len(chain) == 1 or any(
+            _hooked(modules[n.target]) for n in chain if n.op == "call_module"
+        ):
             continue
         name = f"_landkit_fused_{fused}"
         gm.add_submodule(name, _ConvBNAct(modules[node.target], bn, relu))
@@ -169,7 +185,8 @@ def fuse(model: nn.Module, x: torch.Tensor, *, rtol: float = 1e-4, leaves=()):
     gm.eval()
     with torch.no_grad():
         try:
-            want, got = model(x), gm(x)
+            got = gm(x)  # first: anything the model's own call would refresh is seen stale
+            want = model(x)
         except Exception:
             return None
     if not close(want, got, rtol):

@@ -379,3 +379,23 @@ def test_a_plane_with_fused_convolutions_equals_hand_evaluation():
         "batchnorm": 0,
         "relu": 0,
     }
+
+
+def test_a_pruned_convolution_is_not_fused_and_its_plane_is_exact():
+    """torch.nn.utils.prune computes the weight in a forward pre-hook at every call; a fused module
+    never calls it, so a pruned convolution is left alone (it would read the last call's weight)."""
+    from torch.nn.utils import prune
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                          nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(4 * 64, 10))  # fmt: skip
+    model = _scrambled(model)
+    prune.l1_unstructured(model[0], "weight", amount=0.5)
+    task = lk.tasks.digits(seed=0, n_train=96)
+    x, y = task.x_train.view(-1, 1, 8, 8), task.y_train
+    surf = lk.landscape.plane(model, (x, y), resolution=5, span=0.5, backend="loop", progress=False)
+    assert surf.info["fused"] == {"batchnorm": 0, "relu": 1}  # the second convolution only
+    for i, j in [(0, 0), (2, 2), (4, 1)]:
+        flat = surf.center + surf.alpha[i] * surf.directions[0] + surf.beta[j] * surf.directions[1]
+        assert surf.loss[i, j] == pytest.approx(_hand_loss(model, flat, x, y), rel=1e-5)
