@@ -5,9 +5,9 @@ In eval mode ``bn(conv(x))`` is one convolution with per-output-channel scaled w
 inside it (oneDNN's fused post-operation on a CPU). A loss plane evaluates the model once per point;
 there the normalisation and activation passes over the activations are separate passes through memory
 (on a CPU, profiled: 17% of a small BN ResNet's forward, 13% of a CNN's; measured saving about 10%),
-while rescaling the (small) weights costs almost nothing. The fused modules read the
-live parameters and statistics at every call, so a copy of the model whose parameters are views into
-one flat buffer stays correct as the buffer moves from point to point.
+while rescaling the (small) weights costs almost nothing. The fused modules read the live parameters
+and statistics at every call, so a copy of the model whose parameters are views into one flat buffer
+stays correct as the buffer moves from point to point.
 
 :func:`fuse` returns None whenever it cannot fuse safely: the model does not trace with ``torch.fx``,
 it has no convolution whose output feeds only a BatchNorm or a ReLU, or the fused model's output
@@ -51,9 +51,8 @@ class _ConvBNAct(nn.Module):
         conv, bn = self.conv, self.bn
         w, b = conv.weight, conv.bias
         if bn is not None:
-            inv_std = torch.rsqrt(
-                bn.running_var + bn.eps
-            )  # read at every call, like the parameters
+            # the statistics are read at every call, like the parameters
+            inv_std = torch.rsqrt(bn.running_var + bn.eps)
             s = inv_std if bn.weight is None else bn.weight * inv_std
             shift = -bn.running_mean if b is None else b - bn.running_mean
             b = shift * s if bn.bias is None else torch.addcmul(bn.bias, shift, s)
