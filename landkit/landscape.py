@@ -487,6 +487,12 @@ class _GridEvaluator:
             self._forward = self._fused(work)
         return self._bound if self._bound is not False else None
 
+    def _move(self, buf, c):
+        """The bound flat buffer to the point ``center + Σ c_k d_k``, in place."""
+        torch.add(self.center, self.dirs[0], alpha=c[0], out=buf)
+        for ck, dk in zip(c[1:], self.dirs[1:]):
+            buf.add_(dk, alpha=ck)
+
     @torch.no_grad()
     def _fused(self, work):
         """``work`` with each convolution fused with the BatchNorm (folded into its weights) and the
@@ -500,9 +506,7 @@ class _GridEvaluator:
         buf, k = self._bound, len(self.dirs)
 
         def at(c):
-            torch.add(self.center, self.dirs[0], alpha=c[0], out=buf)
-            for ck, dk in zip(c[1:], self.dirs[1:]):
-                buf.add_(dk, alpha=ck)
+            self._move(buf, c)
             if Z is not None:
                 self.injected.Z, self.injected.c = Z, c
 
@@ -540,9 +544,7 @@ class _GridEvaluator:
         try:
             for c in coords:
                 c = [float(v) for v in c]
-                torch.add(self.center, self.dirs[0], alpha=c[0], out=buf)
-                for ck, dk in zip(c[1:], self.dirs[1:]):
-                    buf.add_(dk, alpha=ck)
+                self._move(buf, c)
                 lsum = hsum = 0
                 for xb, yb, Z in batches if batches is not None else self._batches():
                     if Z is not None:
